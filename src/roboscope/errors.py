@@ -1,0 +1,73 @@
+"""Domain errors raised by services and turned into short JSON bodies at the HTTP edge.
+
+Each error carries its wire `code` and HTTP `status`, so the edge needs one handler for all of
+them and a new rule never needs a new handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RoboscopeError(Exception):
+    """Base of every error a client may see; `extra` lands beside `error` and `message`."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.extra}
+
+
+class NotFound(RoboscopeError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidReference(RoboscopeError):
+    """A body names a parent (space, work session, marker) that does not exist."""
+
+    status = 422
+    code = "invalid_reference"
+
+
+class VersionConflict(RoboscopeError):
+    """The client's `version` is not the stored one: it must refresh and retry."""
+
+    status = 409
+    code = "version_conflict"
+
+    def __init__(self, resource: str, current_version: int) -> None:
+        super().__init__(
+            f"{resource} was modified by another client; refresh and retry",
+            current_version=current_version,
+        )
+
+
+class Conflict(RoboscopeError):
+    status = 409
+    code = "conflict"
+
+
+class LockRejected(RoboscopeError):
+    """A write carried `X-Lock-Token`, but the token does not hold the lock (or is fenced off)."""
+
+    status = 423
+    code = "locked"
+
+
+class ServiceUnavailable(RoboscopeError):
+    """A backing service (the database or Redis) cannot be reached; the client should retry."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, service: str, retry_after: int = 2) -> None:
+        super().__init__(f"{service} is unavailable, retry shortly", service=service)
+        self.service = service
+        self.retry_after = retry_after

@@ -1,0 +1,34 @@
+"""Configuration, read from `ROBOSCOPE_*` environment variables by the entry point only.
+
+Nothing reads the environment at import time: `Settings()` is built by the CLI (or a test)
+and passed down, so two apps with different settings can live in one process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROBOSCOPE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".roboscope"), description="Embedded database and Redis.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: a SQLite file in the data dir."
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis:// or rediss:// URL; default: an embedded Redis."
+    )
+    presence_ttl_seconds: float = Field(default=30.0, gt=0)
+    lock_max_ttl_seconds: int = Field(default=3600, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    database_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'roboscope.db').resolve()}"
