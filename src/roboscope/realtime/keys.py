@@ -1,0 +1,51 @@
+"""Redis key names, all in one place.
+
+Every key of one work session carries the hash tag `{<work_session_id>}`, so a script that
+touches several of them stays in one Redis Cluster slot. Scripts receive keys through KEYS and
+never build names themselves, which is what lets Redis Cluster route them.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+PREFIX = "roboscope"
+
+
+def _session(session_id: UUID) -> str:
+    # str(UUID) is the canonical lowercase form: clients send UPPERCASE ids, the key is the same.
+    return f"{PREFIX}:{{{session_id}}}"
+
+
+def lock(session_id: UUID) -> str:
+    """Hash of the current grant (token, fence, owner); its key TTL is the lock's TTL."""
+    return f"{_session(session_id)}:lock"
+
+
+def fence(session_id: UUID) -> str:
+    """Counter of the newest fence handed out for this session."""
+    return f"{_session(session_id)}:fence"
+
+
+def presence_devices(session_id: UUID) -> str:
+    """Sorted set of JSON `[user_id, device_id]` scored by expiry (ms): what pruning scans."""
+    return f"{_session(session_id)}:presence:devices"
+
+
+def presence_users(session_id: UUID) -> str:
+    """Hash user_id -> JSON state (join time, last beat, device expiries); HLEN counts users."""
+    return f"{_session(session_id)}:presence:users"
+
+
+def presence_profiles(session_id: UUID) -> str:
+    """Hash user_id -> JSON {display_name, meta} of the user's latest heartbeat, opaque to Lua."""
+    return f"{_session(session_id)}:presence:profiles"
+
+
+def presence(session_id: UUID) -> list[str]:
+    """The presence keys in the order the presence scripts expect them in KEYS."""
+    return [
+        presence_devices(session_id),
+        presence_users(session_id),
+        presence_profiles(session_id),
+    ]

@@ -1,0 +1,160 @@
+"""Edit locks on work sessions: one holder at a time, TTL expiry, fencing tokens.
+
+A grant is a Redis hash (token, fence, owner) whose key TTL is the lock's TTL, so an abandoned
+lock frees itself with no client action. Only the token's holder can extend or release it; the
+token is 192 random bits from `secrets` and is never returned by `status`.
+
+Fencing. A lock with a TTL cannot by itself stop a holder that paused past its expiry from
+writing after someone else got the lock. So every grant carries a `fence`, strictly greater
+than every earlier grant's fence for that work session, and writes check it against the newest
+fence already applied to the row (in the database, in the same UPDATE).
+
+The fence must keep rising even when Redis loses its data (a restart without persistence, a
+FLUSHDB, a failover to an empty replica). The acquire script therefore computes
+
+    fence = max(stored counter + 1, Redis server time in microseconds)
+
+While the counter lives it guarantees strict growth on its own, even for several grants
+within one microsecond or after a small clock step backwards. When it is lost, the clock takes
+over: the counter can lead the clock only by about one per grant made faster than one per
+microsecond, a lead that a restart, which takes far longer than microseconds, always exceeds.
+For the same reason the counter may safely expire after a week without grants instead of
+living forever. What the scheme does not survive is the server clock jumping back by more than
+the outage; the row-level fence check in the database is the second line of defence there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from roboscope.realtime import keys, scripts
+from roboscope.realtime.connection import guard
+
+FENCE_COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LockGrant:
+    """What the holder gets: the token proves ownership, the fence orders writes."""
+
+    token: str
+    fence: int
+    owner: str | None
+    expires_at: datetime
+    ttl_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockState:
+    """What anyone may see about a held lock (never the token)."""
+
+    owner: str | None
+    fence: int
+    expires_at: datetime
+    ttl_remaining_ms: int
+
+
+def new_token() -> str:
+    """192 random bits, URL-safe text (32 characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(0, tz=UTC) + timedelta(milliseconds=ms)
+
+
+def _check_ttl(ttl_ms: int) -> int:
+    if ttl_ms <= 0:
+        raise ValueError("ttl_ms must be positive")
+    return int(ttl_ms)
+
+
+class LockStore:
+    """One exclusive, expiring, fenced lock per work session, kept in Redis."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._acquire = scripts.register(client, "lock_acquire")
+        self._extend = scripts.register(client, "lock_extend")
+        self._release = scripts.register(client, "lock_release")
+        self._status = scripts.register(client, "lock_status")
+
+    async def acquire(
+        self, session_id: UUID, *, ttl_ms: int, owner: str | None
+    ) -> LockGrant | None:
+        """Take the lock for `ttl_ms` if it is free; None when someone else holds it."""
+        ttl_ms = _check_ttl(ttl_ms)
+        token = new_token()
+        args: list[str | int] = [token, ttl_ms, FENCE_COUNTER_TTL_MS]
+        if owner is not None:
+            args.append(owner)
+        async with guard():
+            reply = await self._acquire(
+                keys=[keys.lock(session_id), keys.fence(session_id)], args=args
+            )
+        if reply is None:
+            return None
+        fence, now_ms = cast(list[Any], reply)
+        return LockGrant(
+            token=token,
+            fence=int(fence),
+            owner=owner,
+            expires_at=_utc(int(now_ms) + ttl_ms),
+            ttl_ms=ttl_ms,
+        )
+
+    async def extend(self, session_id: UUID, token: str, *, ttl_ms: int) -> LockGrant | None:
+        """Set the remaining TTL to `ttl_ms` from now, keeping the fence.
+
+        None when `token` does not hold the lock now (wrong token, released, or expired).
+        """
+        ttl_ms = _check_ttl(ttl_ms)
+        async with guard():
+            reply = await self._extend(keys=[keys.lock(session_id)], args=[token, ttl_ms])
+        if reply is None:
+            return None
+        fence, now_ms, owner = cast(list[Any], reply)
+        return LockGrant(
+            token=token,
+            fence=int(fence),
+            owner=owner,
+            expires_at=_utc(int(now_ms) + ttl_ms),
+            ttl_ms=ttl_ms,
+        )
+
+    async def release(self, session_id: UUID, token: str) -> bool:
+        """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
+        async with guard():
+            released = await self._release(keys=[keys.lock(session_id)], args=[token])
+        return bool(released)
+
+    async def status(self, session_id: UUID) -> LockState | None:
+        """The current holder's public state, or None when the lock is free."""
+        async with guard():
+            reply = await self._status(keys=[keys.lock(session_id)])
+        if reply is None:
+            return None
+        fence, remaining, now_ms, owner = cast(list[Any], reply)
+        remaining = max(int(remaining), 0)
+        return LockState(
+            owner=owner,
+            fence=int(fence),
+            expires_at=_utc(int(now_ms) + remaining),
+            ttl_remaining_ms=remaining,
+        )
+
+    async def fence_of(self, session_id: UUID, token: str) -> int | None:
+        """The fence of the grant `token` holds right now, else None (authorizes fenced writes)."""
+        async with guard():
+            held_token, fence = await self._client.hmget(keys.lock(session_id), ["token", "fence"])
+        if held_token is None or fence is None:
+            return None
+        if not secrets.compare_digest(str(held_token).encode(), token.encode()):
+            return None
+        return int(fence)

@@ -1,0 +1,13 @@
+-- Heartbeat of one device of one user; returns the snapshot after it.
+-- ARGV[1] user_id, ARGV[2] device_id, ARGV[3] ttl (ms), ARGV[4] profile JSON
+local user, device, ttl, profile = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+prune()
+local expires = now + ttl
+local state = load_state(user) or { j = now, v = {} }
+state.v[device] = expires
+state.s = now
+redis.call('HSET', users_key, user, cjson.encode(state))
+redis.call('HSET', profiles_key, user, profile)
+redis.call('ZADD', devices_key, expires, cjson.encode({ user, device }))
+refresh_expiry()
+return snapshot()

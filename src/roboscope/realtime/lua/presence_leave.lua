@@ -1,0 +1,25 @@
+-- One device of a user leaves (ARGV[2] given) or all of them (ARGV[2] absent).
+-- ARGV[1] user_id, ARGV[2] device_id (optional); returns the snapshot after it.
+local user = ARGV[1]
+local changed = prune()
+local state = load_state(user)
+if state then
+  local leaving = {}
+  if #ARGV >= 2 then
+    leaving[1] = ARGV[2]
+  else
+    for device in pairs(state.v) do
+      leaving[#leaving + 1] = device
+    end
+  end
+  for _, device in ipairs(leaving) do
+    state.v[device] = nil
+    redis.call('ZREM', devices_key, cjson.encode({ user, device }))
+  end
+  store_state(user, state)
+  changed = true
+end
+if changed then
+  refresh_expiry()
+end
+return snapshot()

@@ -1,0 +1,137 @@
+"""Who is in a work session right now, per device, expiring on server time.
+
+A user is present while at least one of their devices has beaten within its TTL. Each device
+beats on its own; the user is listed once and leaves when the last device leaves or expires.
+Expiry needs no client action: every script prunes expired devices first (by Redis server
+time, so all API processes agree), and the session's keys carry PEXPIREAT at the latest device
+expiry, so an abandoned session disappears from Redis on its own.
+
+The display name and meta of a user are those of their most recent heartbeat (from any of
+their devices), absent fields included: a heartbeat without `display_name` clears it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from roboscope.realtime import keys, scripts
+from roboscope.realtime.connection import guard
+
+DEFAULT_DEVICE = "default"
+MAX_META_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceMember:
+    user_id: str
+    devices: list[str]
+    last_seen: datetime
+    expires_at: datetime
+    display_name: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSnapshot:
+    """Present users in order of joining (ties by user id); counts are read in O(1)."""
+
+    users: list[str]
+    members: list[PresenceMember]
+    user_count: int
+    device_count: int
+
+
+def _utc(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def encode_meta(meta: dict[str, Any] | None) -> str:
+    """Compact JSON of `meta`; ValueError when it is over 1 KB or holds NaN/Infinity."""
+    text = json.dumps(meta or {}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if len(text.encode("utf-8")) > MAX_META_BYTES:
+        raise ValueError(f"presence meta must be at most {MAX_META_BYTES} bytes of JSON")
+    return text
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _parse(reply: list[Any]) -> PresenceSnapshot:
+    _now, user_count, device_count, flat_states, flat_profiles = reply
+    profiles = _pairs(flat_profiles)
+    members: list[tuple[float, PresenceMember]] = []
+    for user_id, raw_state in _pairs(flat_states).items():
+        state = json.loads(raw_state)
+        expiries: dict[str, float] = state["v"]
+        profile = json.loads(profiles.get(user_id, "{}"))
+        member = PresenceMember(
+            user_id=user_id,
+            devices=sorted(expiries),
+            last_seen=_utc(state["s"]),
+            expires_at=_utc(max(expiries.values())),
+            display_name=profile.get("display_name"),
+            meta=profile.get("meta") or {},
+        )
+        members.append((state["j"], member))
+    members.sort(key=lambda joined_member: (joined_member[0], joined_member[1].user_id))
+    ordered = [member for _, member in members]
+    return PresenceSnapshot(
+        users=[member.user_id for member in ordered],
+        members=ordered,
+        user_count=int(user_count),
+        device_count=int(device_count),
+    )
+
+
+class PresenceStore:
+    """Presence of users (and their devices) in work sessions, kept in Redis."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._heartbeat = scripts.register(client, "presence_heartbeat")
+        self._leave = scripts.register(client, "presence_leave")
+        self._snapshot = scripts.register(client, "presence_snapshot")
+
+    async def heartbeat(
+        self,
+        session_id: UUID,
+        user_id: str,
+        *,
+        device_id: str | None,
+        display_name: str | None,
+        meta: dict[str, Any] | None,
+        ttl_ms: int,
+    ) -> PresenceSnapshot:
+        """Mark one device of `user_id` present for `ttl_ms` from now; returns who is present."""
+        if ttl_ms <= 0:
+            raise ValueError("ttl_ms must be positive")
+        profile = json.dumps(
+            {"display_name": display_name, "meta": json.loads(encode_meta(meta))},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        args: list[str | int] = [user_id, device_id or DEFAULT_DEVICE, int(ttl_ms), profile]
+        async with guard():
+            reply = await self._heartbeat(keys=keys.presence(session_id), args=args)
+        return _parse(cast(list[Any], reply))
+
+    async def leave(
+        self, session_id: UUID, user_id: str, device_id: str | None = None
+    ) -> PresenceSnapshot:
+        """One device leaves, or, without `device_id`, every device of the user."""
+        args = [user_id] if device_id is None else [user_id, device_id]
+        async with guard():
+            reply = await self._leave(keys=keys.presence(session_id), args=args)
+        return _parse(cast(list[Any], reply))
+
+    async def snapshot(self, session_id: UUID) -> PresenceSnapshot:
+        async with guard():
+            reply = await self._snapshot(keys=keys.presence(session_id))
+        return _parse(cast(list[Any], reply))
