@@ -1,0 +1,44 @@
+"""The `roboscope` command: serve, migrate, and talk to a server."""
+
+from __future__ import annotations
+
+import typer
+
+from .db.migrate import upgrade
+from .settings import Settings
+
+app = typer.Typer(help="Roboscope API server and tools.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8080, help="TCP port."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the API. With the default SQLite database the schema is migrated first."""
+    import uvicorn
+
+    settings = Settings()
+    if settings.database_url is None:
+        upgrade(settings.resolved_database_url)
+    uvicorn.run(
+        "roboscope.server.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Migrate the database named by ROBOSCOPE_DATABASE_URL (or the embedded one)."""
+    settings = Settings()
+    upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at {revision}")

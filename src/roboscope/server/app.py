@@ -1,0 +1,50 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..db.engine import Database
+from ..settings import Settings
+from .errors import install_error_handlers
+from .middleware import ApiMiddleware
+from .routes import api
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(
+            settings.resolved_database_url, timeout=settings.database_timeout_seconds
+        )
+        app.state.database = database
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Roboscope API",
+        version=__version__,
+        summary="Spaces, work sessions and AR markers, with real-time collaboration.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(api, prefix=API_PREFIX)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Entry for `uvicorn --factory` (each worker process reads `ROBOSCOPE_*` itself)."""
+    return create_app(Settings())

@@ -1,0 +1,84 @@
+"""Every failure becomes a short JSON body: `{"error": code, "message": text, ...}`.
+
+Some iOS alerts show error bodies raw, so they stay small: no stack traces, no echo of the
+client's input, at most a few validation problems.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from ..errors import RoboscopeError, ServiceUnavailable
+
+log = logging.getLogger("roboscope")
+
+MAX_REPORTED_PROBLEMS = 5
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "message": message, **extra}, status_code=status, headers=headers
+    )
+
+
+async def _domain_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RoboscopeError)
+    headers = None
+    if isinstance(error, ServiceUnavailable):
+        headers = {"Retry-After": str(error.retry_after)}
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    problems = list(error.errors())
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    reported = [
+        {"field": _location(tuple(p.get("loc", ()))), "message": str(p.get("msg", "invalid"))}
+        for p in problems[:MAX_REPORTED_PROBLEMS]
+    ]
+    first = reported[0] if reported else {"field": "body", "message": "invalid"}
+    return error_response(
+        422, "validation_error", f"{first['field']}: {first['message']}", problems=reported
+    )
+
+
+async def _http_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    headers = dict(error.headers) if error.headers else None
+    return error_response(error.status_code, code, str(error.detail), headers=headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return error_response(500, "internal_error", "unexpected server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RoboscopeError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

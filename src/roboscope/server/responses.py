@@ -1,0 +1,22 @@
+"""Answers serialized straight from wire models by pydantic-core.
+
+Handlers return these instead of letting FastAPI validate and encode the result a second
+time; `response_model=` on each route still documents the shape in OpenAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pydantic_core
+from pydantic import BaseModel
+from starlette.responses import Response
+
+
+def wire(body: BaseModel | Sequence[BaseModel], status_code: int = 200) -> Response:
+    content = pydantic_core.to_json(body)
+    return Response(content, status_code=status_code, media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ...services import spaces
+from ...wire import Space, SpaceCreate, SpaceUpdate
+from ..deps import DB
+from ..responses import no_content, wire
+
+router = APIRouter(prefix="/spaces", tags=["spaces"])
+
+
+@router.get("", response_model=list[Space])
+async def list_spaces(db: DB, key: str | None = None, include_inactive: bool = False) -> Response:
+    """Active spaces, unless `include_inactive=true`; `key` filters on the space key."""
+    return wire(await spaces.list_spaces(db, key=key, include_inactive=include_inactive))
+
+
+@router.post("", response_model=Space, status_code=201)
+async def create_space(db: DB, body: SpaceCreate) -> Response:
+    return wire(await spaces.create_space(db, body), status_code=201)
+
+
+@router.get("/{space_id}", response_model=Space)
+async def get_space(db: DB, space_id: UUID) -> Response:
+    return wire(await spaces.get_space(db, space_id))
+
+
+@router.patch("/{space_id}", response_model=Space)
+async def update_space(db: DB, space_id: UUID, body: SpaceUpdate) -> Response:
+    """Absent fields stay unchanged; `updated_at` moves only when a value really changes."""
+    return wire(await spaces.update_space(db, space_id, body))
+
+
+@router.delete("/{space_id}", status_code=204)
+async def delete_space(db: DB, space_id: UUID) -> Response:
+    """Deletes the space with its work sessions and everything in them."""
+    await spaces.delete_space(db, space_id)
+    return no_content()

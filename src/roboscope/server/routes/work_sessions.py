@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ...services import work_sessions
+from ...wire import (
+    ErrorBody,
+    SessionType,
+    WorkSession,
+    WorkSessionCreate,
+    WorkSessionStatus,
+    WorkSessionUpdate,
+)
+from ..deps import DB
+from ..responses import no_content, wire
+
+router = APIRouter(prefix="/work-sessions", tags=["work sessions"])
+
+
+@router.get("", response_model=list[WorkSession])
+async def list_work_sessions(
+    db: DB,
+    space_id: UUID | None = None,
+    status: WorkSessionStatus | None = None,
+    session_type: SessionType | None = None,
+) -> Response:
+    return wire(
+        await work_sessions.list_work_sessions(
+            db, space_id=space_id, status=status, session_type=session_type
+        )
+    )
+
+
+@router.post("", response_model=WorkSession, status_code=201)
+async def create_work_session(db: DB, body: WorkSessionCreate) -> Response:
+    """`status` defaults to `draft`; the new session has version 0."""
+    return wire(await work_sessions.create_work_session(db, body), status_code=201)
+
+
+@router.get("/{session_id}", response_model=WorkSession)
+async def get_work_session(db: DB, session_id: UUID) -> Response:
+    return wire(await work_sessions.get_work_session(db, session_id))
+
+
+@router.patch(
+    "/{session_id}",
+    response_model=WorkSession,
+    responses={409: {"model": ErrorBody, "description": "`version` is stale."}},
+)
+async def update_work_session(db: DB, session_id: UUID, body: WorkSessionUpdate) -> Response:
+    """With `version`, applied only if it is the stored version (else 409 with
+    `current_version`); every successful update adds 1 to the version."""
+    return wire(await work_sessions.update_work_session(db, session_id, body))
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete_work_session(db: DB, session_id: UUID) -> Response:
+    """Deletes the session and its markers in one transaction."""
+    await work_sessions.delete_work_session(db, session_id)
+    return no_content()

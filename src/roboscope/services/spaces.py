@@ -1,0 +1,63 @@
+"""Spaces: create, list, edit, delete (deleting a space deletes everything in it)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ..db import spaces as rows
+from ..db import work_sessions as session_rows
+from ..db.engine import Database
+from ..errors import NotFound
+from ..ids import new_id
+from ..wire import Space, SpaceCreate, SpaceUpdate
+from .cascade import delete_work_sessions_with_contents
+from .clock import utcnow
+
+
+def _not_found(space_id: UUID) -> NotFound:
+    return NotFound(f"space {space_id} does not exist")
+
+
+async def create_space(db: Database, body: SpaceCreate) -> Space:
+    now = utcnow()
+    values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
+    async with db.transaction() as conn:
+        await rows.insert_space(conn, values)
+    return Space.model_validate(values)
+
+
+async def list_spaces(db: Database, *, key: str | None, include_inactive: bool) -> list[Space]:
+    async with db.read() as conn:
+        found = await rows.list_spaces(conn, key=key, include_inactive=include_inactive)
+    return [Space.model_validate(dict(row)) for row in found]
+
+
+async def get_space(db: Database, space_id: UUID) -> Space:
+    async with db.read() as conn:
+        row = await rows.get_space(conn, space_id)
+    if row is None:
+        raise _not_found(space_id)
+    return Space.model_validate(dict(row))
+
+
+async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Space:
+    """Write only what really changed: a bumped `updated_at` makes every device re-download
+    the space's ML model, so a PATCH that repeats current values leaves the row untouched."""
+    async with db.transaction() as conn:
+        row = await rows.get_space(conn, space_id, for_update=True)
+        if row is None:
+            raise _not_found(space_id)
+        changed = {name: value for name, value in patch.changes().items() if row[name] != value}
+        if not changed:
+            return Space.model_validate(dict(row))
+        updated = await rows.update_space(conn, space_id, {**changed, "updated_at": utcnow()})
+    return Space.model_validate(dict(updated or row))
+
+
+async def delete_space(db: Database, space_id: UUID) -> None:
+    async with db.transaction() as conn:
+        if not await rows.space_exists(conn, space_id):
+            raise _not_found(space_id)
+        session_ids = await session_rows.work_session_ids_of_space(conn, space_id)
+        await delete_work_sessions_with_contents(conn, session_ids)
+        await rows.delete_space(conn, space_id)

@@ -1,0 +1,140 @@
+"""The CONTRACT.md rules that every body shares, encoded once.
+
+- timestamps go out as `2026-11-28T00:53:48Z` (UTC, no fraction) and come in as any RFC 3339;
+- points are exactly three finite numbers;
+- `meta`-like objects are JSON objects, `{}` when empty;
+- NaN and Infinity are refused anywhere (`allow_inf_nan=False` reaches into nested JSON too);
+- text must be storable: no NUL characters and no lone surrogates (PostgreSQL rejects both,
+  which would otherwise surface as a 500).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    model_validator,
+)
+
+INT64_MAX = 2**63 - 1
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes (SQLite hands them back) are UTC by construction; aware ones convert."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(as_utc),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+
+
+def _storable_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        _storable_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable_text(key)
+            _storable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable_json(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable_text)]
+"""Any client text: stored and echoed verbatim."""
+
+Name = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_storable_text)]
+
+
+def _empty_url_is_absent(value: Any) -> Any:
+    return None if value == "" else value
+
+
+Url = Annotated[
+    Annotated[str, Field(max_length=4096), AfterValidator(_storable_text)] | None,
+    BeforeValidator(_empty_url_is_absent),
+]
+"""Absent URLs are `null`, never `""` (the app shows a badge for any non-null URL)."""
+
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]
+"""A free-form JSON object (`meta`, `custom_props`): `{}` when empty, never null."""
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_json_number)]
+"""A finite JSON number; booleans and numeric strings are refused."""
+
+Point = Annotated[list[Number], Field(min_length=3, max_length=3)]
+"""Exactly three numbers: the app indexes [0], [1], [2] and crashes on fewer."""
+
+Version = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
+class WireModel(BaseModel):
+    """Base of every body: unknown keys are ignored (clients may send more than we read)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="ignore", populate_by_name=True)
+
+
+class ErrorBody(WireModel):
+    error: str
+    message: str
+
+
+class Patch(WireModel):
+    """A partial update: absent fields stay unchanged, present ones are written.
+
+    Fields that are required on the resource are typed `X | None` here only so they can be
+    absent; sending them as `null` is refused (`required_when_present`).
+    """
+
+    required_when_present: ClassVar[frozenset[str]] = frozenset()
+    version: Version | None = Field(
+        default=None, description="Expected current version; omitted means unchecked."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required(self) -> Self:
+        nulls = sorted(
+            name
+            for name in self.model_fields_set & self.required_when_present
+            if getattr(self, name) is None
+        )
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, without `version`, as Python values for storage."""
+        sent = self.model_fields_set - {"version"}
+        return {name: getattr(self, name) for name in sent}

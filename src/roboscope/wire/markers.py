@@ -1,0 +1,56 @@
+"""AR markers: four corner points in a work session's frame."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from .common import JsonObject, Patch, Point, Text, Timestamp, Version, WireModel
+
+BULK_MAX = 1000
+
+
+class Marker(WireModel):
+    id: UUID
+    work_session_id: UUID
+    label: str | None = None
+    p1: list[float]
+    p2: list[float]
+    p3: list[float]
+    p4: list[float]
+    color: str | None = None
+    version: Version
+    meta: JsonObject = Field(default_factory=dict)
+    custom_props: JsonObject = Field(default_factory=dict)
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class MarkerCreate(WireModel):
+    work_session_id: UUID
+    label: Text | None = None
+    p1: Point
+    p2: Point
+    p3: Point
+    p4: Point
+    color: Text | None = None
+    meta: JsonObject = Field(default_factory=dict)
+    custom_props: JsonObject = Field(default_factory=dict)
+
+
+class MarkerBulkCreate(WireModel):
+    markers: list[MarkerCreate] = Field(max_length=BULK_MAX)
+
+
+class MarkerUpdate(Patch):
+    required_when_present = frozenset({"p1", "p2", "p3", "p4", "meta", "custom_props"})
+
+    label: Text | None = None
+    p1: Point | None = None
+    p2: Point | None = None
+    p3: Point | None = None
+    p4: Point | None = None
+    color: Text | None = None
+    meta: JsonObject | None = None
+    custom_props: JsonObject | None = None
