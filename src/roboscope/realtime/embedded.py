@@ -241,6 +241,8 @@ class EmbeddedRedis:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.kill(pid, sig)
+                if sig == signal.SIGTERM:
+                    os.kill(pid, signal.SIGCONT)  # a stopped (hung) server handles TERM too
             except ProcessLookupError:
                 return
             deadline = time.monotonic() + grace

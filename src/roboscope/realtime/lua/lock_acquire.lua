@@ -5,21 +5,27 @@
 --
 -- fence = max(counter + 1, server time in microseconds): strictly above every earlier fence,
 -- also when the counter was lost to a flush or a restart (see roboscope.realtime.locks).
+-- The fence travels as text and grows with INCR, so it stays exact past 2^53 (Lua numbers
+-- are doubles); the time is built as text from TIME's two integers for the same reason.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return false
 end
 local clock = redis.call('TIME')
 local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-if now_us > fence then
-  fence = now_us
-end
-local fence_text = string.format('%.0f', fence)
-redis.call('SET', KEYS[2], fence_text, 'PX', ARGV[3])
-if #ARGV >= 4 then
-  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence_text, 'owner', ARGV[4])
+local counter = redis.call('GET', KEYS[2])
+local fence
+if counter and tonumber(counter) >= now_us then
+  redis.call('INCR', KEYS[2])  -- its reply would arrive as a double; read the exact text
+  fence = redis.call('GET', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
 else
-  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence_text)
+  fence = clock[1] .. string.format('%06d', tonumber(clock[2]))
+  redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
+end
+if #ARGV >= 4 then
+  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence, 'owner', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return { fence_text, math.floor(now_us / 1000) }
+return { fence, math.floor(now_us / 1000) }

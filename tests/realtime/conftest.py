@@ -1,0 +1,48 @@
+"""Real Redis for the realtime tests: the embedded server, and ROBOSCOPE_TEST_REDIS_URL.
+
+No fakes: Lua semantics and key expiry are exactly what these tests are about. The external
+server is skipped when its URL is unset, except in CI, where a skip would hide a gap.
+Each test starts from an empty database (FLUSHDB of that database only, never FLUSHALL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from roboscope.realtime.connection import create_redis
+from roboscope.realtime.embedded import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("embedded-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["embedded", "external"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "embedded":
+        server: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+        return server.url
+    url = os.environ.get("ROBOSCOPE_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ROBOSCOPE_TEST_REDIS_URL must be set in CI")
+        pytest.skip("ROBOSCOPE_TEST_REDIS_URL not set")
+    return url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    client = create_redis(redis_url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
