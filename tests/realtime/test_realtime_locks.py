@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from uuid import UUID, uuid4
 
 import pytest
@@ -63,7 +64,7 @@ async def test_50_rounds_of_storms_never_show_two_holders(locks: LockStore) -> N
     kinds = [kind for kind, _ in events]
     assert kinds == ["grant", "release"] * (len(events) // 2)
     fences = [fence for kind, fence in events if kind == "grant"]
-    assert all(a < b for a, b in zip(fences, fences[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(fences))
     assert [fence for kind, fence in events if kind == "release"] == fences
     assert await locks.status(session) is None
 
@@ -184,9 +185,7 @@ async def test_sessions_are_independent_and_uppercase_ids_match(locks: LockStore
     assert await locks.release(b, grant_a.token) is False
 
 
-async def test_lock_keys_share_the_session_hash_tag(
-    locks: LockStore, redis_client: Redis
-) -> None:
+async def test_lock_keys_share_the_session_hash_tag(locks: LockStore, redis_client: Redis) -> None:
     session = uuid4()
     assert await locks.acquire(session, ttl_ms=30_000, owner=None)
     stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]

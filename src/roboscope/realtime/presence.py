@@ -66,7 +66,7 @@ def _pairs(flat: list[str]) -> dict[str, str]:
 def _parse(reply: list[Any]) -> PresenceSnapshot:
     _now, user_count, device_count, flat_states, flat_profiles = reply
     profiles = _pairs(flat_profiles)
-    members: list[tuple[float, PresenceMember]] = []
+    members: list[tuple[int, PresenceMember]] = []
     for user_id, raw_state in _pairs(flat_states).items():
         state = json.loads(raw_state)
         expiries: dict[str, float] = state["v"]
@@ -79,7 +79,7 @@ def _parse(reply: list[Any]) -> PresenceSnapshot:
             display_name=profile.get("display_name"),
             meta=profile.get("meta") or {},
         )
-        members.append((state["j"], member))
+        members.append((int(state["j"]), member))
     members.sort(key=lambda joined_member: (joined_member[0], joined_member[1].user_id))
     ordered = [member for _, member in members]
     return PresenceSnapshot(

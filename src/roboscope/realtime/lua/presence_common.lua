@@ -1,13 +1,16 @@
 -- Shared by the presence scripts (prepended to each by roboscope.realtime.scripts).
 --
 -- KEYS[1] devices  ZSET  cjson([user_id, device_id]) -> expiry (ms, server time)
--- KEYS[2] users    HASH  user_id -> cjson({j = joined ms, s = last beat ms, v = {device = expiry}})
+-- KEYS[2] users    HASH  user_id -> cjson({j = joined us (text), s = last beat ms,
+--                                          v = {device_id = expiry ms}})
 -- KEYS[3] profiles HASH  user_id -> JSON {display_name, meta} from the latest beat (opaque here)
 --
 -- Expiry uses Redis server time so every API process agrees on who is present.
 local devices_key, users_key, profiles_key = KEYS[1], KEYS[2], KEYS[3]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- Join instants order the user list; microseconds as text (exact, unlike cjson's 14 digits).
+local now_us_text = clock[1] .. string.format('%06d', tonumber(clock[2]))
 
 local function load_state(user)
   local raw = redis.call('HGET', users_key, user)

@@ -3,7 +3,7 @@
 local user, device, ttl, profile = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 prune()
 local expires = now + ttl
-local state = load_state(user) or { j = now, v = {} }
+local state = load_state(user) or { j = now_us_text, v = {} }
 state.v[device] = expires
 state.s = now
 redis.call('HSET', users_key, user, cjson.encode(state))

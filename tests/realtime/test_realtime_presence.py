@@ -1,0 +1,239 @@
+"""Presence on real Redis: per-device TTL expiry, leave, several devices, verbatim ids."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from redis.asyncio import Redis
+
+from roboscope.realtime import keys
+from roboscope.realtime.presence import PresenceSnapshot, PresenceStore
+
+LONG = 30_000
+
+
+@pytest.fixture
+def presence(redis_client: Redis) -> PresenceStore:
+    return PresenceStore(redis_client)
+
+
+async def beat(
+    presence: PresenceStore,
+    session: Any,
+    user: str,
+    *,
+    device: str | None = None,
+    ttl_ms: int = LONG,
+    display_name: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> PresenceSnapshot:
+    return await presence.heartbeat(
+        session, user, device_id=device, display_name=display_name, meta=meta, ttl_ms=ttl_ms
+    )
+
+
+async def test_heartbeat_lists_user_with_details(presence: PresenceStore) -> None:
+    session = uuid4()
+    snap = await beat(
+        presence, session, "ann", device="phone", display_name="Ann", meta={"role": "lead"}
+    )
+    assert snap.users == ["ann"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+    (member,) = snap.members
+    assert member.user_id == "ann"
+    assert member.devices == ["phone"]
+    assert member.display_name == "Ann"
+    assert member.meta == {"role": "lead"}
+    assert member.last_seen.utcoffset() == timedelta(0)
+    assert member.expires_at - member.last_seen == timedelta(milliseconds=LONG)
+    assert await presence.snapshot(session) == snap
+
+
+async def test_heartbeat_without_device_uses_default(presence: PresenceStore) -> None:
+    snap = await beat(presence, uuid4(), "bob")
+    assert snap.members[0].devices == ["default"]
+    assert snap.members[0].meta == {}
+    assert snap.members[0].display_name is None
+
+
+async def test_user_expires_without_client_action(
+    presence: PresenceStore, redis_client: Redis
+) -> None:
+    session = uuid4()
+    await beat(presence, session, "short", ttl_ms=500)
+    await beat(presence, session, "long", ttl_ms=LONG)
+    await asyncio.sleep(0.8)
+    snap = await presence.snapshot(session)
+    assert snap.users == ["long"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+
+
+async def test_abandoned_session_vanishes_from_redis(
+    presence: PresenceStore, redis_client: Redis
+) -> None:
+    session = uuid4()
+    await beat(presence, session, "a", ttl_ms=500)
+    await beat(presence, session, "b", device="x", ttl_ms=300)
+    assert await redis_client.exists(*keys.presence(session)) == 3
+    await asyncio.sleep(0.8)
+    # Nobody called since: the keys expired on their own.
+    assert await redis_client.exists(*keys.presence(session)) == 0
+    snap = await presence.snapshot(session)
+    assert (snap.users, snap.members, snap.user_count, snap.device_count) == ([], [], 0, 0)
+
+
+async def test_leave(presence: PresenceStore, redis_client: Redis) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann")
+    await beat(presence, session, "bob")
+    snap = await presence.leave(session, "ann")
+    assert snap.users == ["bob"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+    assert (await presence.leave(session, "nobody")).users == ["bob"]
+    assert (await presence.leave(session, "bob")).users == []
+    assert await redis_client.exists(*keys.presence(session)) == 0
+
+
+async def test_two_devices_listed_once_until_both_leave(presence: PresenceStore) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann", device="phone")
+    snap = await beat(presence, session, "ann", device="ipad")
+    assert snap.users == ["ann"]
+    assert (snap.user_count, snap.device_count) == (1, 2)
+    assert snap.members[0].devices == ["ipad", "phone"]
+
+    snap = await presence.leave(session, "ann", "phone")
+    assert snap.users == ["ann"]
+    assert snap.members[0].devices == ["ipad"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+
+    snap = await presence.leave(session, "ann", "ipad")
+    assert snap.users == []
+    assert (snap.user_count, snap.device_count) == (0, 0)
+
+
+async def test_two_devices_one_expires(presence: PresenceStore) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann", device="phone", ttl_ms=500)
+    await beat(presence, session, "ann", device="ipad", ttl_ms=LONG)
+    await asyncio.sleep(0.8)
+    snap = await presence.snapshot(session)
+    assert snap.users == ["ann"]
+    assert snap.members[0].devices == ["ipad"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+
+
+async def test_two_devices_both_expire(presence: PresenceStore) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann", device="phone", ttl_ms=400)
+    await beat(presence, session, "ann", device="ipad", ttl_ms=600)
+    await beat(presence, session, "bob", ttl_ms=LONG)
+    await asyncio.sleep(0.9)
+    snap = await presence.snapshot(session)
+    assert snap.users == ["bob"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+
+
+async def test_leave_without_device_removes_every_device(presence: PresenceStore) -> None:
+    session = uuid4()
+    for device in ("phone", "ipad", "vision"):
+        await beat(presence, session, "ann", device=device)
+    await beat(presence, session, "bob")
+    snap = await presence.leave(session, "ann")
+    assert snap.users == ["bob"]
+    assert (snap.user_count, snap.device_count) == (1, 1)
+
+
+async def test_user_ids_are_verbatim(presence: PresenceStore) -> None:
+    session = uuid4()
+    ids = [
+        "Zoë 👩‍🔧",
+        "用户-7",
+        "ALICE",
+        "alice",
+        '["not", "json"]',
+        "123",
+        'a/b\\c"d',
+        "  spaced  ",
+        "nul\x00byte",
+        "E6F3A1B2-0000-4000-8000-000000000000",
+    ]
+    for user in ids:
+        await beat(presence, session, user, device=f"dev {user}", ttl_ms=LONG)
+    snap = await presence.snapshot(session)
+    assert snap.users == ids  # in order of joining
+    assert [m.devices for m in snap.members] == [[f"dev {user}"] for user in ids]
+    assert (snap.user_count, snap.device_count) == (len(ids), len(ids))
+    for user in ids:
+        await presence.leave(session, user, f"dev {user}")
+    assert (await presence.snapshot(session)).user_count == 0
+
+
+async def test_unicode_devices_expire_too(presence: PresenceStore) -> None:
+    session = uuid4()
+    await beat(presence, session, "Zoë 👩‍🔧", device='iPad "Pro" ✓', ttl_ms=300)
+    await asyncio.sleep(0.6)
+    assert (await presence.snapshot(session)).users == []
+
+
+async def test_order_is_first_join(presence: PresenceStore) -> None:
+    session = uuid4()
+    for user in ("carol", "ann", "bob"):
+        await beat(presence, session, user)
+    snap = await beat(presence, session, "carol", device="second")
+    assert snap.users == ["carol", "ann", "bob"]
+
+
+async def test_latest_heartbeat_sets_display_name_and_meta(presence: PresenceStore) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann", device="phone", display_name="Ann", meta={"c": "red"})
+    snap = await beat(
+        presence, session, "ann", device="ipad", display_name="Ann B.", meta={"c": "blue"}
+    )
+    assert (snap.members[0].display_name, snap.members[0].meta) == ("Ann B.", {"c": "blue"})
+    snap = await beat(presence, session, "ann", device="phone")
+    assert (snap.members[0].display_name, snap.members[0].meta) == (None, {})
+    nested = {"a": [1, 2.5, None, True], "b": {"ü": "✓"}, "empty": {}}
+    snap = await beat(presence, session, "ann", meta=nested)
+    assert snap.members[0].meta == nested
+
+
+async def test_meta_over_1kb_is_rejected_and_changes_nothing(presence: PresenceStore) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann", meta={"ok": True})
+    with pytest.raises(ValueError):
+        await beat(presence, session, "ann", meta={"x": "y" * 1100})
+    with pytest.raises(ValueError):
+        await beat(presence, session, "ann", meta={"x": float("nan")})
+    assert (await presence.snapshot(session)).members[0].meta == {"ok": True}
+
+
+async def test_last_seen_and_expiry_follow_the_latest_beat(presence: PresenceStore) -> None:
+    session = uuid4()
+    first = (await beat(presence, session, "ann", ttl_ms=LONG)).members[0]
+    await asyncio.sleep(0.05)
+    second = (await beat(presence, session, "ann", ttl_ms=LONG)).members[0]
+    assert second.last_seen > first.last_seen
+    assert second.expires_at > first.expires_at
+
+
+async def test_concurrent_heartbeats_are_all_counted(presence: PresenceStore) -> None:
+    session = uuid4()
+    await asyncio.gather(
+        *(beat(presence, session, f"user-{i}", device=f"d{i % 3}") for i in range(60))
+    )
+    snap = await presence.snapshot(session)
+    assert (snap.user_count, snap.device_count) == (60, 60)
+    assert sorted(snap.users) == sorted(f"user-{i}" for i in range(60))
+
+
+async def test_sessions_are_isolated(presence: PresenceStore) -> None:
+    a, b = uuid4(), uuid4()
+    await beat(presence, a, "ann")
+    await beat(presence, b, "bob")
+    assert (await presence.snapshot(a)).users == ["ann"]
+    assert (await presence.snapshot(b)).users == ["bob"]
