@@ -147,7 +147,11 @@ class EmbeddedRedis:
         return self.url
 
     def stop(self) -> None:
-        """Stop the server (ours or an adopted leftover) and remove its socket and pidfile."""
+        """Stop the server of this data dir (ours or an adopted leftover); remove its files.
+
+        Idempotent. It stops whatever embedded server serves this data dir now, so a fresh
+        `EmbeddedRedis(data_dir).stop()` also cleans up after a crashed owner.
+        """
         if not self.data_dir.exists():
             return
         with self._locked():
