@@ -1,0 +1,53 @@
+"""Factories for API tests: each creates a resource through the API, as a client would."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+Json = dict[str, Any]
+Factory = Callable[..., Awaitable[Json]]
+
+SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
+
+
+async def created(response: httpx.Response) -> Json:
+    assert response.status_code == 201, response.text
+    body: Json = response.json()
+    return body
+
+
+@pytest.fixture
+def make_space(client: httpx.AsyncClient) -> Factory:
+    counter = iter(range(1_000_000))
+
+    async def make(**fields: Any) -> Json:
+        n = next(counter)
+        body = {"key": f"space-{n}", "name": f"Space {n}", **fields}
+        return await created(await client.post("/spaces", json=body))
+
+    return make
+
+
+@pytest.fixture
+def make_session(client: httpx.AsyncClient, make_space: Factory) -> Factory:
+    async def make(**fields: Any) -> Json:
+        if "space_id" not in fields:
+            fields["space_id"] = (await make_space())["id"]
+        body = {"session_type": "inspection", **fields}
+        return await created(await client.post("/work-sessions", json=body))
+
+    return make
+
+
+@pytest.fixture
+def make_marker(client: httpx.AsyncClient, make_session: Factory) -> Factory:
+    async def make(**fields: Any) -> Json:
+        if "work_session_id" not in fields:
+            fields["work_session_id"] = (await make_session())["id"]
+        return await created(await client.post("/markers", json={**SQUARE, **fields}))
+
+    return make

@@ -1,0 +1,59 @@
+"""A database that goes away gives 503 + Retry-After; the server recovers on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.engine import make_url
+
+from roboscope.db.migrate import upgrade
+from roboscope.server.app import create_app
+from roboscope.settings import Settings
+
+from ..conftest import IOS_HEADERS, require_service
+from ..tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+async def proxied(tmp_path: Path) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
+    real = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
+    await asyncio.to_thread(upgrade, real.render_as_string(hide_password=False))
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    await proxy.start()
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app(Settings(database_url=url, data_dir=tmp_path, database_timeout_seconds=2))
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://roboscope.test/api/v1", headers=IOS_HEADERS
+        ) as client:
+            yield proxy, client
+    await proxy.stop()
+
+
+async def test_outage_is_503_and_recovery_needs_no_restart(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    proxy, client = proxied
+    assert (await client.get("/spaces")).status_code == 200
+
+    await proxy.stop()
+    for response in (
+        await client.get("/spaces"),
+        await client.post("/spaces", json={"key": "outage", "name": "x"}),
+    ):
+        assert response.status_code == 503
+        assert response.headers["retry-after"].isdigit()
+        assert response.json()["error"] == "service_unavailable"
+    health = await client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["database"] == "down"
+
+    await proxy.start()
+    assert (await client.get("/spaces")).status_code == 200
+    assert (await client.get("/health")).json()["database"] == "up"

@@ -1,0 +1,99 @@
+"""Shared fixtures: real databases, and the app served over ASGI to an httpx client.
+
+Every API test runs twice: on a SQLite file and on PostgreSQL (ROBOSCOPE_TEST_DATABASE_URL).
+Without that variable the PostgreSQL run is skipped on a developer machine and fails in CI
+(CI=true), so CI can never pass by silently testing less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from roboscope.db.engine import Database
+from roboscope.db.migrate import upgrade
+from roboscope.db.tables import metadata
+from roboscope.server.app import create_app
+from roboscope.settings import Settings
+
+IOS_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+def require_service(variable: str, what: str) -> str:
+    """The URL of a real service for tests, or skip (locally) / fail (in CI) without it."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    message = f"{variable} is not set: tests against {what} cannot run"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+async def _drop_everything(url: str) -> None:
+    database = Database(url)
+    try:
+        async with database.transaction() as conn:
+            for table in reversed(metadata.sorted_tables):
+                await conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+            await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A freshly migrated database of each kind, once per test session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "roboscope.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL")
+        asyncio.run(_drop_everything(url))
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def database(app: FastAPI) -> AsyncIterator[Database]:
+    """The app's database, emptied before each test."""
+    db: Database = app.state.database
+    async with db.transaction() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())
+    yield db
+
+
+@pytest.fixture
+async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client shaped like the iOS clients (JSON headers on every request)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://roboscope.test/api/v1", headers=IOS_HEADERS
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
