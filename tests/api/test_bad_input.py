@@ -33,7 +33,10 @@ async def test_bad_marker_bodies_are_refused(
     client: httpx.AsyncClient, make_session: Factory, raw: str
 ) -> None:
     session = await make_session()
-    base = f'{{"work_session_id": "{session["id"]}", "p1": [0,0,0], "p2": [1,0,0], "p3": [1,0,1], "p4": [0,0,1]'
+    base = (
+        f'{{"work_session_id": "{session["id"]}", '
+        + '"p1": [0,0,0], "p2": [1,0,0], "p3": [1,0,1], "p4": [0,0,1]'
+    )
     # The bad fields come last, so they override the good base ones (JSON: last key wins).
     body = base + ", " + raw.strip("{}") + "}"
     response = await client.post("/markers", content=body)

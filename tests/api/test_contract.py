@@ -144,10 +144,8 @@ async def test_floats_with_exponents_and_whole_numbers(
     client: httpx.AsyncClient, make_session: Factory
 ) -> None:
     session = await make_session()
-    body = (
-        '{"work_session_id": "%s", "p1": [1e-3, 2E2, -0.5e+1], "p2": [1, 2, 3], '
-        '"p3": [0, 0, 0], "p4": [4, 5, 6]}' % session["id"].upper()
-    )
+    points = '"p1": [1e-3, 2E2, -0.5e+1], "p2": [1, 2, 3], "p3": [0, 0, 0], "p4": [4, 5, 6]'
+    body = f'{{"work_session_id": "{session["id"].upper()}", {points}}}'
     response = await client.post("/markers", content=body)
     assert response.status_code == 201
     assert response.json()["p1"] == [0.001, 200.0, -5.0]
