@@ -237,3 +237,13 @@ async def test_sessions_are_isolated(presence: PresenceStore) -> None:
     await beat(presence, b, "bob")
     assert (await presence.snapshot(a)).users == ["ann"]
     assert (await presence.snapshot(b)).users == ["bob"]
+
+
+async def test_presence_keys_share_the_session_hash_tag(
+    presence: PresenceStore, redis_client: Redis
+) -> None:
+    session = uuid4()
+    await beat(presence, session, "ann", device="phone")
+    stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]
+    assert sorted(stored) == sorted(keys.presence(session))
+    assert all(f"{{{session}}}" in key for key in stored)
