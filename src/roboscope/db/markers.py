@@ -1,4 +1,4 @@
-"""Marker rows."""
+"""Marker rows, read together with their details (one LEFT JOIN, never one query each)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,30 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import markers
+from .tables import marker_details, markers
 from .versioned import current_version, update_versioned
+
+_DETAILS = "details__"
+
+MarkerRow = tuple[dict[str, Any], dict[str, Any] | None]
+"""A marker's columns, and its details' columns or `None` when it has none."""
+
+
+def _with_details() -> Select[Any]:
+    labelled = [column.label(_DETAILS + column.name) for column in marker_details.c]
+    return select(markers, *labelled).select_from(
+        markers.outerjoin(marker_details, marker_details.c.marker_id == markers.c.id)
+    )
+
+
+def _split(row: RowMapping) -> MarkerRow:
+    marker = {column.name: row[column.name] for column in markers.c}
+    details = {column.name: row[_DETAILS + column.name] for column in marker_details.c}
+    return marker, details if details["marker_id"] is not None else None
 
 
 async def insert_markers(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -19,18 +37,27 @@ async def insert_markers(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
         await conn.execute(insert(markers), list(rows))
 
 
-async def get_marker(conn: AsyncConnection, marker_id: UUID) -> RowMapping | None:
+async def get_marker(
+    conn: AsyncConnection, marker_id: UUID, *, for_share: bool = False
+) -> RowMapping | None:
+    """The marker alone; `for_share` holds off concurrent updates of it until commit
+    (PostgreSQL; SQLite's write transactions are serialized anyway)."""
     stmt = select(markers).where(markers.c.id == marker_id)
+    if for_share:
+        stmt = stmt.with_for_update(read=True)
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def list_markers(
-    conn: AsyncConnection, *, work_session_id: UUID | None
-) -> Sequence[RowMapping]:
-    stmt = select(markers).order_by(markers.c.id)
+async def get_marker_with_details(conn: AsyncConnection, marker_id: UUID) -> MarkerRow | None:
+    row = (await conn.execute(_with_details().where(markers.c.id == marker_id))).mappings().first()
+    return None if row is None else _split(row)
+
+
+async def list_markers(conn: AsyncConnection, *, work_session_id: UUID | None) -> list[MarkerRow]:
+    stmt = _with_details().order_by(markers.c.id)
     if work_session_id is not None:
         stmt = stmt.where(markers.c.work_session_id == work_session_id)
-    return (await conn.execute(stmt)).mappings().all()
+    return [_split(row) for row in (await conn.execute(stmt)).mappings()]
 
 
 async def update_marker(

@@ -12,12 +12,14 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -33,6 +35,8 @@ metadata = MetaData(
 
 # JSONB on PostgreSQL: comparable (`=`) and compact; plain JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")
+# For nullable JSON columns: Python `None` is SQL NULL, not the JSON literal `null`.
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 Timestamp = DateTime(timezone=True)
 
 
@@ -88,7 +92,62 @@ markers = Table(
     Column("version", BigInteger, nullable=False),
     Column("meta", Json, nullable=False),
     Column("custom_props", Json, nullable=False),
+    Column("calibrated_data", NullableJson),
     *_timestamps(),
     # The session's markers in creation order (ids are UUIDv7) come from one index range.
     Index("ix_markers_work_session_id_id", "work_session_id", "id"),
+)
+
+# At most one per marker: the primary key makes concurrent calculations one upsert.
+marker_details = Table(
+    "marker_details",
+    metadata,
+    Column("marker_id", Uuid, ForeignKey("markers.id"), primary_key=True),
+    Column("center_location_long", Double, nullable=False),
+    Column("center_location_cross", Double, nullable=False),
+    Column("x_negative", Double, nullable=False),
+    Column("x_positive", Double, nullable=False),
+    Column("z_positive", Double, nullable=False),
+    Column("z_negative", Double, nullable=False),
+    Column("long_size", Double, nullable=False),
+    Column("cross_size", Double, nullable=False),
+    Column("custom_props", Json, nullable=False),
+    *_timestamps(),
+)
+
+# `local_z` is double precision and matched exactly: 2 and 2.0 are one key, 2.0000001 another.
+anchors = Table(
+    "anchors",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", Uuid, ForeignKey("work_sessions.id"), nullable=False),
+    Column("run", BigInteger, nullable=False),
+    Column("local_z", Double, nullable=False),
+    Column("world_position", Json, nullable=False),
+    *_timestamps(),
+    # The upsert key; its leading column also serves "the anchors of a session".
+    UniqueConstraint("session_id", "run", "local_z", name="uq_anchors_session_id_run_local_z"),
+)
+
+laser_guides = Table(
+    "laser_guides",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("space_id", Uuid, ForeignKey("spaces.id"), nullable=False, unique=True),
+    Column("grid", Json, nullable=False),
+    Column("meta", Json, nullable=False),
+    *_timestamps(),
+)
+
+reference_sets = Table(
+    "reference_sets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("space_id", Uuid, ForeignKey("spaces.id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("description", Text),
+    Column("markers", Json, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    *_timestamps(),
+    Index("ix_reference_sets_space_id_id", "space_id", "id"),
 )

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..db import anchors as anchor_rows
+from ..db import marker_details as details_rows
 from ..db import markers as marker_rows
 from ..db import work_sessions as session_rows
 
@@ -19,5 +21,7 @@ async def delete_work_sessions_with_contents(
 ) -> None:
     if not session_ids:
         return
+    await details_rows.delete_details_of_sessions(conn, session_ids)
+    await anchor_rows.delete_anchors_of_sessions(conn, session_ids)
     await marker_rows.delete_markers_of_sessions(conn, session_ids)
     await session_rows.delete_work_sessions(conn, session_ids)

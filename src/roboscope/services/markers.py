@@ -2,6 +2,9 @@
 
 Marker writes never touch their work session's version: the app edits markers while other
 devices hold the session's version for their own session edits.
+
+Every marker answer embeds its details (or `null`). A PATCH that moves any corner recalculates
+existing details in the same transaction; the marker's version moves only with the PATCH.
 """
 
 from __future__ import annotations
@@ -9,17 +12,23 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from ..db import marker_details as details_rows
 from ..db import markers as rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
 from ..errors import InvalidReference, NotFound, VersionConflict
 from ..ids import new_id
-from ..wire import Marker, MarkerCreate, MarkerUpdate
+from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from .clock import utcnow
+from .marker_details import CORNERS, details_of, recalculate
 
 
 def _not_found(marker_id: UUID) -> NotFound:
     return NotFound(f"marker {marker_id} does not exist")
+
+
+def _marker(row: dict[str, Any], details: MarkerDetails | dict[str, Any] | None) -> Marker:
+    return Marker.model_validate({**row, "details": details})
 
 
 async def create_markers(db: Database, bodies: list[MarkerCreate]) -> list[Marker]:
@@ -49,23 +58,34 @@ async def create_marker(db: Database, body: MarkerCreate) -> Marker:
 async def list_markers(db: Database, *, work_session_id: UUID | None) -> list[Marker]:
     async with db.read() as conn:
         found = await rows.list_markers(conn, work_session_id=work_session_id)
-    return [Marker.model_validate(dict(row)) for row in found]
+    return [_marker(row, details) for row, details in found]
+
+
+async def list_markers_of_session(db: Database, session_id: UUID) -> list[Marker]:
+    """`GET /work-sessions/{id}/markers`: like the filtered list, but 404 for an unknown
+    session (the path names the session as a resource)."""
+    async with db.read() as conn:
+        if await session_rows.get_work_session(conn, session_id) is None:
+            raise NotFound(f"work session {session_id} does not exist")
+        found = await rows.list_markers(conn, work_session_id=session_id)
+    return [_marker(row, details) for row, details in found]
 
 
 async def get_marker(db: Database, marker_id: UUID) -> Marker:
     async with db.read() as conn:
-        row = await rows.get_marker(conn, marker_id)
-    if row is None:
+        found = await rows.get_marker_with_details(conn, marker_id)
+    if found is None:
         raise _not_found(marker_id)
-    return Marker.model_validate(dict(row))
+    return _marker(*found)
 
 
 async def update_marker(db: Database, marker_id: UUID, patch: MarkerUpdate) -> Marker:
+    changes = patch.changes()
     async with db.transaction() as conn:
         row = await rows.update_marker(
             conn,
             marker_id,
-            {**patch.changes(), "updated_at": utcnow()},
+            {**changes, "updated_at": utcnow()},
             expected_version=patch.version,
         )
         if row is None:
@@ -73,10 +93,16 @@ async def update_marker(db: Database, marker_id: UUID, patch: MarkerUpdate) -> M
             if current is None:
                 raise _not_found(marker_id)
             raise VersionConflict("marker", current)
-    return Marker.model_validate(dict(row))
+        if changes.keys() & set(CORNERS):
+            details = await recalculate(conn, row)
+        else:
+            details = details_of(await details_rows.get_details(conn, marker_id))
+    return _marker(dict(row), details)
 
 
 async def delete_marker(db: Database, marker_id: UUID) -> None:
+    """Deletes the marker with its details."""
     async with db.transaction() as conn:
+        await details_rows.delete_details(conn, marker_id)
         if not await rows.delete_marker(conn, marker_id):
             raise _not_found(marker_id)

@@ -1,9 +1,12 @@
-"""Spaces: create, list, edit, delete (deleting a space deletes everything in it)."""
+"""Spaces: create, list, edit, delete (deleting a space deletes everything in it: its work
+sessions with their contents, its laser guide and its reference sets)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from ..db import laser_guides as guide_rows
+from ..db import reference_sets as reference_set_rows
 from ..db import spaces as rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
@@ -60,4 +63,6 @@ async def delete_space(db: Database, space_id: UUID) -> None:
             raise _not_found(space_id)
         session_ids = await session_rows.work_session_ids_of_space(conn, space_id)
         await delete_work_sessions_with_contents(conn, session_ids)
+        await guide_rows.delete_laser_guide(conn, space_id)
+        await reference_set_rows.delete_reference_sets_of_space(conn, space_id)
         await rows.delete_space(conn, space_id)

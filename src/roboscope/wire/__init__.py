@@ -1,8 +1,18 @@
 """Wire models: every request and response body, shared by the server and the SDK."""
 
+from .anchors import Anchor, AnchorUpdate, AnchorUpsert
 from .common import ErrorBody, Timestamp, format_timestamp
 from .health import Health
-from .markers import Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
+from .laser_guides import GridLine, LaserGuide, LaserGuidePut
+from .marker_details import MarkerDetails, MarkerDetailsPut
+from .markers import CalibratedData, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
+from .reference_sets import (
+    ReferenceMarker,
+    ReferenceMarkerInput,
+    ReferenceSet,
+    ReferenceSetCreate,
+    ReferenceSetUpdate,
+)
 from .spaces import Space, SpaceCreate, SpaceUpdate
 from .work_sessions import (
     SessionType,
@@ -13,12 +23,26 @@ from .work_sessions import (
 )
 
 __all__ = [
+    "Anchor",
+    "AnchorUpdate",
+    "AnchorUpsert",
+    "CalibratedData",
     "ErrorBody",
+    "GridLine",
     "Health",
+    "LaserGuide",
+    "LaserGuidePut",
     "Marker",
     "MarkerBulkCreate",
     "MarkerCreate",
+    "MarkerDetails",
+    "MarkerDetailsPut",
     "MarkerUpdate",
+    "ReferenceMarker",
+    "ReferenceMarkerInput",
+    "ReferenceSet",
+    "ReferenceSetCreate",
+    "ReferenceSetUpdate",
     "SessionType",
     "Space",
     "SpaceCreate",

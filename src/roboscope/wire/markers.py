@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from pydantic import Field
 
 from .common import JsonObject, Patch, Point, Text, Timestamp, Version, WireModel
+from .marker_details import MarkerDetails
 
 BULK_MAX = 1000
+
+
+class CalibratedData(WireModel):
+    """The marker's calibrated corners and center; every point is required when present."""
+
+    p1: Point
+    p2: Point
+    p3: Point
+    p4: Point
+    center: Point
 
 
 class Marker(WireModel):
@@ -23,6 +35,10 @@ class Marker(WireModel):
     version: Version
     meta: JsonObject = Field(default_factory=dict)
     custom_props: JsonObject = Field(default_factory=dict)
+    calibrated_data: CalibratedData | None = None
+    details: MarkerDetails | None = Field(
+        default=None, description="The marker's details, or null until calculated."
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -37,6 +53,7 @@ class MarkerCreate(WireModel):
     color: Text | None = None
     meta: JsonObject = Field(default_factory=dict)
     custom_props: JsonObject = Field(default_factory=dict)
+    calibrated_data: CalibratedData | None = None
 
 
 class MarkerBulkCreate(WireModel):
@@ -54,3 +71,10 @@ class MarkerUpdate(Patch):
     color: Text | None = None
     meta: JsonObject | None = None
     custom_props: JsonObject | None = None
+    calibrated_data: CalibratedData | None = Field(
+        default=None, description="`null` clears the calibrated data."
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """As `Patch.changes`, with `calibrated_data` as plain JSON for storage."""
+        return self.model_dump(include=self.model_fields_set - {"version"})

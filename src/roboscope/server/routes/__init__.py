@@ -2,8 +2,26 @@
 
 from fastapi import APIRouter
 
-from . import health, markers, spaces, work_sessions
+from . import (
+    anchors,
+    health,
+    laser_guides,
+    marker_details,
+    markers,
+    reference_sets,
+    spaces,
+    work_sessions,
+)
 
 api = APIRouter()
-for module in (health, spaces, work_sessions, markers):
+for module in (
+    health,
+    spaces,
+    work_sessions,
+    markers,
+    marker_details,
+    anchors,
+    laser_guides,
+    reference_sets,
+):
     api.include_router(module.router)

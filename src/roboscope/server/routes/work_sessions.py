@@ -5,9 +5,10 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ...services import work_sessions
+from ...services import markers, work_sessions
 from ...wire import (
     ErrorBody,
+    Marker,
     SessionType,
     WorkSession,
     WorkSessionCreate,
@@ -45,6 +46,13 @@ async def get_work_session(db: DB, session_id: UUID) -> Response:
     return wire(await work_sessions.get_work_session(db, session_id))
 
 
+@router.get("/{session_id}/markers", response_model=list[Marker])
+async def list_work_session_markers(db: DB, session_id: UUID) -> Response:
+    """The session's markers, as `GET /markers?work_session_id=`; 404 if the session does not
+    exist (the filtered list answers `[]` instead)."""
+    return wire(await markers.list_markers_of_session(db, session_id))
+
+
 @router.patch(
     "/{session_id}",
     response_model=WorkSession,
@@ -58,6 +66,7 @@ async def update_work_session(db: DB, session_id: UUID, body: WorkSessionUpdate)
 
 @router.delete("/{session_id}", status_code=204)
 async def delete_work_session(db: DB, session_id: UUID) -> Response:
-    """Deletes the session and its markers in one transaction."""
+    """Deletes the session with its markers, their details, and its anchors, in one
+    transaction."""
     await work_sessions.delete_work_session(db, session_id)
     return no_content()
