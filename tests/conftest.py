@@ -64,7 +64,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"))
+    """ROBOSCOPE_TEST_REDIS_URL when set (CI), else the app starts an embedded Redis."""
+    return Settings(
+        database_url=database_url,
+        redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +82,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def database(app: FastAPI) -> AsyncIterator[Database]:
     """The app's database, emptied before each test."""
-    db: Database = app.state.database
+    db: Database = app.state.roboscope.database
     async with db.transaction() as conn:
         for table in reversed(metadata.sorted_tables):
             await conn.execute(table.delete())

@@ -71,3 +71,11 @@ class ServiceUnavailable(RoboscopeError):
         super().__init__(f"{service} is unavailable, retry shortly", service=service)
         self.service = service
         self.retry_after = retry_after
+
+
+class InvalidInput(RoboscopeError):
+    """Well-formed input that breaks a rule the wire models cannot know (e.g. a configured
+    maximum)."""
+
+    status = 422
+    code = "validation_error"

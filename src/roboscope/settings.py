@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis:// or rediss:// URL; default: an embedded Redis."
     )
-    presence_ttl_seconds: float = Field(default=30.0, gt=0)
-    lock_max_ttl_seconds: int = Field(default=3600, ge=1)
+    presence_ttl_seconds: float = Field(default=30.0, gt=0, description="Presence lifetime.")
+    lock_default_ttl_seconds: int = Field(default=30, ge=1, description="When none is sent.")
+    lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     database_timeout_seconds: float = Field(default=5.0, gt=0)
 

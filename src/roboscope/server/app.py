@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
-from ..db.engine import Database
 from ..settings import Settings
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
 from .routes import api
+from .state import app_state
 
 API_PREFIX = "/api/v1"
 
@@ -20,14 +20,9 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(
-            settings.resolved_database_url, timeout=settings.database_timeout_seconds
-        )
-        app.state.database = database
-        try:
+        async with app_state(settings) as state:
+            app.state.roboscope = state
             yield
-        finally:
-            await database.dispose()
 
     app = FastAPI(
         title="Roboscope API",

@@ -7,11 +7,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..db.engine import Database
+from .state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.roboscope
+    return state
 
 
 def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+    return get_state(request).database
 
 
 DB = Annotated[Database, Depends(get_database)]
+Realtime = Annotated[AppState, Depends(get_state)]

@@ -43,7 +43,7 @@ Timestamp = Annotated[
 ]
 
 
-def _storable_text(value: str) -> str:
+def storable_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL characters")
     try:
@@ -55,10 +55,10 @@ def _storable_text(value: str) -> str:
 
 def _storable_json(value: Any) -> Any:
     if isinstance(value, str):
-        _storable_text(value)
+        storable_text(value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _storable_text(key)
+            storable_text(key)
             _storable_json(item)
     elif isinstance(value, list):
         for item in value:
@@ -66,10 +66,10 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable_text)]
+Text = Annotated[str, AfterValidator(storable_text)]
 """Any client text: stored and echoed verbatim."""
 
-Name = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_storable_text)]
+Name = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(storable_text)]
 
 
 def _empty_url_is_absent(value: Any) -> Any:
@@ -77,13 +77,14 @@ def _empty_url_is_absent(value: Any) -> Any:
 
 
 Url = Annotated[
-    Annotated[str, Field(max_length=4096), AfterValidator(_storable_text)] | None,
+    Annotated[str, Field(max_length=4096), AfterValidator(storable_text)] | None,
     BeforeValidator(_empty_url_is_absent),
 ]
 """Absent URLs are `null`, never `""` (the app shows a badge for any non-null URL)."""
 
 JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_storable_json)]
 """A free-form JSON object (`meta`, `custom_props`): `{}` when empty, never null."""
+
 
 def _json_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):

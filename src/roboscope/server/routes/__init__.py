@@ -6,8 +6,10 @@ from . import (
     anchors,
     health,
     laser_guides,
+    locks,
     marker_details,
     markers,
+    presence,
     reference_sets,
     spaces,
     work_sessions,
@@ -23,5 +25,7 @@ for module in (
     anchors,
     laser_guides,
     reference_sets,
+    presence,
+    locks,
 ):
     api.include_router(module.router)

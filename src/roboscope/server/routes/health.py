@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from ...services.health import check_health
 from ...wire import Health
-from ..deps import DB
+from ..deps import Realtime
 from ..responses import wire
 
 router = APIRouter(tags=["health"])
@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"])
     response_model=Health,
     responses={503: {"model": Health, "description": "The database is down."}},
 )
-async def health(db: DB) -> Response:
-    """Whether the database is reachable (503 when it is not)."""
-    report = await check_health(db)
+async def health(rt: Realtime) -> Response:
+    """Whether the database and Redis are reachable (503 when the database is not)."""
+    report = await check_health(rt.database, rt.redis)
     return wire(report, status_code=200 if report.database == "up" else 503)

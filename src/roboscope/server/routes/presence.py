@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ...services import presence
+from ...wire.presence import PresenceHeartbeat, PresenceList
+from ..deps import Realtime
+from ..responses import wire
+
+router = APIRouter(prefix="/presence", tags=["presence"])
+
+
+@router.post("/{session_id}", response_model=PresenceList)
+async def heartbeat(rt: Realtime, session_id: UUID, body: PresenceHeartbeat) -> Response:
+    """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s."""
+    return wire(
+        await presence.heartbeat(
+            rt.presence, session_id, body, ttl_seconds=rt.settings.presence_ttl_seconds
+        )
+    )
+
+
+@router.get("/{session_id}", response_model=PresenceList)
+async def present(rt: Realtime, session_id: UUID) -> Response:
+    """`users` (user ids, verbatim) plus `members` with devices, last seen and expiry."""
+    return wire(await presence.present(rt.presence, session_id))
+
+
+@router.delete("/{session_id}/{user_id:path}", response_model=PresenceList)
+async def leave(
+    rt: Realtime, session_id: UUID, user_id: str, device_id: str | None = None
+) -> Response:
+    """The user leaves (only `device_id`, when given); answers who is still present."""
+    return wire(await presence.leave(rt.presence, session_id, user_id, device_id))

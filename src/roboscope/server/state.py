@@ -1,0 +1,57 @@
+"""What one API process holds for its lifetime: settings, the database, the Redis stores.
+
+Built in the app's lifespan. With no `ROBOSCOPE_REDIS_URL` the process starts an embedded
+Redis itself (`roboscope serve` starts it once, before any worker, and passes its URL down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from ..db.engine import Database
+from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
+from ..services.locks import LockPolicy
+from ..settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    database: Database
+    redis: Redis
+    presence: PresenceStore
+    locks: LockStore
+    lock_policy: LockPolicy
+
+
+@asynccontextmanager
+async def app_state(settings: Settings) -> AsyncIterator[AppState]:
+    embedded: EmbeddedRedis | None = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir)
+        redis_url = await asyncio.to_thread(embedded.start)
+    database = Database(settings.resolved_database_url, timeout=settings.database_timeout_seconds)
+    redis = create_redis(redis_url)
+    try:
+        yield AppState(
+            settings=settings,
+            database=database,
+            redis=redis,
+            presence=PresenceStore(redis),
+            locks=LockStore(redis),
+            lock_policy=LockPolicy(
+                default_ttl_seconds=settings.lock_default_ttl_seconds,
+                max_ttl_seconds=settings.lock_max_ttl_seconds,
+            ),
+        )
+    finally:
+        await redis.aclose()
+        await database.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

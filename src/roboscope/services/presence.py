@@ -1,0 +1,62 @@
+"""Presence: heartbeats keep a user listed for the presence TTL; no heartbeat, no user.
+
+Presence is keyed by work session id only and lives in Redis alone, so it keeps working while
+the database is down (and does not check that the session exists).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ..errors import InvalidInput
+from ..realtime import PresenceSnapshot, PresenceStore
+from ..realtime.presence import MAX_META_BYTES, encode_meta
+from ..wire.presence import PresenceHeartbeat, PresenceList, PresenceMember
+
+
+def _as_wire(snapshot: PresenceSnapshot) -> PresenceList:
+    return PresenceList(
+        users=snapshot.users,
+        members=[
+            PresenceMember(
+                user_id=m.user_id,
+                devices=m.devices,
+                last_seen=m.last_seen,
+                expires_at=m.expires_at,
+                display_name=m.display_name,
+                meta=m.meta,
+            )
+            for m in snapshot.members
+        ],
+        user_count=snapshot.user_count,
+        device_count=snapshot.device_count,
+    )
+
+
+async def heartbeat(
+    store: PresenceStore, session_id: UUID, beat: PresenceHeartbeat, *, ttl_seconds: float
+) -> PresenceList:
+    try:
+        encode_meta(beat.meta)
+    except ValueError:
+        raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes of JSON") from None
+    snapshot = await store.heartbeat(
+        session_id,
+        beat.user_id,
+        device_id=beat.device_id,
+        display_name=beat.display_name,
+        meta=beat.meta,
+        ttl_ms=max(1, round(ttl_seconds * 1000)),
+    )
+    return _as_wire(snapshot)
+
+
+async def leave(
+    store: PresenceStore, session_id: UUID, user_id: str, device_id: str | None
+) -> PresenceList:
+    """Without `device_id` every device of the user leaves."""
+    return _as_wire(await store.leave(session_id, user_id, device_id))
+
+
+async def present(store: PresenceStore, session_id: UUID) -> PresenceList:
+    return _as_wire(await store.snapshot(session_id))

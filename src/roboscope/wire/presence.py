@@ -1,0 +1,37 @@
+"""Presence: who is in a work session now (the seed guide's heartbeat, list and leave)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from .common import JsonObject, Timestamp, WireModel, storable_text
+
+OpaqueId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(storable_text)]
+"""Client-chosen ids (`user_id`, `device_id`): stored and echoed verbatim, never parsed."""
+
+
+class PresenceHeartbeat(WireModel):
+    user_id: OpaqueId
+    device_id: OpaqueId | None = None
+    display_name: Annotated[str, Field(max_length=200), AfterValidator(storable_text)] | None = None
+    meta: JsonObject | None = Field(default=None, description="At most 1 KB of JSON.")
+
+
+class PresenceMember(WireModel):
+    user_id: str
+    devices: list[str]
+    last_seen: Timestamp
+    expires_at: Timestamp
+    display_name: str | None = None
+    meta: JsonObject = Field(default_factory=dict)
+
+
+class PresenceList(WireModel):
+    """`users` is what the seed client decodes; the rest is for richer clients."""
+
+    users: list[str]
+    members: list[PresenceMember]
+    user_count: int
+    device_count: int

@@ -1,0 +1,117 @@
+"""Presence over HTTP, as the seed guide's PresenceService uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from urllib.parse import quote
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from roboscope.server.app import create_app
+from roboscope.settings import Settings
+
+from .contract import assert_wire_response
+
+
+def session_path() -> str:
+    return f"/presence/{str(uuid.uuid4()).upper()}"
+
+
+async def test_heartbeat_list_and_leave(client: httpx.AsyncClient) -> None:
+    path = session_path()
+    beat = await client.post(path, json={"user_id": "A1B2-user"})
+    assert beat.status_code == 200
+    await client.post(path, json={"user_id": "Zoë 🚀"})
+    listed = await client.get(path)
+    assert_wire_response(listed)
+    body = listed.json()
+    assert body["users"] == ["A1B2-user", "Zoë 🚀"]
+    assert body["user_count"] == 2 and body["device_count"] == 2
+    member = body["members"][0]
+    assert member["user_id"] == "A1B2-user"
+    assert member["devices"] == ["default"]
+    assert member["expires_at"] >= member["last_seen"]
+
+    left = await client.request("DELETE", f"{path}/A1B2-user")
+    assert left.status_code == 200
+    assert left.json()["users"] == ["Zoë 🚀"]
+    assert (await client.get(path)).json()["users"] == ["Zoë 🚀"]
+
+
+async def test_user_ids_are_verbatim_even_with_slashes(client: httpx.AsyncClient) -> None:
+    path = session_path()
+    user = "Team/A user?#"
+    await client.post(path, json={"user_id": user})
+    assert (await client.get(path)).json()["users"] == [user]
+    await client.delete(f"{path}/{quote(user, safe='')}")
+    assert (await client.get(path)).json()["users"] == []
+
+
+async def test_two_devices_of_one_user(client: httpx.AsyncClient) -> None:
+    path = session_path()
+    for device in ("ipad", "iphone"):
+        await client.post(
+            path,
+            json={"user_id": "u", "device_id": device, "display_name": "Ann", "meta": {"v": 1}},
+        )
+    body = (await client.get(path)).json()
+    assert body["users"] == ["u"]
+    assert body["user_count"] == 1 and body["device_count"] == 2
+    assert body["members"][0]["devices"] == ["ipad", "iphone"]
+    assert body["members"][0]["display_name"] == "Ann"
+    assert body["members"][0]["meta"] == {"v": 1}
+
+    one_left = await client.delete(f"{path}/u", params={"device_id": "ipad"})
+    assert one_left.json()["users"] == ["u"]
+    assert one_left.json()["device_count"] == 1
+    gone = await client.delete(f"{path}/u", params={"device_id": "iphone"})
+    assert gone.json()["users"] == []
+
+
+async def test_bad_heartbeats(client: httpx.AsyncClient) -> None:
+    path = session_path()
+    for body in (
+        {},
+        {"user_id": ""},
+        {"user_id": 42},
+        {"user_id": "u", "meta": {"big": "x" * 2000}},
+        {"user_id": "u", "meta": {"n": float("nan")}},
+    ):
+        response = (
+            await client.post(path, json=body)
+            if "n" not in body.get("meta", {})
+            else (await client.post(path, content=b'{"user_id": "u", "meta": {"n": NaN}}'))
+        )
+        assert response.status_code == 422, (body, response.text)
+    assert (await client.post("/presence/not-a-uuid", json={"user_id": "u"})).status_code == 422
+    assert (await client.get(path)).json()["users"] == []
+
+
+@pytest.fixture
+async def short_ttl_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    quick = settings.model_copy(update={"presence_ttl_seconds": 0.5, "data_dir": tmp_path})
+    app = create_app(quick)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://roboscope.test/api/v1"
+        ) as client:
+            yield client
+
+
+async def test_silent_users_expire(short_ttl_client: httpx.AsyncClient) -> None:
+    path = session_path()
+    await short_ttl_client.post(path, json={"user_id": "quiet"})
+    await short_ttl_client.post(path, json={"user_id": "chatty"})
+    for _ in range(4):
+        await asyncio.sleep(0.2)
+        await short_ttl_client.post(path, json={"user_id": "chatty"})
+    assert (await short_ttl_client.get(path)).json()["users"] == ["chatty"]
+    await asyncio.sleep(0.7)
+    body = (await short_ttl_client.get(path)).json()
+    assert body == {"users": [], "members": [], "user_count": 0, "device_count": 0}
