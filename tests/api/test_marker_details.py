@@ -361,3 +361,35 @@ async def test_work_session_markers_alias(
     assert (await client.get(f"/work-sessions/{empty['id']}/markers")).json() == []
     missing = await client.get(f"/work-sessions/{MISSING}/markers")
     assert missing.status_code == 404
+
+
+async def test_details_that_would_overflow_are_refused_not_stored(
+    client: httpx.AsyncClient, make_marker: Factory
+) -> None:
+    marker = await make_marker()
+    url = f"/markers/{marker['id']}"
+    await client.post(f"{url}/details/calculate", json={})
+    far = {"p1": [-1e308, 0, 0], "p2": [1e308, 0, 0]}
+    patched = await client.patch(url, json=far)
+    assert patched.status_code == 422, patched.text
+    assert patched.json()["error"] == "invalid_value"
+    assert (await client.get(url)).json() == {
+        **marker,
+        "details": (await client.get(f"{url}/details")).json(),
+    }
+    assert (await client.get(url)).json()["version"] == 0
+
+
+async def test_openapi_documents_the_new_endpoints(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/api/v1/markers/{marker_id}/details",
+        "/api/v1/markers/{marker_id}/details/calculate",
+        "/api/v1/anchors",
+        "/api/v1/anchors/{anchor_id}",
+        "/api/v1/spaces/{space_id}/laser-guide",
+        "/api/v1/spaces/{space_id}/reference-sets",
+        "/api/v1/reference-sets/{set_id}",
+        "/api/v1/work-sessions/{session_id}/markers",
+    ):
+        assert path in paths

@@ -45,8 +45,9 @@ def footprint(corners: Sequence[Sequence[float]]) -> dict[str, float]:
     x is index 0 (across), z is index 2 (along); y (height) plays no part. The center is the
     mean of the corners; the edges are the signed extremes; the sizes are their spans.
     """
-    xs = [point[0] for point in corners]
-    zs = [point[2] for point in corners]
+    # float(): PostgreSQL's JSONB hands huge whole numbers (1e308) back as Python ints.
+    xs = [float(point[0]) for point in corners]
+    zs = [float(point[2]) for point in corners]
     # Dividing before adding cannot overflow, and dividing by 4 is exact in binary.
     count = len(corners)
     values = {
