@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from .db.migrate import upgrade
+from .realtime import EmbeddedRedis
 from .settings import Settings
 
 app = typer.Typer(help="Roboscope API server and tools.", no_args_is_help=True)
@@ -19,21 +22,35 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Worker processes."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
-    """Serve the API. With the default SQLite database the schema is migrated first."""
+    """Serve the API.
+
+    With the default SQLite database the schema is migrated first. With no
+    ROBOSCOPE_REDIS_URL an embedded Redis is started here, once, before any worker, and
+    stopped when the server stops (also after SIGTERM); one left over from a crash is reused.
+    """
     import uvicorn
 
     settings = Settings()
     if settings.database_url is None:
         upgrade(settings.resolved_database_url)
-    uvicorn.run(
-        "roboscope.server.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        proxy_headers=True,
-    )
+    embedded = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir)
+        # Workers are separate processes that build their own Settings from the environment.
+        os.environ["ROBOSCOPE_REDIS_URL"] = embedded.start()
+    try:
+        uvicorn.run(
+            "roboscope.server.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            proxy_headers=True,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 @db_app.command("upgrade")
