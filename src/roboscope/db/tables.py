@@ -75,6 +75,8 @@ work_sessions = Table(
     Column("completed_at", Timestamp),
     Column("version", BigInteger, nullable=False),
     Column("meta", Json, nullable=False),
+    # The fence of the newest lock grant that wrote this row (X-Lock-Token writes).
+    Column("lock_fence", BigInteger),
     *_timestamps(),
 )
 
@@ -93,6 +95,7 @@ markers = Table(
     Column("meta", Json, nullable=False),
     Column("custom_props", Json, nullable=False),
     Column("calibrated_data", NullableJson),
+    Column("lock_fence", BigInteger),
     *_timestamps(),
     # The session's markers in creation order (ids are UUIDv7) come from one index range.
     Index("ix_markers_work_session_id_id", "work_session_id", "id"),

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import work_sessions
-from .versioned import current_version, update_versioned
+from .versioned import WriteState, fence_allows, update_versioned, write_state
 
 
 async def insert_work_session(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -56,14 +56,26 @@ async def update_work_session(
     values: dict[str, Any],
     *,
     expected_version: int | None,
+    fence: int | None = None,
 ) -> RowMapping | None:
     return await update_versioned(
-        conn, work_sessions, session_id, values, expected_version=expected_version
+        conn, work_sessions, session_id, values, expected_version=expected_version, fence=fence
     )
 
 
-async def work_session_version(conn: AsyncConnection, session_id: UUID) -> int | None:
-    return await current_version(conn, work_sessions, session_id)
+async def work_session_write_state(conn: AsyncConnection, session_id: UUID) -> WriteState | None:
+    return await write_state(conn, work_sessions, session_id)
+
+
+async def fenced_work_session_exists(conn: AsyncConnection, session_id: UUID, fence: int) -> bool:
+    """Whether the session exists and accepts a write with `fence`; locks the row until commit
+    (PostgreSQL), so a newer holder cannot write it in between."""
+    stmt = (
+        select(work_sessions.c.id)
+        .where(work_sessions.c.id == session_id, fence_allows(work_sessions, fence))
+        .with_for_update()
+    )
+    return (await conn.execute(stmt)).first() is not None
 
 
 async def delete_work_sessions(conn: AsyncConnection, ids: Sequence[UUID]) -> int:

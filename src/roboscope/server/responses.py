@@ -12,6 +12,13 @@ import pydantic_core
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from ..wire import ErrorBody
+
+FENCED_WRITE: dict[int | str, dict[str, object]] = {
+    423: {"model": ErrorBody, "description": "`X-Lock-Token` does not hold the lock."}
+}
+"""OpenAPI note for writes that honour `X-Lock-Token`."""
+
 
 def wire(body: BaseModel | Sequence[BaseModel], status_code: int = 200) -> Response:
     content = pydantic_core.to_json(body)

@@ -85,11 +85,19 @@ async def status(store: LockStore, session_id: UUID) -> LockStatus:
     )
 
 
-async def fence_for_write(store: LockStore, session_id: UUID, token: str) -> int:
-    """The fence a write carrying `token` may apply, if the token holds the lock right now."""
-    fence = await store.fence_of(session_id, token)
-    if fence is None:
-        raise LockRejected(
-            "X-Lock-Token does not hold this work session's lock (expired or released)"
-        )
-    return fence
+@dataclass(frozen=True, slots=True)
+class LockToken:
+    """The `X-Lock-Token` of a write, and the store that can vouch for it."""
+
+    store: LockStore
+    token: str
+
+    async def fence_for(self, session_id: UUID) -> int:
+        """The fence this write may apply, if the token holds the session's lock right now."""
+        fence = await self.store.fence_of(session_id, self.token)
+        if fence is None:
+            raise LockRejected(
+                f"X-Lock-Token does not hold the lock of work session {session_id} "
+                "(expired, released, or never granted)"
+            )
+        return fence

@@ -16,10 +16,12 @@ from ..db import marker_details as details_rows
 from ..db import markers as rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
-from ..errors import InvalidReference, NotFound, VersionConflict
+from ..errors import InvalidReference, LockRejected, NotFound
 from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from .clock import utcnow
+from .conditional_writes import refused_write
+from .locks import LockToken
 from .marker_details import CORNERS, details_of, recalculate
 
 
@@ -31,11 +33,30 @@ def _marker(row: dict[str, Any], details: MarkerDetails | dict[str, Any] | None)
     return Marker.model_validate({**row, "details": details})
 
 
-async def create_markers(db: Database, bodies: list[MarkerCreate]) -> list[Marker]:
+async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> int | None:
+    """With `X-Lock-Token`, every marker must belong to the one session the token locks."""
+    if lock is None:
+        return None
+    if len(session_ids) != 1:
+        raise LockRejected("an X-Lock-Token write must stay within one work session")
+    return await lock.fence_for(next(iter(session_ids)))
+
+
+async def create_markers(
+    db: Database, bodies: list[MarkerCreate], *, lock: LockToken | None = None
+) -> list[Marker]:
     """Create every marker or none; the answer keeps the request's order."""
+    fence = await _session_fence(lock, {body.work_session_id for body in bodies})
     now = utcnow()
     values: list[dict[str, Any]] = [
-        {"id": new_id(), **body.model_dump(), "version": 0, "created_at": now, "updated_at": now}
+        {
+            "id": new_id(),
+            **body.model_dump(),
+            "version": 0,
+            "lock_fence": fence,
+            "created_at": now,
+            "updated_at": now,
+        }
         for body in bodies
     ]
     async with db.transaction() as conn:
@@ -50,8 +71,10 @@ async def create_markers(db: Database, bodies: list[MarkerCreate]) -> list[Marke
     return [Marker.model_validate(row) for row in values]
 
 
-async def create_marker(db: Database, body: MarkerCreate) -> Marker:
-    (marker,) = await create_markers(db, [body])
+async def create_marker(
+    db: Database, body: MarkerCreate, *, lock: LockToken | None = None
+) -> Marker:
+    (marker,) = await create_markers(db, [body], lock=lock)
     return marker
 
 
@@ -79,7 +102,20 @@ async def get_marker(db: Database, marker_id: UUID) -> Marker:
     return _marker(*found)
 
 
-async def update_marker(db: Database, marker_id: UUID, patch: MarkerUpdate) -> Marker:
+async def _marker_fence(db: Database, marker_id: UUID, lock: LockToken | None) -> int | None:
+    if lock is None:
+        return None
+    async with db.read() as conn:
+        session_id = await rows.marker_session_id(conn, marker_id)
+    if session_id is None:
+        raise _not_found(marker_id)
+    return await lock.fence_for(session_id)
+
+
+async def update_marker(
+    db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
+) -> Marker:
+    fence = await _marker_fence(db, marker_id, lock)
     changes = patch.changes()
     async with db.transaction() as conn:
         row = await rows.update_marker(
@@ -87,12 +123,11 @@ async def update_marker(db: Database, marker_id: UUID, patch: MarkerUpdate) -> M
             marker_id,
             {**changes, "updated_at": utcnow()},
             expected_version=patch.version,
+            fence=fence,
         )
         if row is None:
-            current = await rows.marker_version(conn, marker_id)
-            if current is None:
-                raise _not_found(marker_id)
-            raise VersionConflict("marker", current)
+            state = await rows.marker_write_state(conn, marker_id)
+            raise refused_write("marker", marker_id, state, fence)
         if changes.keys() & set(CORNERS):
             details = await recalculate(conn, row)
         else:
@@ -100,9 +135,12 @@ async def update_marker(db: Database, marker_id: UUID, patch: MarkerUpdate) -> M
     return _marker(dict(row), details)
 
 
-async def delete_marker(db: Database, marker_id: UUID) -> None:
+async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
     """Deletes the marker with its details."""
+    fence = await _marker_fence(db, marker_id, lock)
     async with db.transaction() as conn:
+        # Details first (they reference the marker); a refused delete rolls them back.
         await details_rows.delete_details(conn, marker_id)
-        if not await rows.delete_marker(conn, marker_id):
-            raise _not_found(marker_id)
+        if not await rows.delete_marker(conn, marker_id, fence=fence):
+            state = await rows.marker_write_state(conn, marker_id)
+            raise refused_write("marker", marker_id, state, fence)

@@ -7,11 +7,13 @@ from uuid import UUID
 from ..db import spaces as space_rows
 from ..db import work_sessions as rows
 from ..db.engine import Database
-from ..errors import InvalidReference, NotFound, VersionConflict
+from ..errors import InvalidReference, NotFound
 from ..ids import new_id
 from ..wire import SessionType, WorkSession, WorkSessionCreate, WorkSessionStatus, WorkSessionUpdate
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
+from .conditional_writes import refused_write
+from .locks import LockToken
 
 
 def _not_found(session_id: UUID) -> NotFound:
@@ -57,25 +59,35 @@ async def get_work_session(db: Database, session_id: UUID) -> WorkSession:
 
 
 async def update_work_session(
-    db: Database, session_id: UUID, patch: WorkSessionUpdate
+    db: Database, session_id: UUID, patch: WorkSessionUpdate, *, lock: LockToken | None = None
 ) -> WorkSession:
+    fence = None if lock is None else await lock.fence_for(session_id)
     changes = patch.changes()
     async with db.transaction() as conn:
         if "space_id" in changes and not await space_rows.space_exists(conn, changes["space_id"]):
             raise InvalidReference(f"space {changes['space_id']} does not exist")
         row = await rows.update_work_session(
-            conn, session_id, {**changes, "updated_at": utcnow()}, expected_version=patch.version
+            conn,
+            session_id,
+            {**changes, "updated_at": utcnow()},
+            expected_version=patch.version,
+            fence=fence,
         )
         if row is None:
-            current = await rows.work_session_version(conn, session_id)
-            if current is None:
-                raise _not_found(session_id)
-            raise VersionConflict("work session", current)
+            state = await rows.work_session_write_state(conn, session_id)
+            raise refused_write("work session", session_id, state, fence)
     return WorkSession.model_validate(dict(row))
 
 
-async def delete_work_session(db: Database, session_id: UUID) -> None:
+async def delete_work_session(
+    db: Database, session_id: UUID, *, lock: LockToken | None = None
+) -> None:
+    fence = None if lock is None else await lock.fence_for(session_id)
     async with db.transaction() as conn:
-        if await rows.get_work_session(conn, session_id) is None:
-            raise _not_found(session_id)
+        if fence is None:
+            if await rows.get_work_session(conn, session_id) is None:
+                raise _not_found(session_id)
+        elif not await rows.fenced_work_session_exists(conn, session_id, fence):
+            state = await rows.work_session_write_state(conn, session_id)
+            raise refused_write("work session", session_id, state, fence)
         await delete_work_sessions_with_contents(conn, [session_id])

@@ -7,8 +7,8 @@ from starlette.responses import Response
 
 from ...services import markers
 from ...wire import ErrorBody, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
-from ..deps import DB
-from ..responses import no_content, wire
+from ..deps import DB, WriteLock
+from ..responses import FENCED_WRITE, no_content, wire
 
 router = APIRouter(prefix="/markers", tags=["markers"])
 
@@ -19,15 +19,15 @@ async def list_markers(db: DB, work_session_id: UUID | None = None) -> Response:
     return wire(await markers.list_markers(db, work_session_id=work_session_id))
 
 
-@router.post("", response_model=Marker, status_code=201)
-async def create_marker(db: DB, body: MarkerCreate) -> Response:
-    return wire(await markers.create_marker(db, body), status_code=201)
+@router.post("", response_model=Marker, status_code=201, responses=FENCED_WRITE)
+async def create_marker(db: DB, lock: WriteLock, body: MarkerCreate) -> Response:
+    return wire(await markers.create_marker(db, body, lock=lock), status_code=201)
 
 
-@router.post("/bulk", response_model=list[Marker], status_code=201)
-async def create_markers(db: DB, body: MarkerBulkCreate) -> Response:
+@router.post("/bulk", response_model=list[Marker], status_code=201, responses=FENCED_WRITE)
+async def create_markers(db: DB, lock: WriteLock, body: MarkerBulkCreate) -> Response:
     """All or nothing; the answer lists the created markers in request order."""
-    return wire(await markers.create_markers(db, body.markers), status_code=201)
+    return wire(await markers.create_markers(db, body.markers, lock=lock), status_code=201)
 
 
 @router.get("/{marker_id}", response_model=Marker)
@@ -38,13 +38,13 @@ async def get_marker(db: DB, marker_id: UUID) -> Response:
 @router.patch(
     "/{marker_id}",
     response_model=Marker,
-    responses={409: {"model": ErrorBody, "description": "`version` is stale."}},
+    responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
-async def update_marker(db: DB, marker_id: UUID, body: MarkerUpdate) -> Response:
-    return wire(await markers.update_marker(db, marker_id, body))
+async def update_marker(db: DB, lock: WriteLock, marker_id: UUID, body: MarkerUpdate) -> Response:
+    return wire(await markers.update_marker(db, marker_id, body, lock=lock))
 
 
-@router.delete("/{marker_id}", status_code=204)
-async def delete_marker(db: DB, marker_id: UUID) -> Response:
-    await markers.delete_marker(db, marker_id)
+@router.delete("/{marker_id}", status_code=204, responses=FENCED_WRITE)
+async def delete_marker(db: DB, lock: WriteLock, marker_id: UUID) -> Response:
+    await markers.delete_marker(db, marker_id, lock=lock)
     return no_content()

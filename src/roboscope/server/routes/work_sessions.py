@@ -15,8 +15,8 @@ from ...wire import (
     WorkSessionStatus,
     WorkSessionUpdate,
 )
-from ..deps import DB
-from ..responses import no_content, wire
+from ..deps import DB, WriteLock
+from ..responses import FENCED_WRITE, no_content, wire
 
 router = APIRouter(prefix="/work-sessions", tags=["work sessions"])
 
@@ -56,17 +56,19 @@ async def list_work_session_markers(db: DB, session_id: UUID) -> Response:
 @router.patch(
     "/{session_id}",
     response_model=WorkSession,
-    responses={409: {"model": ErrorBody, "description": "`version` is stale."}},
+    responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
-async def update_work_session(db: DB, session_id: UUID, body: WorkSessionUpdate) -> Response:
+async def update_work_session(
+    db: DB, lock: WriteLock, session_id: UUID, body: WorkSessionUpdate
+) -> Response:
     """With `version`, applied only if it is the stored version (else 409 with
     `current_version`); every successful update adds 1 to the version."""
-    return wire(await work_sessions.update_work_session(db, session_id, body))
+    return wire(await work_sessions.update_work_session(db, session_id, body, lock=lock))
 
 
-@router.delete("/{session_id}", status_code=204)
-async def delete_work_session(db: DB, session_id: UUID) -> Response:
+@router.delete("/{session_id}", status_code=204, responses=FENCED_WRITE)
+async def delete_work_session(db: DB, lock: WriteLock, session_id: UUID) -> Response:
     """Deletes the session with its markers, their details, and its anchors, in one
     transaction."""
-    await work_sessions.delete_work_session(db, session_id)
+    await work_sessions.delete_work_session(db, session_id, lock=lock)
     return no_content()
