@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import typer
 
@@ -33,6 +34,9 @@ def serve(
     settings = Settings()
     if settings.database_url is None:
         upgrade(settings.resolved_database_url)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
+    # would kill this process before `finally` stops the embedded Redis.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
@@ -51,6 +55,10 @@ def serve(
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @db_app.command("upgrade")

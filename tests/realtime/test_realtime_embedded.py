@@ -20,21 +20,9 @@ import redis
 
 from roboscope.errors import ServiceUnavailable
 from roboscope.realtime.connection import create_redis, ping
-from roboscope.realtime.embedded import MAX_SOCKET_PATH_BYTES, EmbeddedRedis
+from roboscope.realtime.embedded import MAX_SOCKET_PATH_BYTES, EmbeddedRedis, pid_alive
 from roboscope.realtime.locks import LockStore
 from roboscope.realtime.presence import PresenceStore
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except OSError:
-        return True
-    return state != "Z"
 
 
 def wait_gone(pid: int) -> None:

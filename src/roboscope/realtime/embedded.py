@@ -69,7 +69,7 @@ def socket_path_for(data_dir: Path) -> Path:
     return tmp / f"roboscope-redis-{digest}.sock"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, i.e. exited but not yet reaped, counts as gone)."""
     with contextlib.suppress(ChildProcessError):
         reaped, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our child
@@ -156,7 +156,7 @@ class EmbeddedRedis:
             return
         with self._locked():
             pid = self.pid or self._read_pidfile()
-            if pid is not None and _alive(pid) and _is_redis_server(pid):
+            if pid is not None and pid_alive(pid) and _is_redis_server(pid):
                 self._terminate(pid)
             elif self._answers():
                 # Alive but unknown pid (pidfile lost): ask it to go.
@@ -232,7 +232,7 @@ class EmbeddedRedis:
     def _clean_leftover(self) -> None:
         """Kill a leftover server that no longer answers, and remove its files."""
         pid = self._read_pidfile()
-        if pid is not None and _alive(pid) and _is_redis_server(pid):
+        if pid is not None and pid_alive(pid) and _is_redis_server(pid):
             self._terminate(pid)
         self._remove_files()
 
@@ -251,7 +251,7 @@ class EmbeddedRedis:
                 return
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline:
-                if not _alive(pid):
+                if not pid_alive(pid):
                     return
                 time.sleep(0.02)
         raise RuntimeError(f"embedded redis (pid {pid}) did not stop")

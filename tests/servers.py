@@ -1,0 +1,104 @@
+"""Real `roboscope serve` processes for tests that need a server over TCP (several processes,
+signals, SSE): in-process ASGI clients cannot show any of that."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v1"
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def _environment(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROBOSCOPE_")}
+    return {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), **extra}
+
+
+def start_server(
+    data_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 60
+) -> ServerProcess:
+    """Start `python -m roboscope serve` and wait until /health answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = data_dir / f"serve-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "roboscope",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            env=_environment(data_dir, env or {}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(f"{server.api}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not become healthy:\n{server.log_tail()}")
+
+
+@contextmanager
+def running_server(
+    data_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1
+) -> Iterator[ServerProcess]:
+    server = start_server(data_dir, env=env, workers=workers)
+    try:
+        yield server
+    finally:
+        server.stop()
