@@ -1,0 +1,376 @@
+"""The async client: one method per API operation, plus the collaborative behaviours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Self, TypeVar
+
+import httpx
+
+from ..wire import (
+    Anchor,
+    AnchorUpdate,
+    AnchorUpsert,
+    Health,
+    LaserGuide,
+    LaserGuidePut,
+    Marker,
+    MarkerBulkCreate,
+    MarkerCreate,
+    MarkerDetails,
+    MarkerDetailsPut,
+    MarkerUpdate,
+    ReferenceSet,
+    ReferenceSetCreate,
+    ReferenceSetUpdate,
+    SessionType,
+    Space,
+    SpaceCreate,
+    SpaceUpdate,
+    WorkSession,
+    WorkSessionCreate,
+    WorkSessionStatus,
+    WorkSessionUpdate,
+)
+from ..wire.common import JsonObject
+from ..wire.locks import (
+    LockAcquire,
+    LockExtend,
+    LockExtension,
+    LockGrant,
+    LockRelease,
+    LockReleased,
+    LockStatus,
+)
+from ..wire.presence import PresenceHeartbeat, PresenceList
+from . import _calls as calls
+from ._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
+from ._calls import Call, Id
+from .errors import ConnectionFailed, raise_for_error
+from .locks import HeldLock
+from .presence import PresenceSession
+from .retry import update_with_retry
+from .sync import ChangeHandler, MarkerSync
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """The Roboscope API over httpx, async.
+
+    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. Pass `transport=`
+    to talk to an app in-process (`httpx.ASGITransport(app=app)`). Errors raise
+    `roboscope.client.ApiError` subclasses; network failures raise `ConnectionFailed`.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=api_url(url),
+            headers={**HEADERS, **(headers or {})},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def send(self, call: Call[T]) -> T:
+        """Execute one described call; every answer goes through `raise_for_error`."""
+        try:
+            response = await self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.body,
+                headers=call.headers,
+            )
+        except httpx.TransportError as error:
+            raise ConnectionFailed(f"{call.method} {call.path}: {error!r}") from error
+        return call.parse(raise_for_error(response))
+
+    # Health
+
+    async def health(self) -> Health:
+        return await self.send(calls.health())
+
+    # Spaces
+
+    async def list_spaces(
+        self, *, key: str | None = None, include_inactive: bool = False
+    ) -> list[Space]:
+        return await self.send(calls.list_spaces(key, include_inactive))
+
+    async def create_space(self, body: SpaceCreate) -> Space:
+        return await self.send(calls.create_space(body))
+
+    async def get_space(self, space_id: Id) -> Space:
+        return await self.send(calls.get_space(space_id))
+
+    async def update_space(self, space_id: Id, body: SpaceUpdate) -> Space:
+        return await self.send(calls.update_space(space_id, body))
+
+    async def delete_space(self, space_id: Id) -> None:
+        await self.send(calls.delete_space(space_id))
+
+    # Work sessions
+
+    async def list_work_sessions(
+        self,
+        *,
+        space_id: Id | None = None,
+        status: WorkSessionStatus | None = None,
+        session_type: SessionType | None = None,
+    ) -> list[WorkSession]:
+        return await self.send(calls.list_work_sessions(space_id, status, session_type))
+
+    async def create_work_session(self, body: WorkSessionCreate) -> WorkSession:
+        return await self.send(calls.create_work_session(body))
+
+    async def get_work_session(self, session_id: Id) -> WorkSession:
+        return await self.send(calls.get_work_session(session_id))
+
+    async def update_work_session(
+        self, session_id: Id, body: WorkSessionUpdate, *, lock_token: str | None = None
+    ) -> WorkSession:
+        return await self.send(calls.update_work_session(session_id, body, lock_token))
+
+    async def delete_work_session(self, session_id: Id, *, lock_token: str | None = None) -> None:
+        await self.send(calls.delete_work_session(session_id, lock_token))
+
+    async def update_work_session_with_retry(
+        self,
+        session_id: Id,
+        mutate: Callable[[WorkSession], WorkSessionUpdate | None],
+        *,
+        lock_token: str | None = None,
+        max_attempts: int = 5,
+    ) -> WorkSession:
+        """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
+        `update_with_retry`)."""
+        return await update_with_retry(
+            lambda: self.get_work_session(session_id),
+            lambda patch: self.update_work_session(session_id, patch, lock_token=lock_token),
+            mutate,
+            max_attempts=max_attempts,
+        )
+
+    # Markers
+
+    async def list_markers(self, *, work_session_id: Id | None = None) -> list[Marker]:
+        return await self.send(calls.list_markers(work_session_id))
+
+    async def create_marker(self, body: MarkerCreate, *, lock_token: str | None = None) -> Marker:
+        return await self.send(calls.create_marker(body, lock_token))
+
+    async def create_markers(
+        self, markers: Iterable[MarkerCreate], *, lock_token: str | None = None
+    ) -> list[Marker]:
+        """`POST /markers/bulk`: all or none, answered in request order."""
+        body = MarkerBulkCreate(markers=list(markers))
+        return await self.send(calls.create_markers(body, lock_token))
+
+    async def get_marker(self, marker_id: Id) -> Marker:
+        return await self.send(calls.get_marker(marker_id))
+
+    async def update_marker(
+        self, marker_id: Id, body: MarkerUpdate, *, lock_token: str | None = None
+    ) -> Marker:
+        return await self.send(calls.update_marker(marker_id, body, lock_token))
+
+    async def delete_marker(self, marker_id: Id, *, lock_token: str | None = None) -> None:
+        await self.send(calls.delete_marker(marker_id, lock_token))
+
+    async def update_marker_with_retry(
+        self,
+        marker_id: Id,
+        mutate: Callable[[Marker], MarkerUpdate | None],
+        *,
+        lock_token: str | None = None,
+        max_attempts: int = 5,
+    ) -> Marker:
+        """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
+        `update_with_retry`)."""
+        return await update_with_retry(
+            lambda: self.get_marker(marker_id),
+            lambda patch: self.update_marker(marker_id, patch, lock_token=lock_token),
+            mutate,
+            max_attempts=max_attempts,
+        )
+
+    # Marker details
+
+    async def get_marker_details(self, marker_id: Id) -> MarkerDetails:
+        """Raises `NotFound` until the details were calculated or stored."""
+        return await self.send(calls.get_marker_details(marker_id))
+
+    async def calculate_marker_details(self, marker_id: Id) -> MarkerDetails:
+        return await self.send(calls.calculate_marker_details(marker_id))
+
+    async def put_marker_details(self, marker_id: Id, body: MarkerDetailsPut) -> MarkerDetails:
+        return await self.send(calls.put_marker_details(marker_id, body))
+
+    async def delete_marker_details(self, marker_id: Id) -> None:
+        await self.send(calls.delete_marker_details(marker_id))
+
+    # Anchors
+
+    async def list_anchors(self, *, session_id: Id | None = None) -> list[Anchor]:
+        return await self.send(calls.list_anchors(session_id))
+
+    async def upsert_anchor(self, body: AnchorUpsert) -> Anchor:
+        """Creates or moves the anchor of (session_id, run, local_z)."""
+        return await self.send(calls.upsert_anchor(body))
+
+    async def get_anchor(self, anchor_id: Id) -> Anchor:
+        return await self.send(calls.get_anchor(anchor_id))
+
+    async def update_anchor(self, anchor_id: Id, body: AnchorUpdate) -> Anchor:
+        return await self.send(calls.update_anchor(anchor_id, body))
+
+    async def delete_anchor(self, anchor_id: Id) -> None:
+        await self.send(calls.delete_anchor(anchor_id))
+
+    # Laser guides
+
+    async def get_laser_guide(self, space_id: Id) -> LaserGuide:
+        """Raises `NotFound` when the space has no guide."""
+        return await self.send(calls.get_laser_guide(space_id))
+
+    async def put_laser_guide(self, space_id: Id, body: LaserGuidePut) -> LaserGuide:
+        return await self.send(calls.put_laser_guide(space_id, body))
+
+    async def delete_laser_guide(self, space_id: Id) -> None:
+        await self.send(calls.delete_laser_guide(space_id))
+
+    # Reference sets
+
+    async def list_reference_sets(self, space_id: Id) -> list[ReferenceSet]:
+        return await self.send(calls.list_reference_sets(space_id))
+
+    async def create_reference_set(self, space_id: Id, body: ReferenceSetCreate) -> ReferenceSet:
+        return await self.send(calls.create_reference_set(space_id, body))
+
+    async def get_reference_set(self, set_id: Id) -> ReferenceSet:
+        return await self.send(calls.get_reference_set(set_id))
+
+    async def update_reference_set(self, set_id: Id, body: ReferenceSetUpdate) -> ReferenceSet:
+        return await self.send(calls.update_reference_set(set_id, body))
+
+    async def delete_reference_set(self, set_id: Id) -> None:
+        await self.send(calls.delete_reference_set(set_id))
+
+    # Presence
+
+    async def heartbeat(
+        self,
+        session_id: Id,
+        user_id: str,
+        *,
+        device_id: str | None = None,
+        display_name: str | None = None,
+        meta: JsonObject | None = None,
+    ) -> PresenceList:
+        """One beat; answers who is present. Use `presence()` to keep beating."""
+        body = PresenceHeartbeat(
+            user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
+        )
+        return await self.send(calls.heartbeat(session_id, body))
+
+    async def list_presence(self, session_id: Id) -> PresenceList:
+        return await self.send(calls.presence(session_id))
+
+    async def leave(
+        self, session_id: Id, user_id: str, *, device_id: str | None = None
+    ) -> PresenceList:
+        return await self.send(calls.leave(session_id, user_id, device_id))
+
+    def presence(
+        self,
+        session_id: Id,
+        user_id: str,
+        *,
+        device_id: str | None = None,
+        display_name: str | None = None,
+        interval: float = 10.0,
+    ) -> PresenceSession:
+        """`async with client.presence(sid, "ann") as here:` beats every `interval` seconds
+        and leaves on exit."""
+        return PresenceSession(
+            self,
+            session_id,
+            user_id,
+            device_id=device_id,
+            display_name=display_name,
+            interval=interval,
+        )
+
+    # Locks (the seed guide's routes)
+
+    async def acquire_lock(
+        self, session_id: Id, ttl_seconds: int | None = None, *, owner: str | None = None
+    ) -> LockGrant:
+        """Contention is `acquired=False` (not an exception); see `hold_lock`."""
+        body = LockAcquire(ttl_seconds=ttl_seconds, owner=owner)
+        return await self.send(calls.acquire_lock(session_id, body))
+
+    async def lock_status(self, session_id: Id) -> LockStatus:
+        return await self.send(calls.lock_status(session_id))
+
+    async def extend_lock(
+        self, session_id: Id, token: str, ttl_seconds: int | None = None
+    ) -> LockExtension:
+        body = LockExtend(token=token, ttl_seconds=ttl_seconds)
+        return await self.send(calls.extend_lock(session_id, body))
+
+    async def release_lock(self, session_id: Id, token: str) -> LockReleased:
+        return await self.send(calls.release_lock(session_id, LockRelease(token=token)))
+
+    def hold_lock(
+        self,
+        session_id: Id,
+        ttl_seconds: int = 30,
+        *,
+        owner: str | None = None,
+        extend_every: float | None = None,
+    ) -> HeldLock:
+        """`async with client.hold_lock(sid) as lock:` acquires (or raises `LockUnavailable`),
+        extends every `extend_every` seconds (half the TTL by default), releases on exit."""
+        return HeldLock(
+            self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
+        )
+
+    # Sync
+
+    def marker_sync(
+        self,
+        work_session_id: Id,
+        on_change: ChangeHandler,
+        *,
+        interval: float = 5.0,
+        initial: Iterable[Marker] = (),
+    ) -> MarkerSync:
+        """Polls the session's markers and calls `on_change` with what changed."""
+        return MarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)

@@ -1,0 +1,123 @@
+"""Presence that stays up: the seed guide's PresenceService, done right.
+
+The seed beats with a `Timer` and `try?`, so a failing heartbeat is dropped without a trace,
+and leaving depends on a view disappearing. Here the first beat must succeed (so joining
+fails loudly), later beats run in a background task that logs each failure, records it in
+`last_error`, and simply beats again on the next tick (the server re-adds a user whose
+presence lapsed), and the session is left on exit, also when the surrounding task is
+cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from ..wire.presence import PresenceList
+from ._calls import Id, uid
+from ._tasks import finally_, stop
+from .errors import ClientError
+
+if TYPE_CHECKING:
+    from ._async import AsyncClient
+
+log = logging.getLogger("roboscope.client")
+
+
+class PresenceSession:
+    """`async with client.presence(session_id, user_id, interval=10) as here:`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        session_id: Id,
+        user_id: str,
+        *,
+        device_id: str | None = None,
+        display_name: str | None = None,
+        interval: float = 10.0,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self._client = client
+        self.session_id = uid(session_id)
+        self.user_id = user_id
+        self.device_id = device_id
+        self.display_name = display_name
+        self.interval = interval
+        self.beats = 0
+        """Successful heartbeats so far."""
+        self.failures = 0
+        """Failed heartbeats so far (each one logged)."""
+        self.last_error: BaseException | None = None
+        """The most recent failure of a beat or of leaving; kept after later successes."""
+        self.present: PresenceList | None = None
+        """Who was present at the last successful beat."""
+        self._task: asyncio.Task[None] | None = None
+        self._left = False
+
+    async def __aenter__(self) -> Self:
+        await self.beat()
+        self._task = asyncio.create_task(self._beat_forever(), name=f"presence {self.session_id}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.leave()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def beat(self) -> PresenceList:
+        """One heartbeat now; raises on failure (the background loop catches and logs)."""
+        present = await self._client.heartbeat(
+            self.session_id,
+            self.user_id,
+            device_id=self.device_id,
+            display_name=self.display_name,
+        )
+        self.present = present
+        self.beats += 1
+        return present
+
+    async def users(self) -> list[str]:
+        """Who is present right now (asks the server)."""
+        return (await self._client.list_presence(self.session_id)).users
+
+    async def leave(self) -> None:
+        """Stop beating and leave; idempotent. A failure is logged and kept in `last_error`
+        (the presence then lapses by itself after the server's TTL)."""
+        if self._left:
+            return
+        self._left = True
+        await stop(self._task)
+        error = await finally_(
+            self._client.leave(self.session_id, self.user_id, device_id=self.device_id),
+            f"leaving presence of {self.session_id}",
+        )
+        if error is not None:
+            self.last_error = error
+
+    async def _beat_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + self.interval
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            # Ticks missed while a slow beat was in flight are skipped, not bunched up.
+            next_at = max(next_at + self.interval, loop.time())
+            try:
+                await self.beat()
+            except Exception as error:  # never let the loop die: the next tick retries
+                self.failures += 1
+                self.last_error = error
+                if isinstance(error, ClientError):
+                    log.warning("presence heartbeat for %s failed: %s", self.session_id, error)
+                else:
+                    log.exception("presence heartbeat for %s failed", self.session_id)
