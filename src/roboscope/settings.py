@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     database_timeout_seconds: float = Field(default=5.0, gt=0)
+    benchmark_routes: bool = Field(
+        default=False, description="Serve the bare baseline route that `bench/` measures."
+    )
 
     @property
     def resolved_database_url(self) -> str:

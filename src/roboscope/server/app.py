@@ -12,6 +12,7 @@ from ..settings import Settings
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
 from .routes import api
+from .routes import bench as bench_routes
 from .state import app_state
 
 API_PREFIX = "/api/v1"
@@ -37,6 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(api, prefix=API_PREFIX)
+    if settings.benchmark_routes:
+        app.include_router(bench_routes.router, prefix=API_PREFIX)
     return app
 
 

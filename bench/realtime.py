@@ -1,0 +1,379 @@
+"""Lock cycles and presence heartbeats over HTTP, beside a one-`SET NX PX` baseline route.
+
+    ./dev bench [--duration 5] [--warmup 1] [--rounds 2] [--clients 64] [--json FILE]
+
+One real `roboscope serve` process (1 worker) serves every scenario of a run, so the baseline
+and the scenarios share the same process, Redis, machine and load generator, and their ratio
+says what presence and locks cost on top of "the framework plus one Redis round trip".
+Scenarios are interleaved (baseline, locks, presence, ..., baseline) so drift on a shared
+machine shows up in the per-run rows instead of in the ratio. Timings are reported, never
+asserted. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import load
+from .load import Connection, Operation, Recorder
+from .server import Server, serve
+
+API = "/api/v1"
+BASELINE = "baseline"
+LOCKS = "lock cycle"
+PRESENCE = "presence"
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    requests_per_op: int
+    make: load.OperationFactory
+
+
+def _baseline(_: int, conn: Connection) -> Operation:
+    request = conn.build("POST", f"{API}/_bench/set-nx")
+
+    async def op(conn: Connection, rec: Recorder) -> None:
+        status, _ = await rec.timed(conn, request)
+        if status != 200:
+            rec.fail(f"baseline answered {status}")
+
+    return op
+
+
+def _lock_cycle(_: int, conn: Connection) -> Operation:
+    """Acquire then release one lock; every client has its own work session (no contention)."""
+    path = f"{API}/locks/{uuid.uuid4()}"
+    acquire = conn.build("POST", path, b'{"ttl_seconds": 30}')
+
+    async def op(conn: Connection, rec: Recorder) -> None:
+        status, body = await rec.timed(conn, acquire)
+        grant = json.loads(body) if status == 200 else {}
+        if not grant.get("acquired"):
+            rec.fail(f"acquire answered {status} {body[:120]!r}")
+            return
+        release = conn.build("DELETE", path, json.dumps({"token": grant["token"]}).encode())
+        status, body = await rec.timed(conn, release)
+        if status != 200 or b'"released":true' not in body:
+            rec.fail(f"release answered {status} {body[:120]!r}")
+
+    return op
+
+
+def _presence(users_per_session: int, sessions: list[uuid.UUID]) -> load.OperationFactory:
+    def make(index: int, conn: Connection) -> Operation:
+        session = sessions[(index // users_per_session) % len(sessions)]
+        beat = conn.build(
+            "POST", f"{API}/presence/{session}", f'{{"user_id": "bench-user-{index}"}}'.encode()
+        )
+
+        async def op(conn: Connection, rec: Recorder) -> None:
+            status, body = await rec.timed(conn, beat)
+            if status != 200:
+                rec.fail(f"heartbeat answered {status} {body[:120]!r}")
+
+        return op
+
+    return make
+
+
+def scenarios(clients: int, users_per_session: int) -> dict[str, Scenario]:
+    session_count = max(1, -(-clients // users_per_session))
+    sessions = [uuid.uuid4() for _ in range(session_count)]
+    return {
+        BASELINE: Scenario(BASELINE, 1, _baseline),
+        LOCKS: Scenario(LOCKS, 2, _lock_cycle),
+        PRESENCE: Scenario(PRESENCE, 1, _presence(users_per_session, sessions)),
+    }
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One timed run of one scenario."""
+
+    scenario: str
+    ops_per_s: float
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    server_cpu_pct: float | None
+    server_cpu_us_per_request: float | None  # robust to a busy machine, unlike req/s
+    bench_cpu_pct: float
+    latencies_ns: list[int]
+
+
+def percentile(sorted_ns: list[int], fraction: float) -> float:
+    """Nearest-rank percentile in milliseconds (0 for no samples)."""
+    if not sorted_ns:
+        return 0.0
+    rank = min(len(sorted_ns) - 1, max(0, round(fraction * len(sorted_ns)) - 1))
+    return sorted_ns[rank] / 1e6
+
+
+async def measure(
+    server: Server, scenario: Scenario, args: argparse.Namespace, duration_s: float
+) -> Run:
+    cpu_before = server.cpu_seconds()
+    result = await load.run(
+        server.port, args.clients, scenario.make, duration_s=duration_s, max_ops=args.max_ops
+    )
+    cpu_after = server.cpu_seconds()
+    rec = result.recorder
+    if rec.first_error is not None:
+        print(f"  ! {scenario.name}: {rec.errors} failed, first: {rec.first_error}", flush=True)
+    latencies = sorted(rec.latencies_ns)
+    server_cpu_s = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return Run(
+        scenario=scenario.name,
+        ops_per_s=rec.ops / result.elapsed_s,
+        requests_per_s=len(latencies) / result.elapsed_s,
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
+        requests=len(latencies),
+        errors=rec.errors,
+        server_cpu_pct=None if server_cpu_s is None else 100 * server_cpu_s / result.elapsed_s,
+        server_cpu_us_per_request=(
+            None if server_cpu_s is None or not latencies else 1e6 * server_cpu_s / len(latencies)
+        ),
+        bench_cpu_pct=100 * result.cpu_s / result.elapsed_s,
+        latencies_ns=latencies,
+    )
+
+
+def schedule(rounds: int) -> list[str]:
+    """Interleaved order: (baseline, locks, presence) x rounds, then a closing baseline."""
+    return [BASELINE, LOCKS, PRESENCE] * rounds + [BASELINE]
+
+
+# -- reporting ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    scenario: str
+    runs: int
+    ops_per_s: float
+    requests_per_s: float
+    ratio_requests: float  # requests/s / baseline requests/s: the fair, per-request comparison
+    ratio_ops: float  # ops/s / baseline requests/s (a lock cycle is 2 requests)
+    p50_ms: float
+    p99_ms: float
+    server_cpu_us_per_request: float | None
+    errors: int
+
+
+def summarize(runs: list[Run]) -> list[Summary]:
+    """Mean throughput over a scenario's runs; percentiles over all its requests pooled."""
+    by_scenario: dict[str, list[Run]] = {}
+    for run in runs:
+        by_scenario.setdefault(run.scenario, []).append(run)
+    baseline = statistics.fmean(r.requests_per_s for r in by_scenario[BASELINE])
+    summaries = []
+    for name, group in by_scenario.items():
+        pooled = sorted(ns for r in group for ns in r.latencies_ns)
+        ops = statistics.fmean(r.ops_per_s for r in group)
+        requests = statistics.fmean(r.requests_per_s for r in group)
+        summaries.append(
+            Summary(
+                scenario=name,
+                runs=len(group),
+                ops_per_s=ops,
+                requests_per_s=requests,
+                ratio_requests=requests / baseline if baseline else 0.0,
+                ratio_ops=ops / baseline if baseline else 0.0,
+                p50_ms=percentile(pooled, 0.50),
+                p99_ms=percentile(pooled, 0.99),
+                server_cpu_us_per_request=_mean_or_none(
+                    [r.server_cpu_us_per_request for r in group]
+                ),
+                errors=sum(r.errors for r in group),
+            )
+        )
+    return summaries
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} %"
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def print_runs(runs: list[Run]) -> None:
+    print(
+        f"\n{'#':>2}  {'scenario':<11} {'ops/s':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'server CPU':>10} {'CPU µs/req':>10} {'bench CPU':>9} {'errors':>6}"
+    )
+    for i, r in enumerate(runs, 1):
+        print(
+            f"{i:>2}  {r.scenario:<11} {r.ops_per_s:>8.0f} {r.requests_per_s:>8.0f}"
+            f" {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {_pct(r.server_cpu_pct):>10}"
+            f" {_us(r.server_cpu_us_per_request):>10} {_pct(r.bench_cpu_pct):>9} {r.errors:>6}"
+        )
+
+
+def print_summary(summaries: list[Summary], baseline_runs: list[Run]) -> None:
+    spread = [r.requests_per_s for r in baseline_runs]
+    print(
+        f"\nSummary (mean of runs; baseline = mean of {len(spread)} baseline runs,"
+        f" {min(spread):.0f}..{max(spread):.0f} req/s)\n"
+    )
+    print(
+        f"{'scenario':<11} {'ops/s':>8} {'req/s':>8} {'req ratio':>9} {'ops ratio':>9}"
+        f" {'p50 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} {'errors':>6}"
+    )
+    for s in summaries:
+        print(
+            f"{s.scenario:<11} {s.ops_per_s:>8.0f} {s.requests_per_s:>8.0f}"
+            f" {s.ratio_requests:>9.0%} {s.ratio_ops:>9.0%} {s.p50_ms:>7.2f} {s.p99_ms:>7.2f}"
+            f" {_us(s.server_cpu_us_per_request):>10} {s.errors:>6}"
+        )
+    print(
+        "\nreq ratio = requests/s ÷ baseline requests/s: the fair comparison, per HTTP request."
+        "\nops ratio = operations/s ÷ baseline requests/s; a lock cycle is 2 requests"
+        " (acquire + release),\n  so its ops ratio is about half its req ratio."
+        "\nLatencies are per HTTP request (acquire and release each count)."
+        "\nCPU µs/req = server process CPU time per request: what a request costs the server,"
+        "\n  which a busy machine changes far less than it changes req/s."
+    )
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="./dev bench",
+        description="Lock cycles and presence heartbeats over HTTP against a real "
+        "`roboscope serve`, beside a one-SET-NX baseline route of the same server. "
+        "Uses ROBOSCOPE_REDIS_URL when set, else the server's embedded Redis.",
+    )
+
+    def seconds(text: str) -> float:
+        value = float(text)
+        if not 0 < value <= 600:
+            raise argparse.ArgumentTypeError("must be in (0, 600] seconds")
+        return value
+
+    def bounded(low: int, high: int) -> Callable[[str], int]:
+        def parse(text: str) -> int:
+            value = int(text)
+            if not low <= value <= high:
+                raise argparse.ArgumentTypeError(f"must be in [{low}, {high}]")
+            return value
+
+        return parse
+
+    parser.add_argument("--duration", type=seconds, default=5.0, help="seconds per run (5)")
+    parser.add_argument(
+        "--warmup", type=seconds, default=1.0, help="seconds of warm-up per scenario (1)"
+    )
+    parser.add_argument(
+        "--rounds", type=bounded(1, 20), default=2, help="rounds of (baseline, locks, presence) (2)"
+    )
+    parser.add_argument("--clients", type=bounded(1, 512), default=64, help="connections (64)")
+    parser.add_argument(
+        "--users-per-session",
+        type=bounded(1, 512),
+        default=8,
+        help="presence users per work session (8)",
+    )
+    parser.add_argument(
+        "--max-ops",
+        type=bounded(1, 100_000_000),
+        default=10_000_000,
+        help="upper bound of operations per run, whatever the duration",
+    )
+    parser.add_argument("--json", type=Path, help="also write the runs and summary here")
+    return parser.parse_args(argv)
+
+
+async def bench(args: argparse.Namespace) -> int:
+    plan = scenarios(args.clients, args.users_per_session)
+    with serve() as server:
+        print(
+            f"Roboscope realtime benchmark: {args.clients} clients, {args.duration:g} s per run,"
+            f" 1 server worker (pid {server.process.pid}), Redis: {server.redis},"
+            f" {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        for scenario in plan.values():
+            print(f"  warm-up {scenario.name} ({args.warmup:g} s)", flush=True)
+            await measure(server, scenario, args, args.warmup)
+        runs = []
+        for name in schedule(args.rounds):
+            print(f"  run {name} ({args.duration:g} s)", flush=True)
+            runs.append(await measure(server, plan[name], args, args.duration))
+    print_runs(runs)
+    summaries = summarize(runs)
+    print_summary(summaries, [r for r in runs if r.scenario == BASELINE])
+    if args.json is not None:
+        report: dict[str, Any] = {
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "redis": server.redis,
+            "cpus": os.cpu_count(),
+            "runs": [{k: v for k, v in asdict(r).items() if k != "latencies_ns"} for r in runs],
+            "summary": [asdict(s) for s in summaries],
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if any(r.errors for r in runs) else 0
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop when installed (it is, with uvicorn[standard]): a cheaper generator."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+
+    def run(main: Coroutine[Any, Any, int]) -> int:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main)
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def terminate(signum: int, _: FrameType | None) -> None:
+        raise SystemExit(128 + signum)  # unwinds through `serve()`, which stops the server
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        return _event_loop_runner()(bench(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted; server stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
