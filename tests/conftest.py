@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -89,13 +90,27 @@ async def database(app: FastAPI) -> AsyncIterator[Database]:
     yield db
 
 
-@pytest.fixture
-async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client shaped like the iOS clients (JSON headers on every request)."""
+@asynccontextmanager
+async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on `app`, shaped like the iOS clients (JSON headers on every request)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://roboscope.test/api/v1", headers=IOS_HEADERS
     ) as http:
+        yield http
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A separate app with its own settings, started and stopped around the block."""
+    app = create_app(settings)
+    async with LifespanManager(app), api_client(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app) as http:
         yield http
 
 

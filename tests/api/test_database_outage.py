@@ -8,14 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
 from roboscope.db.migrate import upgrade
-from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
-from ..conftest import IOS_HEADERS, require_service
+from ..conftest import require_service, serving
 from ..tcp_proxy import TcpProxy
 
 
@@ -26,13 +24,9 @@ async def proxied(tmp_path: Path) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncCl
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     await proxy.start()
     url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    app = create_app(Settings(database_url=url, data_dir=tmp_path, database_timeout_seconds=2))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://roboscope.test/api/v1", headers=IOS_HEADERS
-        ) as client:
-            yield proxy, client
+    quick = Settings(database_url=url, data_dir=tmp_path, database_timeout_seconds=2)
+    async with serving(quick) as client:
+        yield proxy, client
     await proxy.stop()
 
 

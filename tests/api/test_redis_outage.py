@@ -10,12 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
-from ..conftest import IOS_HEADERS, require_service
+from ..conftest import require_service, serving
 from ..tcp_proxy import TcpProxy
 from .conftest import SQUARE
 
@@ -30,13 +28,10 @@ async def proxied(
     netloc = real.netloc.rsplit("@", 1)
     host = f"127.0.0.1:{proxy.port}"
     through = urlunsplit(real._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-    app = create_app(settings.model_copy(update={"redis_url": through, "data_dir": tmp_path}))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://roboscope.test/api/v1", headers=IOS_HEADERS
-        ) as client:
-            yield proxy, client
+    async with serving(
+        settings.model_copy(update={"redis_url": through, "data_dir": tmp_path})
+    ) as client:
+        yield proxy, client
     await proxy.stop()
 
 
