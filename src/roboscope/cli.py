@@ -67,3 +67,21 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
     settings = Settings()
     upgrade(settings.resolved_database_url, revision)
     typer.echo(f"database at {revision}")
+
+
+# Client commands over the SDK (src/roboscope/cli_client.py).
+from .cli_client import (  # noqa: E402
+    health_app,
+    lock_app,
+    markers_app,
+    presence_app,
+    sessions_app,
+    spaces_app,
+)
+
+app.add_typer(spaces_app, name="spaces")
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(markers_app, name="markers")
+app.add_typer(presence_app, name="presence")
+app.add_typer(lock_app, name="lock")
+app.add_typer(health_app, name="health")

@@ -81,7 +81,7 @@ class AsyncClient:
 
     @property
     def base_url(self) -> str:
-        return str(self._http.base_url)
+        return str(self._http.base_url).rstrip("/")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -108,7 +108,10 @@ class AsyncClient:
                 headers=call.headers,
             )
         except httpx.TransportError as error:
-            raise ConnectionFailed(f"{call.method} {call.path}: {error!r}") from error
+            reason = str(error) or type(error).__name__
+            raise ConnectionFailed(
+                f"cannot reach {self.base_url}{call.path} ({call.method}): {reason}"
+            ) from error
         return call.parse(raise_for_error(response))
 
     # Health

@@ -80,7 +80,7 @@ class Client:
 
     @property
     def base_url(self) -> str:
-        return str(self._http.base_url)
+        return str(self._http.base_url).rstrip("/")
 
     def close(self) -> None:
         self._http.close()
@@ -107,7 +107,10 @@ class Client:
                 headers=call.headers,
             )
         except httpx.TransportError as error:
-            raise ConnectionFailed(f"{call.method} {call.path}: {error!r}") from error
+            reason = str(error) or type(error).__name__
+            raise ConnectionFailed(
+                f"cannot reach {self.base_url}{call.path} ({call.method}): {reason}"
+            ) from error
         return call.parse(raise_for_error(response))
 
     # Health
