@@ -139,6 +139,24 @@ async def test_hold_lock_notices_loss(api: AsyncClient) -> None:
     assert not (await api.extend_lock(session_id, token)).extended
 
 
+async def test_hold_lock_releases_when_cancelled(api: AsyncClient) -> None:
+    session_id = uuid.uuid4()
+    held = asyncio.Event()
+
+    async def edit() -> None:
+        async with api.hold_lock(session_id, ttl_seconds=30):
+            held.set()
+            await asyncio.Event().wait()  # until cancelled
+
+    task = asyncio.create_task(edit())
+    await held.wait()
+    assert (await api.lock_status(session_id)).locked
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert not (await api.lock_status(session_id)).locked
+
+
 async def test_held_lock_token_authorizes_writes(api: AsyncClient) -> None:
     session = await new_session(api)
     marker = await api.create_marker(square(session.id))

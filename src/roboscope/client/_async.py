@@ -97,7 +97,7 @@ class AsyncClient:
     ) -> None:
         await self.aclose()
 
-    async def send(self, call: Call[T]) -> T:
+    async def _send(self, call: Call[T]) -> T:
         """Execute one described call; every answer goes through `raise_for_error`."""
         try:
             response = await self._http.request(
@@ -117,26 +117,26 @@ class AsyncClient:
     # Health
 
     async def health(self) -> Health:
-        return await self.send(calls.health())
+        return await self._send(calls.health())
 
     # Spaces
 
     async def list_spaces(
         self, *, key: str | None = None, include_inactive: bool = False
     ) -> list[Space]:
-        return await self.send(calls.list_spaces(key, include_inactive))
+        return await self._send(calls.list_spaces(key, include_inactive))
 
     async def create_space(self, body: SpaceCreate) -> Space:
-        return await self.send(calls.create_space(body))
+        return await self._send(calls.create_space(body))
 
     async def get_space(self, space_id: Id) -> Space:
-        return await self.send(calls.get_space(space_id))
+        return await self._send(calls.get_space(space_id))
 
     async def update_space(self, space_id: Id, body: SpaceUpdate) -> Space:
-        return await self.send(calls.update_space(space_id, body))
+        return await self._send(calls.update_space(space_id, body))
 
     async def delete_space(self, space_id: Id) -> None:
-        await self.send(calls.delete_space(space_id))
+        await self._send(calls.delete_space(space_id))
 
     # Work sessions
 
@@ -147,21 +147,21 @@ class AsyncClient:
         status: WorkSessionStatus | None = None,
         session_type: SessionType | None = None,
     ) -> list[WorkSession]:
-        return await self.send(calls.list_work_sessions(space_id, status, session_type))
+        return await self._send(calls.list_work_sessions(space_id, status, session_type))
 
     async def create_work_session(self, body: WorkSessionCreate) -> WorkSession:
-        return await self.send(calls.create_work_session(body))
+        return await self._send(calls.create_work_session(body))
 
     async def get_work_session(self, session_id: Id) -> WorkSession:
-        return await self.send(calls.get_work_session(session_id))
+        return await self._send(calls.get_work_session(session_id))
 
     async def update_work_session(
         self, session_id: Id, body: WorkSessionUpdate, *, lock_token: str | None = None
     ) -> WorkSession:
-        return await self.send(calls.update_work_session(session_id, body, lock_token))
+        return await self._send(calls.update_work_session(session_id, body, lock_token))
 
     async def delete_work_session(self, session_id: Id, *, lock_token: str | None = None) -> None:
-        await self.send(calls.delete_work_session(session_id, lock_token))
+        await self._send(calls.delete_work_session(session_id, lock_token))
 
     async def update_work_session_with_retry(
         self,
@@ -183,28 +183,28 @@ class AsyncClient:
     # Markers
 
     async def list_markers(self, *, work_session_id: Id | None = None) -> list[Marker]:
-        return await self.send(calls.list_markers(work_session_id))
+        return await self._send(calls.list_markers(work_session_id))
 
     async def create_marker(self, body: MarkerCreate, *, lock_token: str | None = None) -> Marker:
-        return await self.send(calls.create_marker(body, lock_token))
+        return await self._send(calls.create_marker(body, lock_token))
 
     async def create_markers(
         self, markers: Iterable[MarkerCreate], *, lock_token: str | None = None
     ) -> list[Marker]:
         """`POST /markers/bulk`: all or none, answered in request order."""
         body = MarkerBulkCreate(markers=list(markers))
-        return await self.send(calls.create_markers(body, lock_token))
+        return await self._send(calls.create_markers(body, lock_token))
 
     async def get_marker(self, marker_id: Id) -> Marker:
-        return await self.send(calls.get_marker(marker_id))
+        return await self._send(calls.get_marker(marker_id))
 
     async def update_marker(
         self, marker_id: Id, body: MarkerUpdate, *, lock_token: str | None = None
     ) -> Marker:
-        return await self.send(calls.update_marker(marker_id, body, lock_token))
+        return await self._send(calls.update_marker(marker_id, body, lock_token))
 
     async def delete_marker(self, marker_id: Id, *, lock_token: str | None = None) -> None:
-        await self.send(calls.delete_marker(marker_id, lock_token))
+        await self._send(calls.delete_marker(marker_id, lock_token))
 
     async def update_marker_with_retry(
         self,
@@ -227,63 +227,63 @@ class AsyncClient:
 
     async def get_marker_details(self, marker_id: Id) -> MarkerDetails:
         """Raises `NotFound` until the details were calculated or stored."""
-        return await self.send(calls.get_marker_details(marker_id))
+        return await self._send(calls.get_marker_details(marker_id))
 
     async def calculate_marker_details(self, marker_id: Id) -> MarkerDetails:
-        return await self.send(calls.calculate_marker_details(marker_id))
+        return await self._send(calls.calculate_marker_details(marker_id))
 
     async def put_marker_details(self, marker_id: Id, body: MarkerDetailsPut) -> MarkerDetails:
-        return await self.send(calls.put_marker_details(marker_id, body))
+        return await self._send(calls.put_marker_details(marker_id, body))
 
     async def delete_marker_details(self, marker_id: Id) -> None:
-        await self.send(calls.delete_marker_details(marker_id))
+        await self._send(calls.delete_marker_details(marker_id))
 
     # Anchors
 
     async def list_anchors(self, *, session_id: Id | None = None) -> list[Anchor]:
-        return await self.send(calls.list_anchors(session_id))
+        return await self._send(calls.list_anchors(session_id))
 
     async def upsert_anchor(self, body: AnchorUpsert) -> Anchor:
         """Creates or moves the anchor of (session_id, run, local_z)."""
-        return await self.send(calls.upsert_anchor(body))
+        return await self._send(calls.upsert_anchor(body))
 
     async def get_anchor(self, anchor_id: Id) -> Anchor:
-        return await self.send(calls.get_anchor(anchor_id))
+        return await self._send(calls.get_anchor(anchor_id))
 
     async def update_anchor(self, anchor_id: Id, body: AnchorUpdate) -> Anchor:
-        return await self.send(calls.update_anchor(anchor_id, body))
+        return await self._send(calls.update_anchor(anchor_id, body))
 
     async def delete_anchor(self, anchor_id: Id) -> None:
-        await self.send(calls.delete_anchor(anchor_id))
+        await self._send(calls.delete_anchor(anchor_id))
 
     # Laser guides
 
     async def get_laser_guide(self, space_id: Id) -> LaserGuide:
         """Raises `NotFound` when the space has no guide."""
-        return await self.send(calls.get_laser_guide(space_id))
+        return await self._send(calls.get_laser_guide(space_id))
 
     async def put_laser_guide(self, space_id: Id, body: LaserGuidePut) -> LaserGuide:
-        return await self.send(calls.put_laser_guide(space_id, body))
+        return await self._send(calls.put_laser_guide(space_id, body))
 
     async def delete_laser_guide(self, space_id: Id) -> None:
-        await self.send(calls.delete_laser_guide(space_id))
+        await self._send(calls.delete_laser_guide(space_id))
 
     # Reference sets
 
     async def list_reference_sets(self, space_id: Id) -> list[ReferenceSet]:
-        return await self.send(calls.list_reference_sets(space_id))
+        return await self._send(calls.list_reference_sets(space_id))
 
     async def create_reference_set(self, space_id: Id, body: ReferenceSetCreate) -> ReferenceSet:
-        return await self.send(calls.create_reference_set(space_id, body))
+        return await self._send(calls.create_reference_set(space_id, body))
 
     async def get_reference_set(self, set_id: Id) -> ReferenceSet:
-        return await self.send(calls.get_reference_set(set_id))
+        return await self._send(calls.get_reference_set(set_id))
 
     async def update_reference_set(self, set_id: Id, body: ReferenceSetUpdate) -> ReferenceSet:
-        return await self.send(calls.update_reference_set(set_id, body))
+        return await self._send(calls.update_reference_set(set_id, body))
 
     async def delete_reference_set(self, set_id: Id) -> None:
-        await self.send(calls.delete_reference_set(set_id))
+        await self._send(calls.delete_reference_set(set_id))
 
     # Presence
 
@@ -300,15 +300,15 @@ class AsyncClient:
         body = PresenceHeartbeat(
             user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
         )
-        return await self.send(calls.heartbeat(session_id, body))
+        return await self._send(calls.heartbeat(session_id, body))
 
     async def list_presence(self, session_id: Id) -> PresenceList:
-        return await self.send(calls.presence(session_id))
+        return await self._send(calls.presence(session_id))
 
     async def leave(
         self, session_id: Id, user_id: str, *, device_id: str | None = None
     ) -> PresenceList:
-        return await self.send(calls.leave(session_id, user_id, device_id))
+        return await self._send(calls.leave(session_id, user_id, device_id))
 
     def presence(
         self,
@@ -337,19 +337,19 @@ class AsyncClient:
     ) -> LockGrant:
         """Contention is `acquired=False` (not an exception); see `hold_lock`."""
         body = LockAcquire(ttl_seconds=ttl_seconds, owner=owner)
-        return await self.send(calls.acquire_lock(session_id, body))
+        return await self._send(calls.acquire_lock(session_id, body))
 
     async def lock_status(self, session_id: Id) -> LockStatus:
-        return await self.send(calls.lock_status(session_id))
+        return await self._send(calls.lock_status(session_id))
 
     async def extend_lock(
         self, session_id: Id, token: str, ttl_seconds: int | None = None
     ) -> LockExtension:
         body = LockExtend(token=token, ttl_seconds=ttl_seconds)
-        return await self.send(calls.extend_lock(session_id, body))
+        return await self._send(calls.extend_lock(session_id, body))
 
     async def release_lock(self, session_id: Id, token: str) -> LockReleased:
-        return await self.send(calls.release_lock(session_id, LockRelease(token=token)))
+        return await self._send(calls.release_lock(session_id, LockRelease(token=token)))
 
     def hold_lock(
         self,

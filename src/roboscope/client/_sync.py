@@ -96,7 +96,7 @@ class Client:
     ) -> None:
         self.close()
 
-    def send(self, call: Call[T]) -> T:
+    def _send(self, call: Call[T]) -> T:
         """Execute one described call; every answer goes through `raise_for_error`."""
         try:
             response = self._http.request(
@@ -116,24 +116,24 @@ class Client:
     # Health
 
     def health(self) -> Health:
-        return self.send(calls.health())
+        return self._send(calls.health())
 
     # Spaces
 
     def list_spaces(self, *, key: str | None = None, include_inactive: bool = False) -> list[Space]:
-        return self.send(calls.list_spaces(key, include_inactive))
+        return self._send(calls.list_spaces(key, include_inactive))
 
     def create_space(self, body: SpaceCreate) -> Space:
-        return self.send(calls.create_space(body))
+        return self._send(calls.create_space(body))
 
     def get_space(self, space_id: Id) -> Space:
-        return self.send(calls.get_space(space_id))
+        return self._send(calls.get_space(space_id))
 
     def update_space(self, space_id: Id, body: SpaceUpdate) -> Space:
-        return self.send(calls.update_space(space_id, body))
+        return self._send(calls.update_space(space_id, body))
 
     def delete_space(self, space_id: Id) -> None:
-        self.send(calls.delete_space(space_id))
+        self._send(calls.delete_space(space_id))
 
     # Work sessions
 
@@ -144,21 +144,21 @@ class Client:
         status: WorkSessionStatus | None = None,
         session_type: SessionType | None = None,
     ) -> list[WorkSession]:
-        return self.send(calls.list_work_sessions(space_id, status, session_type))
+        return self._send(calls.list_work_sessions(space_id, status, session_type))
 
     def create_work_session(self, body: WorkSessionCreate) -> WorkSession:
-        return self.send(calls.create_work_session(body))
+        return self._send(calls.create_work_session(body))
 
     def get_work_session(self, session_id: Id) -> WorkSession:
-        return self.send(calls.get_work_session(session_id))
+        return self._send(calls.get_work_session(session_id))
 
     def update_work_session(
         self, session_id: Id, body: WorkSessionUpdate, *, lock_token: str | None = None
     ) -> WorkSession:
-        return self.send(calls.update_work_session(session_id, body, lock_token))
+        return self._send(calls.update_work_session(session_id, body, lock_token))
 
     def delete_work_session(self, session_id: Id, *, lock_token: str | None = None) -> None:
-        self.send(calls.delete_work_session(session_id, lock_token))
+        self._send(calls.delete_work_session(session_id, lock_token))
 
     def update_work_session_with_retry(
         self,
@@ -180,28 +180,28 @@ class Client:
     # Markers
 
     def list_markers(self, *, work_session_id: Id | None = None) -> list[Marker]:
-        return self.send(calls.list_markers(work_session_id))
+        return self._send(calls.list_markers(work_session_id))
 
     def create_marker(self, body: MarkerCreate, *, lock_token: str | None = None) -> Marker:
-        return self.send(calls.create_marker(body, lock_token))
+        return self._send(calls.create_marker(body, lock_token))
 
     def create_markers(
         self, markers: Iterable[MarkerCreate], *, lock_token: str | None = None
     ) -> list[Marker]:
         """`POST /markers/bulk`: all or none, answered in request order."""
         body = MarkerBulkCreate(markers=list(markers))
-        return self.send(calls.create_markers(body, lock_token))
+        return self._send(calls.create_markers(body, lock_token))
 
     def get_marker(self, marker_id: Id) -> Marker:
-        return self.send(calls.get_marker(marker_id))
+        return self._send(calls.get_marker(marker_id))
 
     def update_marker(
         self, marker_id: Id, body: MarkerUpdate, *, lock_token: str | None = None
     ) -> Marker:
-        return self.send(calls.update_marker(marker_id, body, lock_token))
+        return self._send(calls.update_marker(marker_id, body, lock_token))
 
     def delete_marker(self, marker_id: Id, *, lock_token: str | None = None) -> None:
-        self.send(calls.delete_marker(marker_id, lock_token))
+        self._send(calls.delete_marker(marker_id, lock_token))
 
     def update_marker_with_retry(
         self,
@@ -224,63 +224,63 @@ class Client:
 
     def get_marker_details(self, marker_id: Id) -> MarkerDetails:
         """Raises `NotFound` until the details were calculated or stored."""
-        return self.send(calls.get_marker_details(marker_id))
+        return self._send(calls.get_marker_details(marker_id))
 
     def calculate_marker_details(self, marker_id: Id) -> MarkerDetails:
-        return self.send(calls.calculate_marker_details(marker_id))
+        return self._send(calls.calculate_marker_details(marker_id))
 
     def put_marker_details(self, marker_id: Id, body: MarkerDetailsPut) -> MarkerDetails:
-        return self.send(calls.put_marker_details(marker_id, body))
+        return self._send(calls.put_marker_details(marker_id, body))
 
     def delete_marker_details(self, marker_id: Id) -> None:
-        self.send(calls.delete_marker_details(marker_id))
+        self._send(calls.delete_marker_details(marker_id))
 
     # Anchors
 
     def list_anchors(self, *, session_id: Id | None = None) -> list[Anchor]:
-        return self.send(calls.list_anchors(session_id))
+        return self._send(calls.list_anchors(session_id))
 
     def upsert_anchor(self, body: AnchorUpsert) -> Anchor:
         """Creates or moves the anchor of (session_id, run, local_z)."""
-        return self.send(calls.upsert_anchor(body))
+        return self._send(calls.upsert_anchor(body))
 
     def get_anchor(self, anchor_id: Id) -> Anchor:
-        return self.send(calls.get_anchor(anchor_id))
+        return self._send(calls.get_anchor(anchor_id))
 
     def update_anchor(self, anchor_id: Id, body: AnchorUpdate) -> Anchor:
-        return self.send(calls.update_anchor(anchor_id, body))
+        return self._send(calls.update_anchor(anchor_id, body))
 
     def delete_anchor(self, anchor_id: Id) -> None:
-        self.send(calls.delete_anchor(anchor_id))
+        self._send(calls.delete_anchor(anchor_id))
 
     # Laser guides
 
     def get_laser_guide(self, space_id: Id) -> LaserGuide:
         """Raises `NotFound` when the space has no guide."""
-        return self.send(calls.get_laser_guide(space_id))
+        return self._send(calls.get_laser_guide(space_id))
 
     def put_laser_guide(self, space_id: Id, body: LaserGuidePut) -> LaserGuide:
-        return self.send(calls.put_laser_guide(space_id, body))
+        return self._send(calls.put_laser_guide(space_id, body))
 
     def delete_laser_guide(self, space_id: Id) -> None:
-        self.send(calls.delete_laser_guide(space_id))
+        self._send(calls.delete_laser_guide(space_id))
 
     # Reference sets
 
     def list_reference_sets(self, space_id: Id) -> list[ReferenceSet]:
-        return self.send(calls.list_reference_sets(space_id))
+        return self._send(calls.list_reference_sets(space_id))
 
     def create_reference_set(self, space_id: Id, body: ReferenceSetCreate) -> ReferenceSet:
-        return self.send(calls.create_reference_set(space_id, body))
+        return self._send(calls.create_reference_set(space_id, body))
 
     def get_reference_set(self, set_id: Id) -> ReferenceSet:
-        return self.send(calls.get_reference_set(set_id))
+        return self._send(calls.get_reference_set(set_id))
 
     def update_reference_set(self, set_id: Id, body: ReferenceSetUpdate) -> ReferenceSet:
-        return self.send(calls.update_reference_set(set_id, body))
+        return self._send(calls.update_reference_set(set_id, body))
 
     def delete_reference_set(self, set_id: Id) -> None:
-        self.send(calls.delete_reference_set(set_id))
+        self._send(calls.delete_reference_set(set_id))
 
     # Presence
 
@@ -297,13 +297,13 @@ class Client:
         body = PresenceHeartbeat(
             user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
         )
-        return self.send(calls.heartbeat(session_id, body))
+        return self._send(calls.heartbeat(session_id, body))
 
     def list_presence(self, session_id: Id) -> PresenceList:
-        return self.send(calls.presence(session_id))
+        return self._send(calls.presence(session_id))
 
     def leave(self, session_id: Id, user_id: str, *, device_id: str | None = None) -> PresenceList:
-        return self.send(calls.leave(session_id, user_id, device_id))
+        return self._send(calls.leave(session_id, user_id, device_id))
 
     # Locks (the seed guide's routes)
 
@@ -312,16 +312,16 @@ class Client:
     ) -> LockGrant:
         """Contention is `acquired=False` (not an exception); see `hold_lock`."""
         body = LockAcquire(ttl_seconds=ttl_seconds, owner=owner)
-        return self.send(calls.acquire_lock(session_id, body))
+        return self._send(calls.acquire_lock(session_id, body))
 
     def lock_status(self, session_id: Id) -> LockStatus:
-        return self.send(calls.lock_status(session_id))
+        return self._send(calls.lock_status(session_id))
 
     def extend_lock(
         self, session_id: Id, token: str, ttl_seconds: int | None = None
     ) -> LockExtension:
         body = LockExtend(token=token, ttl_seconds=ttl_seconds)
-        return self.send(calls.extend_lock(session_id, body))
+        return self._send(calls.extend_lock(session_id, body))
 
     def release_lock(self, session_id: Id, token: str) -> LockReleased:
-        return self.send(calls.release_lock(session_id, LockRelease(token=token)))
+        return self._send(calls.release_lock(session_id, LockRelease(token=token)))
