@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from urllib.parse import quote
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
