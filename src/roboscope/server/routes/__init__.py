@@ -1,4 +1,9 @@
-"""One router per resource, mounted under /api/v1."""
+"""One router per resource, mounted under /api/v1.
+
+Presence and locks come first: FastAPI matches a request against the routes in order (and
+more than once per level of nesting), so the Redis-only routes, the hot path by far (a
+heartbeat every 10 s per user), skip matching against every data route (docs/performance.md).
+"""
 
 from fastapi import APIRouter
 
@@ -17,6 +22,8 @@ from . import (
 
 api = APIRouter()
 for module in (
+    presence,
+    locks,
     health,
     spaces,
     work_sessions,
@@ -25,7 +32,5 @@ for module in (
     anchors,
     laser_guides,
     reference_sets,
-    presence,
-    locks,
 ):
     api.include_router(module.router)
