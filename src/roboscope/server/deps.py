@@ -1,4 +1,8 @@
-"""Request-scoped access to the process's shared handles (built in the app's lifespan)."""
+"""Request-scoped access to the process's shared handles (built in the app's lifespan).
+
+Every dependency is `async def` on purpose: FastAPI runs a plain `def` dependency in its
+threadpool, which would cost every request a thread hop for a mere attribute lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,21 @@ from ..services.locks import LockToken
 from .state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.roboscope
     return state
 
 
-def get_database(request: Request) -> Database:
-    return get_state(request).database
+async def get_database(request: Request) -> Database:
+    state: AppState = request.app.state.roboscope
+    return state.database
 
 
 DB = Annotated[Database, Depends(get_database)]
 Realtime = Annotated[AppState, Depends(get_state)]
 
 
-def get_lock_token(
+async def get_lock_token(
     request: Request,
     x_lock_token: Annotated[
         str | None,
@@ -36,7 +41,8 @@ def get_lock_token(
 ) -> LockToken | None:
     if x_lock_token is None:
         return None
-    return LockToken(get_state(request).locks, x_lock_token)
+    state: AppState = request.app.state.roboscope
+    return LockToken(state.locks, x_lock_token)
 
 
 WriteLock = Annotated[LockToken | None, Depends(get_lock_token)]

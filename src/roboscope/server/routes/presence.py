@@ -1,25 +1,14 @@
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from ...services import presence
 from ...wire.presence import PresenceHeartbeat, PresenceList
+from ..deps import Realtime
 from ..responses import wire
-from ..state import AppState
-
-
-async def _state(request: Request) -> AppState:
-    """Async on purpose: FastAPI runs a plain `def` dependency in its threadpool, which costs
-    every request a thread hop; these routes are the hot, Redis-only path."""
-    state: AppState = request.app.state.roboscope
-    return state
-
-
-Realtime = Annotated[AppState, Depends(_state)]
 
 router = APIRouter(prefix="/presence", tags=["presence"])
 
