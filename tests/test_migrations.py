@@ -100,3 +100,22 @@ def test_cli_db_upgrade(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "database at head" in result.stdout
     assert asyncio.run(_tables(url)) == set(metadata.tables)
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(
+    empty_database: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "roboscope", "serve", "--port", "0"],
+        env={
+            "ROBOSCOPE_DATABASE_URL": empty_database,
+            "ROBOSCOPE_DATA_DIR": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "roboscope db upgrade" in result.stderr

@@ -6,8 +6,9 @@ import os
 import signal
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
-from .db.migrate import upgrade
+from .db.migrate import schema_is_current, upgrade
 from .realtime import EmbeddedRedis
 from .settings import Settings
 
@@ -34,6 +35,8 @@ def serve(
     settings = Settings()
     if settings.database_url is None:
         upgrade(settings.resolved_database_url)
+    else:
+        _require_current_schema(settings.database_url)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
     # would kill this process before `finally` stops the embedded Redis.
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -55,6 +58,22 @@ def serve(
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _require_current_schema(database_url: str) -> None:
+    """Refuse to serve an outdated schema (every request would fail); a database that is
+    merely down is not fatal: requests get 503 until it is back."""
+    try:
+        current = schema_is_current(database_url)
+    except (DBAPIError, OSError, TimeoutError) as error:
+        typer.echo(f"warning: cannot check the database schema now ({error.__class__.__name__})")
+        return
+    if not current:
+        typer.echo(
+            "error: the database schema is not up to date; run `roboscope db upgrade` first",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

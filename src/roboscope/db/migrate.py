@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from .engine import ensure_sqlite_directory
 
@@ -24,3 +30,24 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def head_revision(database_url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+
+async def current_revision(database_url: str) -> str | None:
+    """The revision the database is at (None when it was never migrated); raises when the
+    database cannot be reached."""
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+def schema_is_current(database_url: str) -> bool:
+    return asyncio.run(current_revision(database_url)) == head_revision(database_url)
