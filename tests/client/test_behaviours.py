@@ -66,7 +66,8 @@ async def test_presence_leaves_when_cancelled(api: AsyncClient) -> None:
             await asyncio.Event().wait()  # until cancelled
 
     task = asyncio.create_task(visit())
-    await joined.wait()
+    async with asyncio.timeout(WAIT):  # fails instead of hanging if entering failed
+        await joined.wait()
     assert (await api.list_presence(session_id)).users == ["ann"]
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -149,7 +150,8 @@ async def test_hold_lock_releases_when_cancelled(api: AsyncClient) -> None:
             await asyncio.Event().wait()  # until cancelled
 
     task = asyncio.create_task(edit())
-    await held.wait()
+    async with asyncio.timeout(WAIT):  # fails instead of hanging if entering failed
+        await held.wait()
     assert (await api.lock_status(session_id)).locked
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

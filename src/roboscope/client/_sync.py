@@ -58,8 +58,8 @@ T = TypeVar("T")
 class Client:
     """The Roboscope API over httpx, blocking (scripts, the CLI).
 
-    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. Pass `transport=`
-    to talk to an app in-process (`httpx.MockTransport`, `httpx.WSGITransport`). Errors raise
+    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. `transport=` takes any
+    `httpx.BaseTransport` (a proxy, a test double of the network). Errors raise
     `roboscope.client.ApiError` subclasses; network failures raise `ConnectionFailed`.
     """
 
@@ -169,7 +169,7 @@ class Client:
         max_attempts: int = 5,
     ) -> WorkSession:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
-        `update_with_retry`)."""
+        `update_with_retry_sync`)."""
         return update_with_retry_sync(
             lambda: self.get_work_session(session_id),
             lambda patch: self.update_work_session(session_id, patch, lock_token=lock_token),
@@ -212,7 +212,7 @@ class Client:
         max_attempts: int = 5,
     ) -> Marker:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
-        `update_with_retry`)."""
+        `update_with_retry_sync`)."""
         return update_with_retry_sync(
             lambda: self.get_marker(marker_id),
             lambda patch: self.update_marker(marker_id, patch, lock_token=lock_token),
@@ -293,7 +293,7 @@ class Client:
         display_name: str | None = None,
         meta: JsonObject | None = None,
     ) -> PresenceList:
-        """One beat; answers who is present. Use `presence()` to keep beating."""
+        """One beat; answers who is present (beat every 10 s to stay present)."""
         body = PresenceHeartbeat(
             user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
         )
@@ -310,7 +310,7 @@ class Client:
     def acquire_lock(
         self, session_id: Id, ttl_seconds: int | None = None, *, owner: str | None = None
     ) -> LockGrant:
-        """Contention is `acquired=False` (not an exception); see `hold_lock`."""
+        """Contention is `acquired=False`, not an exception."""
         body = LockAcquire(ttl_seconds=ttl_seconds, owner=owner)
         return self._send(calls.acquire_lock(session_id, body))
 

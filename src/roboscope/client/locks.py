@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Self
 
 from ..wire.locks import LockGrant
 from ._calls import Id, uid
-from ._tasks import finally_, stop
+from ._tasks import Background, finally_
 from .errors import ClientError, LockLost, LockUnavailable
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class HeldLock:
         self.released = False
         self._grant: LockGrant | None = None
         self._deadline = 0.0  # loop time by which the lock has surely expired unless extended
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background()
 
     async def __aenter__(self) -> Self:
         await self.acquire()
@@ -117,14 +117,14 @@ class HeldLock:
             raise LockUnavailable(self.session_id)
         self._grant = grant
         self._deadline = sent + self.ttl_seconds
-        self._task = asyncio.create_task(self._extend_forever(), name=f"lock {self.session_id}")
+        self._background.start(self._extend_forever(), f"lock {self.session_id}")
 
     async def release(self) -> bool:
         """Stop extending and release; idempotent. True if the server released it now."""
         if self._grant is None or self.released:
             return False
         self.released = True
-        await stop(self._task)
+        await self._background.stop()
         if self.lost or self._grant.token is None:
             return False
         outcome: list[bool] = []
@@ -158,7 +158,8 @@ class HeldLock:
         loop = asyncio.get_running_loop()
         delay = self.extend_every
         while True:
-            await asyncio.sleep(delay)
+            if await self._background.pause(delay):
+                return
             sent = loop.time()
             try:
                 answer = await self._client.extend_lock(self.session_id, token, self.ttl_seconds)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Self
 
 from ..wire.presence import PresenceList
 from ._calls import Id, uid
-from ._tasks import finally_, stop
+from ._tasks import Background, finally_
 from .errors import ClientError
 
 if TYPE_CHECKING:
@@ -55,12 +55,12 @@ class PresenceSession:
         """The most recent failure of a beat or of leaving; kept after later successes."""
         self.present: PresenceList | None = None
         """Who was present at the last successful beat."""
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background()
         self._left = False
 
     async def __aenter__(self) -> Self:
         await self.beat()
-        self._task = asyncio.create_task(self._beat_forever(), name=f"presence {self.session_id}")
+        self._background.start(self._beat_forever(), f"presence {self.session_id}")
         return self
 
     async def __aexit__(
@@ -73,7 +73,7 @@ class PresenceSession:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._background.running
 
     async def beat(self) -> PresenceList:
         """One heartbeat now; raises on failure (the background loop catches and logs)."""
@@ -97,7 +97,7 @@ class PresenceSession:
         if self._left:
             return
         self._left = True
-        await stop(self._task)
+        await self._background.stop()
         error = await finally_(
             self._client.leave(self.session_id, self.user_id, device_id=self.device_id),
             f"leaving presence of {self.session_id}",
@@ -109,7 +109,8 @@ class PresenceSession:
         loop = asyncio.get_running_loop()
         next_at = loop.time() + self.interval
         while True:
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            if await self._background.pause(next_at - loop.time()):
+                return
             # Ticks missed while a slow beat was in flight are skipped, not bunched up.
             next_at = max(next_at + self.interval, loop.time())
             try:

@@ -23,7 +23,7 @@ from uuid import UUID
 
 from ..wire import Marker
 from ._calls import Id, uid
-from ._tasks import stop
+from ._tasks import Background
 from .errors import ClientError
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class MarkerSync:
         self.last_synced: datetime | None = None
         self.last_error: BaseException | None = None
         self._polling = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background()
 
     @property
     def markers(self) -> Mapping[UUID, Marker]:
@@ -95,9 +95,7 @@ class MarkerSync:
 
     async def __aenter__(self) -> Self:
         await self.poll()  # the first poll fails loudly and fills the snapshot
-        self._task = asyncio.create_task(
-            self._poll_forever(), name=f"marker sync {self.work_session_id}"
-        )
+        self._background.start(self._poll_forever(), f"marker sync {self.work_session_id}")
         return self
 
     async def __aexit__(
@@ -109,7 +107,7 @@ class MarkerSync:
         await self.close()
 
     async def close(self) -> None:
-        await stop(self._task)
+        await self._background.stop()
 
     async def poll(self) -> MarkerChanges:
         """Sync now (the seed's "force sync"): fetch, diff, call back if anything changed."""
@@ -127,7 +125,8 @@ class MarkerSync:
 
     async def _poll_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            if await self._background.pause(self.interval):
+                return
             try:
                 await self.poll()
             except Exception as error:  # the next tick retries
