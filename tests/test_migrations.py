@@ -102,9 +102,7 @@ def test_cli_db_upgrade(tmp_path: Path) -> None:
     assert asyncio.run(_tables(url)) == set(metadata.tables)
 
 
-def test_serve_refuses_a_database_that_is_not_migrated(
-    empty_database: str, tmp_path: Path
-) -> None:
+def test_serve_refuses_a_database_that_is_not_migrated(empty_database: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "roboscope", "serve", "--port", "0"],
         env={

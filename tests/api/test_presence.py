@@ -26,7 +26,10 @@ async def test_heartbeat_list_and_leave(client: httpx.AsyncClient) -> None:
     path = session_path()
     beat = await client.post(path, json={"user_id": "A1B2-user"})
     assert beat.status_code == 200
-    await client.post(path, json={"user_id": "Zoë 🚀"})
+    assert_wire_response(beat)
+    second = (await client.post(path, json={"user_id": "Zoë 🚀"})).json()
+    assert second["user_id"] == "Zoë 🚀" and second["device_id"] == "default"
+    assert (second["user_count"], second["device_count"]) == (2, 2)
     listed = await client.get(path)
     assert_wire_response(listed)
     body = listed.json()

@@ -104,7 +104,9 @@ def test_cli_commands(server_url: str) -> None:
     code, released, _ = cli(server_url, "lock", "release", session["id"], grant["token"])
     assert code == 0 and released == {"released": True}
 
-    code, present, _ = cli(server_url, "presence", "beat", session["id"], "--user", "ann")
+    code, beat, _ = cli(server_url, "presence", "beat", session["id"], "--user", "ann")
+    assert code == 0 and isinstance(beat, dict) and beat["user_count"] == 1
+    code, present, _ = cli(server_url, "presence", "list", session["id"])
     assert code == 0 and isinstance(present, dict) and present["users"] == ["ann"]
     code, present, _ = cli(server_url, "presence", "leave", session["id"], "ann")
     assert code == 0 and isinstance(present, dict) and present["users"] == []

@@ -194,7 +194,12 @@ async def test_presence_calls(api: AsyncClient) -> None:
     session_id = uuid.uuid4()
     user = "Team/A user?#"  # verbatim, even with characters that mean something in a URL
     beat = await api.heartbeat(session_id, user, device_id="ipad", display_name="Ann")
-    assert beat.users == [user]
+    assert (beat.user_id, beat.device_id, beat.user_count, beat.device_count) == (
+        user,
+        "ipad",
+        1,
+        1,
+    )
     await api.heartbeat(session_id, "bob")
     listed = await api.list_presence(session_id)
     assert listed.users == [user, "bob"]

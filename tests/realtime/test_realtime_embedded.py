@@ -246,10 +246,11 @@ async def test_redis_down_is_service_unavailable_and_recovers(
         assert await ping(client)
         grant = await locks.acquire(session, ttl_ms=60_000, owner=None)
         assert grant is not None and grant.fence > held.fence
-        snap = await presence.heartbeat(
+        beat = await presence.heartbeat(
             session, "bob", device_id=None, display_name=None, meta=None, ttl_ms=60_000
         )
-        assert snap.users == ["bob"]
+        assert beat.user_count == 1
+        assert (await presence.snapshot(session)).users == ["bob"]
     finally:
         await client.aclose()
 

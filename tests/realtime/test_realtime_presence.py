@@ -31,9 +31,12 @@ async def beat(
     display_name: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> PresenceSnapshot:
-    return await presence.heartbeat(
+    """One heartbeat, then who is present (a heartbeat itself answers only counts)."""
+    answer = await presence.heartbeat(
         session, user, device_id=device, display_name=display_name, meta=meta, ttl_ms=ttl_ms
     )
+    assert answer.device_id == (device or "default")
+    return await presence.snapshot(session)
 
 
 async def test_heartbeat_lists_user_with_details(presence: PresenceStore) -> None:
@@ -219,6 +222,25 @@ async def test_last_seen_and_expiry_follow_the_latest_beat(presence: PresenceSto
     second = (await beat(presence, session, "ann", ttl_ms=LONG)).members[0]
     assert second.last_seen > first.last_seen
     assert second.expires_at > first.expires_at
+
+
+async def test_heartbeat_answers_expiry_and_counts(presence: PresenceStore) -> None:
+    session = uuid4()
+    first = await presence.heartbeat(
+        session, "ann", device_id="phone", display_name=None, meta=None, ttl_ms=LONG
+    )
+    assert (first.user_id, first.device_id, first.user_count, first.device_count) == (
+        "ann",
+        "phone",
+        1,
+        1,
+    )
+    second = await presence.heartbeat(
+        session, "ann", device_id=None, display_name=None, meta=None, ttl_ms=LONG
+    )
+    assert (second.device_id, second.user_count, second.device_count) == ("default", 1, 2)
+    listed = await presence.snapshot(session)
+    assert listed.members[0].expires_at == second.expires_at
 
 
 async def test_concurrent_heartbeats_are_all_counted(presence: PresenceStore) -> None:

@@ -50,7 +50,7 @@ from ..wire.locks import (
     LockReleased,
     LockStatus,
 )
-from ..wire.presence import PresenceHeartbeat, PresenceList
+from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -310,8 +310,8 @@ def delete_reference_set(set_id: Id) -> Call[None]:
 # Presence
 
 
-def heartbeat(session_id: Id, body: PresenceHeartbeat) -> Call[PresenceList]:
-    return Call("POST", f"/presence/{uid(session_id)}", one(PresenceList), body=dump(body))
+def heartbeat(session_id: Id, body: PresenceHeartbeat) -> Call[PresenceBeat]:
+    return Call("POST", f"/presence/{uid(session_id)}", one(PresenceBeat), body=dump(body))
 
 
 def presence(session_id: Id) -> Call[PresenceList]:

@@ -45,7 +45,7 @@ from ..wire.locks import (
     LockReleased,
     LockStatus,
 )
-from ..wire.presence import PresenceHeartbeat, PresenceList
+from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from . import _calls as calls
 from ._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
 from ._calls import Call, Id
@@ -292,7 +292,7 @@ class Client:
         device_id: str | None = None,
         display_name: str | None = None,
         meta: JsonObject | None = None,
-    ) -> PresenceList:
+    ) -> PresenceBeat:
         """One beat; answers who is present (beat every 10 s to stay present)."""
         body = PresenceHeartbeat(
             user_id=user_id, device_id=device_id, display_name=display_name, meta=meta

@@ -15,7 +15,7 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from ..wire.presence import PresenceList
+from ..wire.presence import PresenceBeat
 from ._calls import Id, uid
 from ._tasks import Background, finally_
 from .errors import ClientError
@@ -53,8 +53,8 @@ class PresenceSession:
         """Failed heartbeats so far (each one logged)."""
         self.last_error: BaseException | None = None
         """The most recent failure of a beat or of leaving; kept after later successes."""
-        self.present: PresenceList | None = None
-        """Who was present at the last successful beat."""
+        self.last_beat: PresenceBeat | None = None
+        """The answer to the last successful beat: this device's expiry and the counts."""
         self._background = Background()
         self._left = False
 
@@ -75,17 +75,17 @@ class PresenceSession:
     def running(self) -> bool:
         return self._background.running
 
-    async def beat(self) -> PresenceList:
+    async def beat(self) -> PresenceBeat:
         """One heartbeat now; raises on failure (the background loop catches and logs)."""
-        present = await self._client.heartbeat(
+        answer = await self._client.heartbeat(
             self.session_id,
             self.user_id,
             device_id=self.device_id,
             display_name=self.display_name,
         )
-        self.present = present
+        self.last_beat = answer
         self.beats += 1
-        return present
+        return answer
 
     async def users(self) -> list[str]:
         """Who is present right now (asks the server)."""

@@ -7,13 +7,19 @@ Services use the stores; the entry point creates the client (`create_redis`) or,
 from roboscope.realtime.connection import create_redis, guard, ping
 from roboscope.realtime.embedded import EmbeddedRedis
 from roboscope.realtime.locks import LockGrant, LockState, LockStore
-from roboscope.realtime.presence import PresenceMember, PresenceSnapshot, PresenceStore
+from roboscope.realtime.presence import (
+    PresenceBeat,
+    PresenceMember,
+    PresenceSnapshot,
+    PresenceStore,
+)
 
 __all__ = [
     "EmbeddedRedis",
     "LockGrant",
     "LockState",
     "LockStore",
+    "PresenceBeat",
     "PresenceMember",
     "PresenceSnapshot",
     "PresenceStore",

@@ -38,6 +38,17 @@ class PresenceMember:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceBeat:
+    """What a heartbeat answers: until when this device counts as present, and the counts."""
+
+    user_id: str
+    device_id: str
+    expires_at: datetime
+    user_count: int
+    device_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceSnapshot:
     """Present users in order of joining (ties by user id); counts are read in O(1)."""
 
@@ -108,19 +119,24 @@ class PresenceStore:
         display_name: str | None,
         meta: dict[str, Any] | None,
         ttl_ms: int,
-    ) -> PresenceSnapshot:
-        """Mark one device of `user_id` present for `ttl_ms` from now; returns who is present."""
+    ) -> PresenceBeat:
+        """Mark one device of `user_id` present for `ttl_ms` from now."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
-        profile = json.dumps(
-            {"display_name": display_name, "meta": json.loads(encode_meta(meta))},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        args: list[str | int] = [user_id, device_id or DEFAULT_DEVICE, int(ttl_ms), profile]
+        name = json.dumps(display_name, ensure_ascii=False)
+        profile = f'{{"display_name":{name},"meta":{encode_meta(meta)}}}'
+        device = device_id or DEFAULT_DEVICE
+        args: list[str | int] = [user_id, device, int(ttl_ms), profile]
         async with guard():
             reply = await self._heartbeat(keys=keys.presence(session_id), args=args)
-        return _parse(cast(list[Any], reply))
+        expires, user_count, device_count = cast(list[int], reply)
+        return PresenceBeat(
+            user_id=user_id,
+            device_id=device,
+            expires_at=_utc(expires),
+            user_count=int(user_count),
+            device_count=int(device_count),
+        )
 
     async def leave(
         self, session_id: UUID, user_id: str, device_id: str | None = None

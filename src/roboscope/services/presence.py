@@ -10,14 +10,14 @@ from uuid import UUID
 
 from ..errors import InvalidInput
 from ..realtime import PresenceSnapshot, PresenceStore
-from ..realtime.presence import MAX_META_BYTES, encode_meta
-from ..wire.presence import PresenceHeartbeat, PresenceList, PresenceMember
+from ..realtime.presence import MAX_META_BYTES
+from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList, PresenceMember
 
 
 def _as_wire(snapshot: PresenceSnapshot) -> PresenceList:
     """Built without validation: the snapshot is our own data, every field of it validated on
-    the way in (heartbeat bodies) or made by the store (times, counts). Validating it again on
-    every heartbeat answer would cost more than the Redis call it reports on."""
+    the way in (heartbeat bodies) or made by the store (times, counts); validating it again
+    would cost more than the Redis call it reports on."""
     return PresenceList.model_construct(
         users=snapshot.users,
         members=[
@@ -38,20 +38,27 @@ def _as_wire(snapshot: PresenceSnapshot) -> PresenceList:
 
 async def heartbeat(
     store: PresenceStore, session_id: UUID, beat: PresenceHeartbeat, *, ttl_seconds: float
-) -> PresenceList:
+) -> PresenceBeat:
+    """The answer is small on purpose (counts, not the member list): clients beat every 10 s
+    and ignore the body; `GET /presence/{id}` has the list."""
     try:
-        encode_meta(beat.meta)
-    except ValueError:
+        done = await store.heartbeat(
+            session_id,
+            beat.user_id,
+            device_id=beat.device_id,
+            display_name=beat.display_name,
+            meta=beat.meta,
+            ttl_ms=max(1, round(ttl_seconds * 1000)),
+        )
+    except ValueError:  # raised before anything is sent: meta too large
         raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes of JSON") from None
-    snapshot = await store.heartbeat(
-        session_id,
-        beat.user_id,
-        device_id=beat.device_id,
-        display_name=beat.display_name,
-        meta=beat.meta,
-        ttl_ms=max(1, round(ttl_seconds * 1000)),
+    return PresenceBeat.model_construct(
+        user_id=done.user_id,
+        device_id=done.device_id,
+        expires_at=done.expires_at,
+        user_count=done.user_count,
+        device_count=done.device_count,
     )
-    return _as_wire(snapshot)
 
 
 async def leave(

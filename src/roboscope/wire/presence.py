@@ -28,6 +28,16 @@ class PresenceMember(WireModel):
     meta: JsonObject = Field(default_factory=dict)
 
 
+class PresenceBeat(WireModel):
+    """A heartbeat's answer: until when this device counts as present, and how many are."""
+
+    user_id: str
+    device_id: str
+    expires_at: Timestamp
+    user_count: int
+    device_count: int
+
+
 class PresenceList(WireModel):
     """`users` is what the seed client decodes; the rest is for richer clients."""
 

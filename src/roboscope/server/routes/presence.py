@@ -6,16 +6,17 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ...services import presence
-from ...wire.presence import PresenceHeartbeat, PresenceList
+from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from ..deps import Realtime
 from ..responses import wire
 
 router = APIRouter(prefix="/presence", tags=["presence"])
 
 
-@router.post("/{session_id}", response_model=PresenceList)
+@router.post("/{session_id}", response_model=PresenceBeat)
 async def heartbeat(rt: Realtime, session_id: UUID, body: PresenceHeartbeat) -> Response:
-    """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s."""
+    """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s.
+    Answers the counts only; `GET` lists who is present."""
     return wire(
         await presence.heartbeat(
             rt.presence, session_id, body, ttl_seconds=rt.settings.presence_ttl_seconds
