@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     database_timeout_seconds: float = Field(default=5.0, gt=0)
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "
+        "the environment configures.",
+    )
     benchmark_routes: bool = Field(
         default=False, description="Serve the bare baseline route that `bench/` measures."
     )

@@ -3,16 +3,19 @@
 One `.lua` file per atomic operation. A few operations share helper functions (presence
 pruning); those live in a prelude file that is prepended to the script source, so Redis still
 receives one self-contained script per operation. Registered scripts run with EVALSHA and
-reload themselves after a Redis restart empties the script cache (redis-py handles NOSCRIPT).
+reload themselves after a Redis restart empties the script cache (NOSCRIPT).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 # operation -> preludes it needs, in order
 _PRELUDES: dict[str, tuple[str, ...]] = {
@@ -40,6 +43,27 @@ def source(name: str) -> str:
     return "\n".join(parts)
 
 
-def register(client: Redis, name: str) -> AsyncScript:
-    """Register operation `name` on `client` (no round trip until the first call)."""
-    return client.register_script(source(name))
+class Script:
+    """A Lua script bound to a client: EVALSHA, and on NOSCRIPT load it and run it again.
+
+    What redis-py's `AsyncScript` does, minus its per-call `isinstance(client, Pipeline)`
+    check against a runtime protocol, which profiling showed at ~10 % of a lock request's CPU.
+    """
+
+    def __init__(self, client: Redis, text: str) -> None:
+        self._client = client
+        self._text = text
+        self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # A restarted (or different) Redis has an empty script cache.
+            self.sha = await self._client.script_load(self._text)
+            return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def register(client: Redis, name: str) -> Script:
+    """Bind operation `name` to `client` (no round trip until the first call)."""
+    return Script(client, source(name))

@@ -11,7 +11,7 @@ from .. import __version__
 from ..settings import Settings
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
-from .routes import api
+from .routes import ROUTERS
 from .routes import bench as bench_routes
 from .state import app_state
 
@@ -34,12 +34,20 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        # FastAPI's native OpenTelemetry looks up the global providers on every request;
+        # off unless asked for (ROBOSCOPE_OPENTELEMETRY=true).
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+        },
     )
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.benchmark_routes:  # first, so the baseline pays the least route matching
         app.include_router(bench_routes.router, prefix=API_PREFIX)
-    app.include_router(api, prefix=API_PREFIX)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     return app
 
 
