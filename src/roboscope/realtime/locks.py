@@ -94,10 +94,7 @@ class LockStore:
         args: list[str | int] = [token, ttl_ms, FENCE_COUNTER_TTL_MS]
         if owner is not None:
             args.append(owner)
-        async with guard():
-            reply = await self._acquire(
-                keys=[keys.lock(session_id), keys.fence(session_id)], args=args
-            )
+        reply = await self._acquire(keys=[keys.lock(session_id), keys.fence(session_id)], args=args)
         if reply is None:
             return None
         fence, now_ms = cast(list[Any], reply)
@@ -115,8 +112,7 @@ class LockStore:
         None when `token` does not hold the lock now (wrong token, released, or expired).
         """
         ttl_ms = _check_ttl(ttl_ms)
-        async with guard():
-            reply = await self._extend(keys=[keys.lock(session_id)], args=[token, ttl_ms])
+        reply = await self._extend(keys=[keys.lock(session_id)], args=[token, ttl_ms])
         if reply is None:
             return None
         fence, now_ms, owner = cast(list[Any], reply)
@@ -130,14 +126,12 @@ class LockStore:
 
     async def release(self, session_id: UUID, token: str) -> bool:
         """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
-        async with guard():
-            released = await self._release(keys=[keys.lock(session_id)], args=[token])
+        released = await self._release(keys=[keys.lock(session_id)], args=[token])
         return bool(released)
 
     async def status(self, session_id: UUID) -> LockState | None:
         """The current holder's public state, or None when the lock is free."""
-        async with guard():
-            reply = await self._status(keys=[keys.lock(session_id)])
+        reply = await self._status(keys=[keys.lock(session_id)])
         if reply is None:
             return None
         fence, remaining, now_ms, owner = cast(list[Any], reply)

@@ -21,7 +21,6 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import guard
 
 DEFAULT_DEVICE = "default"
 MAX_META_BYTES = 1024
@@ -127,8 +126,7 @@ class PresenceStore:
         profile = f'{{"display_name":{name},"meta":{encode_meta(meta)}}}'
         device = device_id or DEFAULT_DEVICE
         args: list[str | int] = [user_id, device, int(ttl_ms), profile]
-        async with guard():
-            reply = await self._heartbeat(keys=keys.presence(session_id), args=args)
+        reply = await self._heartbeat(keys=keys.presence(session_id), args=args)
         expires, user_count, device_count = cast(list[int], reply)
         return PresenceBeat(
             user_id=user_id,
@@ -143,11 +141,9 @@ class PresenceStore:
     ) -> PresenceSnapshot:
         """One device leaves, or, without `device_id`, every device of the user."""
         args = [user_id] if device_id is None else [user_id, device_id]
-        async with guard():
-            reply = await self._leave(keys=keys.presence(session_id), args=args)
+        reply = await self._leave(keys=keys.presence(session_id), args=args)
         return _parse(cast(list[Any], reply))
 
     async def snapshot(self, session_id: UUID) -> PresenceSnapshot:
-        async with guard():
-            reply = await self._snapshot(keys=keys.presence(session_id))
+        reply = await self._snapshot(keys=keys.presence(session_id))
         return _parse(cast(list[Any], reply))

@@ -17,6 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from roboscope.errors import ServiceUnavailable
+from roboscope.realtime.connection import UNAVAILABLE
+
 # operation -> preludes it needs, in order
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "presence_heartbeat": ("presence_common",),
@@ -56,12 +59,16 @@ class Script:
         self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
+        """Run it; an unreachable Redis surfaces as `ServiceUnavailable`."""
         try:
-            return await self._client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            # A restarted (or different) Redis has an empty script cache.
-            self.sha = await self._client.script_load(self._text)
-            return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+            try:
+                return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                # A restarted (or different) Redis has an empty script cache.
+                self.sha = await self._client.script_load(self._text)
+                return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+        except UNAVAILABLE as error:
+            raise ServiceUnavailable("redis") from error
 
 
 def register(client: Redis, name: str) -> Script:
