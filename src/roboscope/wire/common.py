@@ -29,11 +29,15 @@ INT64_MAX = 2**63 - 1
 
 def as_utc(value: datetime) -> datetime:
     """Naive datetimes (SQLite hands them back) are UTC by construction; aware ones convert."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def format_timestamp(value: datetime) -> str:
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`2026-11-28T00:53:48Z`; an f-string, several times faster than `strftime`."""
+    t = as_utc(value)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 Timestamp = Annotated[
