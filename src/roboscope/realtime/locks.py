@@ -61,8 +61,9 @@ class LockState:
 
 
 def new_token() -> str:
-    """192 random bits, URL-safe text (32 characters)."""
-    return secrets.token_urlsafe(24)
+    """192 random bits as 48 hex characters: safe in URLs, headers and shells, and never
+    starting with `-` (which a command line would take for an option)."""
+    return secrets.token_hex(24)
 
 
 def _utc(ms: int) -> datetime:
