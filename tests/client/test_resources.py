@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from roboscope.client import AsyncClient, NotFound
+from roboscope.services.marker_details import COMPUTED
 from roboscope.wire import (
     AnchorUpdate,
     AnchorUpsert,
@@ -111,19 +112,7 @@ async def test_marker_details(api: AsyncClient) -> None:
     assert await api.get_marker_details(marker.id) == calculated
     assert (await api.get_marker(marker.id)).version == 0  # calculate never bumps it
 
-    values = {
-        name: 1.0
-        for name in (
-            "center_location_long",
-            "center_location_cross",
-            "x_negative",
-            "x_positive",
-            "z_positive",
-            "z_negative",
-            "long_size",
-            "cross_size",
-        )
-    }
+    values = dict.fromkeys(COMPUTED, 1.0)
     stored = await api.put_marker_details(
         marker.id, MarkerDetailsPut.model_validate({**values, "custom_props": {"by": "sdk"}})
     )

@@ -49,6 +49,11 @@ class LockGrant:
     expires_at: datetime
     ttl_ms: int
 
+    @classmethod
+    def of(cls, token: str, fence: Any, owner: str | None, now_ms: Any, ttl_ms: int) -> LockGrant:
+        """A grant from a script's reply: the fence and Redis's clock at the grant."""
+        return cls(token, int(fence), owner, _utc(int(now_ms) + ttl_ms), ttl_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class LockState:
@@ -99,13 +104,7 @@ class LockStore:
         if reply is None:
             return None
         fence, now_ms = cast(list[Any], reply)
-        return LockGrant(
-            token=token,
-            fence=int(fence),
-            owner=owner,
-            expires_at=_utc(int(now_ms) + ttl_ms),
-            ttl_ms=ttl_ms,
-        )
+        return LockGrant.of(token, fence, owner, now_ms, ttl_ms)
 
     async def extend(self, session_id: UUID, token: str, *, ttl_ms: int) -> LockGrant | None:
         """Set the remaining TTL to `ttl_ms` from now, keeping the fence.
@@ -117,13 +116,7 @@ class LockStore:
         if reply is None:
             return None
         fence, now_ms, owner = cast(list[Any], reply)
-        return LockGrant(
-            token=token,
-            fence=int(fence),
-            owner=owner,
-            expires_at=_utc(int(now_ms) + ttl_ms),
-            ttl_ms=ttl_ms,
-        )
+        return LockGrant.of(token, fence, owner, now_ms, ttl_ms)
 
     async def release(self, session_id: UUID, token: str) -> bool:
         """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
