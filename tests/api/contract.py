@@ -1,4 +1,4 @@
-"""Checks of the CONTRACT.md response rules, applied to any decoded JSON body."""
+"""Checks of the docs/contract.md response rules, applied to any decoded JSON body."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CONTRACT.md, end to end: what the iOS clients send, and what they can decode."""
+"""docs/contract.md, end to end: what the iOS clients send, and what they can decode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CONTRACT.md rules that every body shares, encoded once.
+"""The docs/contract.md rules that every body shares, encoded once.
 
 - timestamps go out as `2026-11-28T00:53:48Z` (UTC, no fraction) and come in as any RFC 3339;
 - points are exactly three finite numbers;

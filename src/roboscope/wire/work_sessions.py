@@ -46,7 +46,7 @@ class WorkSessionCreate(WireModel):
 
 
 class WorkSessionUpdate(Patch):
-    """Any status transition is allowed and `space_id` may change (CONTRACT.md)."""
+    """Any status transition is allowed and `space_id` may change (docs/contract.md)."""
 
     required_when_present = frozenset({"space_id", "session_type", "status", "meta"})
 
