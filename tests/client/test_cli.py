@@ -1,4 +1,4 @@
-"""The blocking `Client` and the CLI against a real `roboscope serve` process."""
+"""The CLI against a real `roboscope serve` process."""
 
 from __future__ import annotations
 
@@ -7,67 +7,10 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from typer.testing import CliRunner
 
 from roboscope.cli import app
-from roboscope.client import Client, Invalid, NotFound, VersionConflict
-from roboscope.wire import (
-    Marker,
-    MarkerUpdate,
-    SessionType,
-    SpaceCreate,
-    WorkSessionCreate,
-    WorkSessionStatus,
-    WorkSessionUpdate,
-)
-
-from .conftest import square
-
-
-@pytest.fixture
-def blocking(server_url: str) -> Iterator[Client]:
-    with Client(server_url) as client:
-        yield client
-
-
-def test_blocking_client_round_trip(blocking: Client) -> None:
-    assert blocking.health().status == "ok"
-    key = f"blocking-{uuid.uuid4()}"
-    space = blocking.create_space(SpaceCreate(key=key, name="Blocking"))
-    assert [s.id for s in blocking.list_spaces(key=key)] == [space.id]
-    session = blocking.create_work_session(
-        WorkSessionCreate(space_id=space.id, session_type=SessionType.other)
-    )
-    marker = blocking.create_marker(square(session.id, label="A"))
-    assert [m.id for m in blocking.list_markers(work_session_id=session.id)] == [marker.id]
-
-    def relabel(fresh: Marker) -> MarkerUpdate:
-        return MarkerUpdate(label=f"{fresh.label}+")
-
-    blocking.update_marker(marker.id, MarkerUpdate(label="B", version=0))
-    retried = blocking.update_marker_with_retry(marker.id, relabel)
-    assert (retried.label, retried.version) == ("B+", 2)
-    with pytest.raises(VersionConflict) as caught:
-        blocking.update_marker(marker.id, MarkerUpdate(label="stale", version=0))
-    assert caught.value.current_version == 2
-
-    active = blocking.update_work_session(
-        session.id, WorkSessionUpdate(status=WorkSessionStatus.active, version=0)
-    )
-    assert active.version == 1
-    with pytest.raises(Invalid):
-        blocking.create_marker(square(uuid.uuid4()))
-
-    grant = blocking.acquire_lock(session.id, 30)
-    assert grant.token is not None and blocking.lock_status(session.id).locked
-    assert blocking.release_lock(session.id, grant.token).released
-
-    blocking.delete_space(space.id)
-    with pytest.raises(NotFound):
-        blocking.get_work_session(session.id)
 
 
 def cli(server_url: str, *args: str) -> tuple[int, object, str]:
