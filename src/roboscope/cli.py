@@ -34,7 +34,7 @@ def usage_line(error: errors.UsageError) -> str:
             if isinstance(param, TyperOption):
                 hint = max(param.opts, key=len)
             else:  # an argument, named as in the usage line
-                hint = (param.name or "").upper()
+                hint = param.metavar or (param.name or "").upper()
         if not isinstance(hint, str) and hint is not None:
             hint = " / ".join(hint)
         if isinstance(error, errors.MissingParameter):

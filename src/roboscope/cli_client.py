@@ -137,13 +137,26 @@ Version = Annotated[
         "change to the current version, retried on conflict."
     ),
 ]
-SpaceId = Annotated[UUID, typer.Argument(help="The space's id.", show_default=False)]
-SessionId = Annotated[UUID, typer.Argument(help="The work session's id.", show_default=False)]
-MarkerId = Annotated[UUID, typer.Argument(help="The marker's id.", show_default=False)]
-AnchorId = Annotated[UUID, typer.Argument(help="The anchor's id.", show_default=False)]
-SetId = Annotated[UUID, typer.Argument(help="The reference set's id.", show_default=False)]
+SpaceId = Annotated[
+    UUID, typer.Argument(metavar="SPACE_ID", help="The space's id.", show_default=False)
+]
+SessionId = Annotated[
+    UUID, typer.Argument(metavar="SESSION_ID", help="The work session's id.", show_default=False)
+]
+MarkerId = Annotated[
+    UUID, typer.Argument(metavar="MARKER_ID", help="The marker's id.", show_default=False)
+]
+AnchorId = Annotated[
+    UUID, typer.Argument(metavar="ANCHOR_ID", help="The anchor's id.", show_default=False)
+]
+SetId = Annotated[
+    UUID, typer.Argument(metavar="SET_ID", help="The reference set's id.", show_default=False)
+]
 File = Annotated[
-    str, typer.Argument(help="A JSON file, or - for standard input.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="FILE", help="A JSON file, or - for standard input.", show_default=False
+    ),
 ]
 
 
@@ -943,7 +956,10 @@ def presence_beat(
 def presence_leave(
     session_id: SessionId,
     user: Annotated[
-        str, typer.Argument(parser=nonempty, help="The user id (verbatim).", show_default=False)
+        str,
+        typer.Argument(
+            parser=nonempty, metavar="USER", help="The user id (verbatim).", show_default=False
+        ),
     ],
     device: Annotated[
         str | None,
@@ -961,7 +977,10 @@ def presence_leave(
 lock_app = typer.Typer(help="Edit locks on work sessions.", no_args_is_help=True)
 
 Token = Annotated[
-    str, typer.Argument(parser=nonempty, help="The token from `lock acquire`.", show_default=False)
+    str,
+    typer.Argument(
+        parser=nonempty, metavar="TOKEN", help="The token from `lock acquire`.", show_default=False
+    ),
 ]
 
 
