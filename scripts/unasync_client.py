@@ -22,7 +22,13 @@ import tempfile
 import tokenize
 from pathlib import Path
 
-import unasync
+try:
+    import unasync
+except ImportError:  # pragma: no cover - a set-up problem, said plainly
+    raise SystemExit(
+        "scripts/unasync_client.py needs the unasync package (the dev extra): "
+        "pip install 'unasync>=0.6'"
+    ) from None
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "src" / "roboscope" / "client" / "_async"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import typer
-from typer.core import TyperArgument, TyperGroup
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from roboscope.cli import app
@@ -305,12 +305,7 @@ def test_every_command_and_option_has_help() -> None:
     def walk(command: Any, path: str) -> None:
         if not (command.help or command.short_help):
             missing.append(path)
-        for param in command.params:
-            if isinstance(param, TyperArgument) or getattr(param, "help", None) is not None:
-                if not param.help:
-                    missing.append(f"{path} {param.name}")
-            elif not getattr(param, "help", None):
-                missing.append(f"{path} {param.name}")
+        missing.extend(f"{path} {p.name}" for p in command.params if not getattr(p, "help", None))
         if isinstance(command, TyperGroup):
             for name, sub in command.commands.items():
                 walk(sub, f"{path} {name}")
