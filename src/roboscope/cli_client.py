@@ -1,195 +1,529 @@
-"""Client commands over the blocking SDK: `roboscope spaces|sessions|markers|presence|lock|
-health`.
+"""Client commands over the blocking SDK: `roboscope spaces|sessions|markers|details|anchors|
+laser-guide|reference-sets|presence|lock|health`.
 
-Output is pretty JSON on stdout (the wire format, so it pipes into jq); failures print one
-line on stderr and exit with status 1. The server comes from `--url` or `ROBOSCOPE_URL`.
+- Lists print a table; `--json` prints the wire JSON instead (a bare array, or the presence
+  object), for scripts. Single objects always print as the wire JSON (pretty), so `jq`
+  reads them; `--json` is accepted there too and changes nothing.
+- Input the CLI can refuse before sending (a point with NaN, an empty key or user id, a file
+  that is not JSON) is a usage error: one line `error: --p1: …` naming the option, exit 2.
+- Every failure after sending exits 1 with one line on stderr: an error answer, an
+  unreachable server, a lock that was not acquired, extended or released, an unhealthy
+  health report.
+- The server is `--url` (here or before the command) or `ROBOSCOPE_URL`; `server_url` is the
+  one place that resolves it.
+
+This module imports the SDK only (httpx, pydantic, typer): never the server, the database
+layer, Redis or Alembic.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 from uuid import UUID
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from typer._click.globals import get_current_context
 
-from .client import DEFAULT_URL, Client, ClientError
+from .client import DEFAULT_URL, Client, ClientError, Unavailable
 from .wire import (
+    Anchor,
+    AnchorUpdate,
+    AnchorUpsert,
+    Health,
+    LaserGuidePut,
+    Marker,
+    MarkerBulkCreate,
     MarkerCreate,
+    MarkerDetailsPut,
+    MarkerUpdate,
+    ReferenceSet,
+    ReferenceSetCreate,
+    ReferenceSetUpdate,
     SessionType,
+    Space,
     SpaceCreate,
     SpaceUpdate,
+    WorkSession,
     WorkSessionCreate,
     WorkSessionStatus,
     WorkSessionUpdate,
 )
+from .wire.presence import PresenceList
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
-Url = Annotated[
-    str,
-    typer.Option("--url", envvar="ROBOSCOPE_URL", help="Server URL ('/api/v1' is appended)."),
-]
-LockToken = Annotated[
-    str | None, typer.Option("--lock-token", help="Send as X-Lock-Token (a fenced write).")
-]
+# Input types: parsed by click (so a bad value is a usage error that names its option).
 
 
-def _to_json(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [_to_json(item) for item in value]
-    return value
+@dataclass(frozen=True, slots=True)
+class Xyz:
+    """A point given as `x,y,z`."""
+
+    values: list[float]
 
 
-def _call(url: str, action: Callable[[Client], T]) -> T:
-    """Run one SDK action; an SDK error becomes a line on stderr and exit status 1."""
+@dataclass(frozen=True, slots=True)
+class JsonObject:
+    """A JSON object given inline, e.g. `'{"floor": 2}'`."""
+
+    value: dict[str, Any]
+
+
+def parse_point(text: str) -> Xyz:
     try:
-        with Client(url) as client:
-            return action(client)
-    except ClientError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _show(url: str, action: Callable[[Client], Any]) -> None:
-    typer.echo(json.dumps(_to_json(_call(url, action)), indent=2, ensure_ascii=False))
-
-
-def _point(text: str) -> list[float]:
-    try:
-        point = [float(part) for part in text.split(",")]
+        values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not x,y,z") from None
-    if len(point) != 3:
-        raise typer.BadParameter(f"{text!r} is not x,y,z")
-    return point
+        raise typer.BadParameter(f"{text!r} is not three numbers x,y,z") from None
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise typer.BadParameter(f"{text!r} is not three finite numbers x,y,z")
+    return Xyz(values)
 
 
-def _json_object(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
+def parse_object(text: str) -> JsonObject:
     try:
         value = json.loads(text)
     except ValueError:
-        raise typer.BadParameter("not JSON") from None
+        raise typer.BadParameter(f"{text!r} is not JSON") from None
     if not isinstance(value, dict):
-        raise typer.BadParameter("must be a JSON object")
+        raise typer.BadParameter("must be a JSON object, e.g. '{\"floor\": 2}'")
+    return JsonObject(value)
+
+
+def nonempty(text: str) -> str:
+    if not text:
+        raise typer.BadParameter("must not be empty")
+    return text
+
+
+# Options and arguments shared by several commands.
+
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Server URL ('/api/v1' is appended); default: the --url before the command, "
+        "else ROBOSCOPE_URL, else http://127.0.0.1:8080.",
+        show_default=False,
+    ),
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print the wire JSON (objects always are JSON).")
+]
+LockToken = Annotated[
+    str | None,
+    typer.Option("--lock-token", help="Send as X-Lock-Token: the write needs the session's lock."),
+]
+Meta = Annotated[
+    JsonObject | None,
+    typer.Option(parser=parse_object, metavar="JSON", help="A JSON object (replaces meta)."),
+]
+CustomProps = Annotated[
+    JsonObject | None,
+    typer.Option(parser=parse_object, metavar="JSON", help="A JSON object of app properties."),
+]
+Version = Annotated[
+    int | None,
+    typer.Option(
+        help="Expected current version: a stale one fails (409). Omit to apply the "
+        "change to the current version, retried on conflict."
+    ),
+]
+SpaceId = Annotated[
+    UUID, typer.Argument(metavar="SPACE_ID", help="The space's id.", show_default=False)
+]
+SessionId = Annotated[
+    UUID, typer.Argument(metavar="SESSION_ID", help="The work session's id.", show_default=False)
+]
+MarkerId = Annotated[
+    UUID, typer.Argument(metavar="MARKER_ID", help="The marker's id.", show_default=False)
+]
+AnchorId = Annotated[
+    UUID, typer.Argument(metavar="ANCHOR_ID", help="The anchor's id.", show_default=False)
+]
+SetId = Annotated[
+    UUID, typer.Argument(metavar="SET_ID", help="The reference set's id.", show_default=False)
+]
+File = Annotated[
+    str,
+    typer.Argument(
+        metavar="FILE", help="A JSON file, or - for standard input.", show_default=False
+    ),
+]
+
+
+def point(help_text: str) -> Any:
+    return typer.Option(parser=parse_point, metavar="X,Y,Z", help=help_text)
+
+
+# The server, errors and output.
+
+FIELD_OPTIONS = {
+    "space_id": "--space",
+    "session_type": "--type",
+    "work_session_id": "--session",
+    "session_id": "--session",
+    "user_id": "--user",
+    "device_id": "--device",
+    "ttl_seconds": "--ttl",
+    "token": "TOKEN",
+    "world_position": "--position",
+    "is_active": "--active",
+}
+"""Wire fields whose CLI option is not `--` plus the field name with `-` for `_`."""
+
+
+def server_url(given: str | None) -> str:
+    """The one place the server is chosen: this command's `--url`, else the `--url` before
+    the command (which also reads ROBOSCOPE_URL), else the default."""
+    if given:
+        return given
+    context = get_current_context(silent=True)
+    before = context.find_root().params.get("url") if context is not None else None
+    return before or DEFAULT_URL
+
+
+def refuse(error: ValidationError, hint: str | None = None) -> NoReturn:
+    """Input the wire models refused before sending: a usage error naming the option (or
+    `hint`, e.g. the FILE, followed by the path inside it)."""
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    path = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
+    if hint is None:
+        field = loc[0] if loc else ""
+        hint = FIELD_OPTIONS.get(field, "--" + field.replace("_", "-"))
+        path = ".".join(loc[1:])
+    more = error.error_count() - 1
+    message = f"{path}: {first['msg']}" if path else first["msg"]
+    raise typer.BadParameter(
+        message + (f" (and {more} more)" if more else ""), param_hint=hint
+    ) from None
+
+
+def build(model: type[M], hint: str | None = None, **fields: Any) -> M:
+    """A wire body from the options that were given (None means "not given")."""
+    values = {name: value for name, value in fields.items() if value is not None}
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        refuse(error, hint)
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def call(url: str | None, action: Callable[[Client], T]) -> T:
+    """Run one SDK action: an SDK error is one line on stderr and exit 1; input the SDK
+    refused before sending is a usage error (exit 2)."""
+    try:
+        with Client(server_url(url)) as client:
+            return action(client)
+    except ClientError as error:
+        fail(str(error))
+    except ValidationError as error:
+        refuse(error)
+    except ValueError as error:  # e.g. an empty user id for a URL path
+        raise typer.BadParameter(str(error)) from None
+
+
+def as_json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [as_json(item) for item in value]
     return value
 
 
-def _fields(**values: Any) -> dict[str, Any]:
-    """Only the options that were given, so a PATCH leaves the others unchanged."""
-    return {name: value for name, value in values.items() if value is not None}
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(as_json(value), indent=2, ensure_ascii=False))
+
+
+def show(url: str | None, action: Callable[[Client], Any]) -> None:
+    print_json(call(url, action))
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
+        return ",".join(f"{v:g}" for v in value)
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Aligned columns without borders (rich measures wide characters); never wrapped, so
+    every row stays one line for grep and awk. Markup in values is printed verbatim."""
+    from rich.console import Console  # only when a table is printed
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(header, no_wrap=True, overflow="ignore")
+    for row in rows:
+        table.add_row(*(Text(cell(value)) for value in row))
+    console = Console(
+        file=sys.stdout, width=100_000, soft_wrap=True, markup=False, emoji=False, highlight=False
+    )
+    with console.capture() as captured:
+        console.print(table)
+    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+def show_list(
+    url: str | None,
+    action: Callable[[Client], Sequence[M]],
+    json_out: bool,
+    headers: Sequence[str],
+    row: Callable[[M], Sequence[Any]],
+) -> None:
+    items = call(url, action)
+    if json_out:
+        print_json(list(items))
+    else:
+        print_table(headers, [row(item) for item in items])
+
+
+def read_json(path: str, hint: str = "FILE") -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return json.loads(text)
+    except OSError as error:
+        raise typer.BadParameter(error.strerror or str(error), param_hint=hint) from None
+    except ValueError as error:
+        raise typer.BadParameter(f"not JSON: {error}", param_hint=hint) from None
+
+
+def _points(**corners: Xyz | None) -> dict[str, Any]:
+    return {name: None if xyz is None else xyz.values for name, xyz in corners.items()}
+
+
+def _object(value: JsonObject | None) -> dict[str, Any] | None:
+    return None if value is None else value.value
 
 
 # spaces
 
-spaces_app = typer.Typer(help="Spaces.", no_args_is_help=True)
+spaces_app = typer.Typer(help="Spaces: the physical places markers live in.", no_args_is_help=True)
+
+SPACE_COLUMNS = ("ID", "KEY", "NAME", "ACTIVE", "UPDATED")
+
+
+def space_row(space: Space) -> Sequence[Any]:
+    return (space.id, space.key, space.name, space.is_active, space.updated_at)
+
+
+UrlOption = Annotated[
+    str | None, typer.Option(metavar="URL", help="A URL; '' means none (clears it in update).")
+]
 
 
 @spaces_app.command("list")
 def spaces_list(
-    url: Url = DEFAULT_URL,
     key: Annotated[str | None, typer.Option(help="Only the space with this key.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include inactive spaces.")] = False,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    _show(url, lambda c: c.list_spaces(key=key, include_inactive=all_))
+    """List spaces (active ones unless --all)."""
+    show_list(
+        url,
+        lambda c: c.list_spaces(key=key, include_inactive=all_),
+        json_out,
+        SPACE_COLUMNS,
+        space_row,
+    )
 
 
 @spaces_app.command("create")
 def spaces_create(
-    key: Annotated[str, typer.Option(help="Unique key, e.g. hall-a.")],
-    name: Annotated[str, typer.Option(help="Display name.")],
-    description: Annotated[str | None, typer.Option()] = None,
-    meta: Annotated[str | None, typer.Option(help="A JSON object.")] = None,
-    url: Url = DEFAULT_URL,
+    key: Annotated[str, typer.Option(help="Unique key, e.g. hall-a.", show_default=False)],
+    name: Annotated[str, typer.Option(help="Display name.", show_default=False)],
+    description: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    meta: Meta = None,
+    model_glb_url: UrlOption = None,
+    model_usdc_url: UrlOption = None,
+    preview_url: UrlOption = None,
+    scan_url: UrlOption = None,
+    ml_model_url: UrlOption = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    body = SpaceCreate.model_validate(
-        _fields(key=key, name=name, description=description, meta=_json_object(meta))
+    """Create a space; a key that exists already fails (409)."""
+    body = build(
+        SpaceCreate,
+        key=key,
+        name=name,
+        description=description,
+        meta=_object(meta),
+        model_glb_url=model_glb_url,
+        model_usdc_url=model_usdc_url,
+        preview_url=preview_url,
+        scan_url=scan_url,
+        ml_model_url=ml_model_url,
     )
-    _show(url, lambda c: c.create_space(body))
+    show(url, lambda c: c.create_space(body))
 
 
 @spaces_app.command("get")
-def spaces_get(space_id: UUID, url: Url = DEFAULT_URL) -> None:
-    _show(url, lambda c: c.get_space(space_id))
+def spaces_get(space_id: SpaceId, json_out: Json = False, url: Url = None) -> None:
+    """Show one space."""
+    show(url, lambda c: c.get_space(space_id))
 
 
 @spaces_app.command("update")
 def spaces_update(
-    space_id: UUID,
-    name: Annotated[str | None, typer.Option()] = None,
-    description: Annotated[str | None, typer.Option()] = None,
-    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
-    url: Url = DEFAULT_URL,
+    space_id: SpaceId,
+    key: Annotated[str | None, typer.Option(help="New unique key.")] = None,
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    meta: Meta = None,
+    model_glb_url: UrlOption = None,
+    model_usdc_url: UrlOption = None,
+    preview_url: UrlOption = None,
+    scan_url: UrlOption = None,
+    ml_model_url: UrlOption = None,
+    active: Annotated[
+        bool | None,
+        typer.Option("--active/--inactive", help="Show or hide it in lists.", show_default=False),
+    ] = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    body = SpaceUpdate.model_validate(_fields(name=name, description=description, is_active=active))
-    _show(url, lambda c: c.update_space(space_id, body))
+    """Change the options given; the others stay."""
+    # A URL given as '' is sent as null, which clears it (the wire type says so).
+    body = build(
+        SpaceUpdate,
+        key=key,
+        name=name,
+        description=description,
+        meta=_object(meta),
+        is_active=active,
+        model_glb_url=model_glb_url,
+        model_usdc_url=model_usdc_url,
+        preview_url=preview_url,
+        scan_url=scan_url,
+        ml_model_url=ml_model_url,
+    )
+    show(url, lambda c: c.update_space(space_id, body))
 
 
 @spaces_app.command("delete")
-def spaces_delete(space_id: UUID, url: Url = DEFAULT_URL) -> None:
-    """Deletes the space with its work sessions and everything in them."""
-    _call(url, lambda c: c.delete_space(space_id))
+def spaces_delete(space_id: SpaceId, url: Url = None) -> None:
+    """Delete the space with its work sessions and everything in them."""
+    call(url, lambda c: c.delete_space(space_id))
 
 
 # work sessions
 
-sessions_app = typer.Typer(help="Work sessions.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Work sessions: one job in a space.", no_args_is_help=True)
+
+SESSION_COLUMNS = ("ID", "SPACE", "TYPE", "STATUS", "VERSION", "UPDATED")
+
+
+def session_row(session: WorkSession) -> Sequence[Any]:
+    return (
+        session.id,
+        session.space_id,
+        session.session_type,
+        session.status,
+        session.version,
+        session.updated_at,
+    )
 
 
 @sessions_app.command("list")
 def sessions_list(
-    url: Url = DEFAULT_URL,
     space: Annotated[UUID | None, typer.Option(help="Only sessions in this space.")] = None,
-    status: Annotated[WorkSessionStatus | None, typer.Option()] = None,
-    session_type: Annotated[SessionType | None, typer.Option("--type")] = None,
+    status: Annotated[WorkSessionStatus | None, typer.Option(help="Only this status.")] = None,
+    session_type: Annotated[
+        SessionType | None, typer.Option("--type", help="Only this type.")
+    ] = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    _show(
+    """List work sessions."""
+    show_list(
         url,
         lambda c: c.list_work_sessions(space_id=space, status=status, session_type=session_type),
+        json_out,
+        SESSION_COLUMNS,
+        session_row,
     )
 
 
 @sessions_app.command("create")
 def sessions_create(
-    space: Annotated[UUID, typer.Option(help="The space's id.")],
-    session_type: Annotated[SessionType, typer.Option("--type")] = SessionType.inspection,
-    status: Annotated[WorkSessionStatus, typer.Option()] = WorkSessionStatus.draft,
-    url: Url = DEFAULT_URL,
+    space: Annotated[UUID, typer.Option(help="The space's id.", show_default=False)],
+    session_type: Annotated[
+        SessionType, typer.Option("--type", help="What the session is for.")
+    ] = SessionType.inspection,
+    status: Annotated[WorkSessionStatus, typer.Option(help="Initial status.")] = (
+        WorkSessionStatus.draft
+    ),
+    meta: Meta = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    body = WorkSessionCreate(space_id=space, session_type=session_type, status=status)
-    _show(url, lambda c: c.create_work_session(body))
+    """Create a work session in a space (version 0)."""
+    body = build(
+        WorkSessionCreate,
+        space_id=space,
+        session_type=session_type,
+        status=status,
+        meta=_object(meta),
+    )
+    show(url, lambda c: c.create_work_session(body))
 
 
 @sessions_app.command("get")
-def sessions_get(session_id: UUID, url: Url = DEFAULT_URL) -> None:
-    _show(url, lambda c: c.get_work_session(session_id))
+def sessions_get(session_id: SessionId, json_out: Json = False, url: Url = None) -> None:
+    """Show one work session."""
+    show(url, lambda c: c.get_work_session(session_id))
 
 
 @sessions_app.command("update")
 def sessions_update(
-    session_id: UUID,
-    status: Annotated[WorkSessionStatus | None, typer.Option()] = None,
-    session_type: Annotated[SessionType | None, typer.Option("--type")] = None,
-    version: Annotated[
-        int | None, typer.Option(help="Expected version (409 if stale); omit to retry.")
-    ] = None,
+    session_id: SessionId,
+    status: Annotated[WorkSessionStatus | None, typer.Option(help="New status.")] = None,
+    session_type: Annotated[SessionType | None, typer.Option("--type", help="New type.")] = None,
+    space: Annotated[UUID | None, typer.Option(help="Move it to this space.")] = None,
+    meta: Meta = None,
+    version: Version = None,
     lock_token: LockToken = None,
-    url: Url = DEFAULT_URL,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    """With --version, a stale version fails (409); without it, the change is applied to the
-    current version, retried on conflict."""
-    body = WorkSessionUpdate.model_validate(_fields(status=status, session_type=session_type))
+    """Change the options given; with --version a stale version fails (409), without it the
+    change is applied to the current version, retried on conflict."""
+    body = build(
+        WorkSessionUpdate,
+        status=status,
+        session_type=session_type,
+        space_id=space,
+        meta=_object(meta),
+        version=version,
+    )
     if version is not None:
-        versioned = body.model_copy(update={"version": version})
-        _show(url, lambda c: c.update_work_session(session_id, versioned, lock_token=lock_token))
+        show(url, lambda c: c.update_work_session(session_id, body, lock_token=lock_token))
     else:
-        _show(
+        show(
             url,
             lambda c: c.update_work_session_with_retry(
                 session_id, lambda _: body, lock_token=lock_token
@@ -198,137 +532,538 @@ def sessions_update(
 
 
 @sessions_app.command("delete")
-def sessions_delete(session_id: UUID, lock_token: LockToken = None, url: Url = DEFAULT_URL) -> None:
-    """Deletes the session with its markers, their details, and its anchors."""
-    _call(url, lambda c: c.delete_work_session(session_id, lock_token=lock_token))
+def sessions_delete(session_id: SessionId, lock_token: LockToken = None, url: Url = None) -> None:
+    """Delete the session with its markers, their details, and its anchors."""
+    call(url, lambda c: c.delete_work_session(session_id, lock_token=lock_token))
 
 
 # markers
 
-markers_app = typer.Typer(help="AR markers.", no_args_is_help=True)
+markers_app = typer.Typer(help="AR markers: four corners in a work session.", no_args_is_help=True)
+
+MARKER_COLUMNS = ("ID", "LABEL", "VERSION", "P1", "P2", "P3", "P4", "DETAILS")
+
+
+def marker_row(marker: Marker) -> Sequence[Any]:
+    return (
+        marker.id,
+        marker.label,
+        marker.version,
+        marker.p1,
+        marker.p2,
+        marker.p3,
+        marker.p4,
+        marker.details is not None,
+    )
 
 
 @markers_app.command("list")
 def markers_list(
-    url: Url = DEFAULT_URL,
     session: Annotated[UUID | None, typer.Option(help="Only this work session's markers.")] = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    _show(url, lambda c: c.list_markers(work_session_id=session))
+    """List markers."""
+    show_list(
+        url, lambda c: c.list_markers(work_session_id=session), json_out, MARKER_COLUMNS, marker_row
+    )
 
 
 @markers_app.command("create")
 def markers_create(
-    session: Annotated[UUID, typer.Option(help="The work session's id.")],
-    p1: Annotated[str, typer.Option(help="x,y,z")],
-    p2: Annotated[str, typer.Option(help="x,y,z")],
-    p3: Annotated[str, typer.Option(help="x,y,z")],
-    p4: Annotated[str, typer.Option(help="x,y,z")],
-    label: Annotated[str | None, typer.Option()] = None,
-    color: Annotated[str | None, typer.Option()] = None,
+    session: Annotated[UUID, typer.Option(help="The work session's id.", show_default=False)],
+    p1: Annotated[Xyz, point("First corner.")],
+    p2: Annotated[Xyz, point("Second corner.")],
+    p3: Annotated[Xyz, point("Third corner.")],
+    p4: Annotated[Xyz, point("Fourth corner.")],
+    label: Annotated[str | None, typer.Option(help="A label shown in the app.")] = None,
+    color: Annotated[str | None, typer.Option(help="A color, e.g. #ff0000.")] = None,
+    meta: Meta = None,
+    custom_props: CustomProps = None,
     lock_token: LockToken = None,
-    url: Url = DEFAULT_URL,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    body = MarkerCreate.model_validate(
-        _fields(
-            work_session_id=session,
-            p1=_point(p1),
-            p2=_point(p2),
-            p3=_point(p3),
-            p4=_point(p4),
-            label=label,
-            color=color,
-        )
+    """Create one marker."""
+    body = build(
+        MarkerCreate,
+        work_session_id=session,
+        **_points(p1=p1, p2=p2, p3=p3, p4=p4),
+        label=label,
+        color=color,
+        meta=_object(meta),
+        custom_props=_object(custom_props),
     )
-    _show(url, lambda c: c.create_marker(body, lock_token=lock_token))
+    show(url, lambda c: c.create_marker(body, lock_token=lock_token))
+
+
+@markers_app.command("bulk")
+def markers_bulk(
+    file: File,
+    session: Annotated[
+        UUID | None,
+        typer.Option(help="Work session for the markers in the file that name none."),
+    ] = None,
+    lock_token: LockToken = None,
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """Create many markers from a JSON file: a list of markers (or {"markers": [...]}), each
+    as in `POST /markers`. All are created or none; they are listed in the file's order."""
+    data = read_json(file)
+    items = data.get("markers") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise typer.BadParameter("must be a JSON list of markers", param_hint="FILE")
+    if session is not None:
+        items = [
+            {"work_session_id": str(session), **item} if isinstance(item, dict) else item
+            for item in items
+        ]
+    body = build(MarkerBulkCreate, hint="FILE", markers=items)
+    show_list(
+        url,
+        lambda c: c.create_markers(body.markers, lock_token=lock_token),
+        json_out,
+        MARKER_COLUMNS,
+        marker_row,
+    )
 
 
 @markers_app.command("get")
-def markers_get(marker_id: UUID, url: Url = DEFAULT_URL) -> None:
-    _show(url, lambda c: c.get_marker(marker_id))
+def markers_get(marker_id: MarkerId, json_out: Json = False, url: Url = None) -> None:
+    """Show one marker."""
+    show(url, lambda c: c.get_marker(marker_id))
+
+
+@markers_app.command("update")
+def markers_update(
+    marker_id: MarkerId,
+    p1: Annotated[Xyz | None, point("New first corner.")] = None,
+    p2: Annotated[Xyz | None, point("New second corner.")] = None,
+    p3: Annotated[Xyz | None, point("New third corner.")] = None,
+    p4: Annotated[Xyz | None, point("New fourth corner.")] = None,
+    label: Annotated[str | None, typer.Option(help="New label.")] = None,
+    color: Annotated[str | None, typer.Option(help="New color.")] = None,
+    meta: Meta = None,
+    custom_props: CustomProps = None,
+    version: Version = None,
+    lock_token: LockToken = None,
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """Change the options given; with --version a stale version fails (409), without it the
+    change is applied to the current version, retried on conflict."""
+    body = build(
+        MarkerUpdate,
+        **_points(p1=p1, p2=p2, p3=p3, p4=p4),
+        label=label,
+        color=color,
+        meta=_object(meta),
+        custom_props=_object(custom_props),
+        version=version,
+    )
+    if version is not None:
+        show(url, lambda c: c.update_marker(marker_id, body, lock_token=lock_token))
+    else:
+        show(
+            url,
+            lambda c: c.update_marker_with_retry(marker_id, lambda _: body, lock_token=lock_token),
+        )
 
 
 @markers_app.command("delete")
-def markers_delete(marker_id: UUID, lock_token: LockToken = None, url: Url = DEFAULT_URL) -> None:
-    _call(url, lambda c: c.delete_marker(marker_id, lock_token=lock_token))
+def markers_delete(marker_id: MarkerId, lock_token: LockToken = None, url: Url = None) -> None:
+    """Delete a marker (and its details)."""
+    call(url, lambda c: c.delete_marker(marker_id, lock_token=lock_token))
+
+
+# marker details
+
+details_app = typer.Typer(
+    help="Marker details: a marker's footprint in its session's frame.", no_args_is_help=True
+)
+
+
+@details_app.command("get")
+def details_get(marker_id: MarkerId, json_out: Json = False, url: Url = None) -> None:
+    """Show a marker's details (404 until calculated or stored)."""
+    show(url, lambda c: c.get_marker_details(marker_id))
+
+
+@details_app.command("calculate")
+def details_calculate(marker_id: MarkerId, json_out: Json = False, url: Url = None) -> None:
+    """Calculate (or recalculate) a marker's details from its corners."""
+    show(url, lambda c: c.calculate_marker_details(marker_id))
+
+
+@details_app.command("put")
+def details_put(marker_id: MarkerId, file: File, json_out: Json = False, url: Url = None) -> None:
+    """Store details as given in a JSON file (the body of `PUT /markers/{id}/details`)."""
+    body = build(MarkerDetailsPut, hint="FILE", **_file_object(file))
+    show(url, lambda c: c.put_marker_details(marker_id, body))
+
+
+@details_app.command("delete")
+def details_delete(marker_id: MarkerId, url: Url = None) -> None:
+    """Delete a marker's details."""
+    call(url, lambda c: c.delete_marker_details(marker_id))
+
+
+def _file_object(file: str) -> dict[str, Any]:
+    data = read_json(file)
+    if not isinstance(data, dict):
+        raise typer.BadParameter("must be a JSON object", param_hint="FILE")
+    return data
+
+
+# anchors
+
+anchors_app = typer.Typer(
+    help="Anchors: a world position per (work session, run, local z).", no_args_is_help=True
+)
+
+ANCHOR_COLUMNS = ("ID", "SESSION", "RUN", "LOCAL Z", "POSITION", "UPDATED")
+
+
+def anchor_row(anchor: Anchor) -> Sequence[Any]:
+    return (
+        anchor.id,
+        anchor.session_id,
+        anchor.run,
+        anchor.local_z,
+        anchor.world_position,
+        anchor.updated_at,
+    )
+
+
+@anchors_app.command("list")
+def anchors_list(
+    session: Annotated[UUID | None, typer.Option(help="Only this work session's anchors.")] = None,
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """List anchors."""
+    show_list(
+        url, lambda c: c.list_anchors(session_id=session), json_out, ANCHOR_COLUMNS, anchor_row
+    )
+
+
+@anchors_app.command("upsert")
+def anchors_upsert(
+    session: Annotated[UUID, typer.Option(help="The work session's id.", show_default=False)],
+    run: Annotated[int, typer.Option(help="The run number.", show_default=False)],
+    local_z: Annotated[float, typer.Option(help="The local z (matched exactly).")],
+    position: Annotated[Xyz, point("World position.")],
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """Create the anchor of (session, run, local z), or move it if it exists."""
+    body = build(
+        AnchorUpsert,
+        session_id=session,
+        run=run,
+        local_z=local_z,
+        world_position=position.values,
+    )
+    show(url, lambda c: c.upsert_anchor(body))
+
+
+@anchors_app.command("get")
+def anchors_get(anchor_id: AnchorId, json_out: Json = False, url: Url = None) -> None:
+    """Show one anchor."""
+    show(url, lambda c: c.get_anchor(anchor_id))
+
+
+@anchors_app.command("update")
+def anchors_update(
+    anchor_id: AnchorId,
+    position: Annotated[Xyz, point("New world position.")],
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """Move an anchor."""
+    body = build(AnchorUpdate, world_position=position.values)
+    show(url, lambda c: c.update_anchor(anchor_id, body))
+
+
+@anchors_app.command("delete")
+def anchors_delete(anchor_id: AnchorId, url: Url = None) -> None:
+    """Delete an anchor."""
+    call(url, lambda c: c.delete_anchor(anchor_id))
+
+
+# laser guides
+
+guide_app = typer.Typer(
+    help="Laser guides: one grid of guide lines per space.", no_args_is_help=True
+)
+
+
+@guide_app.command("get")
+def guide_get(space_id: SpaceId, json_out: Json = False, url: Url = None) -> None:
+    """Show a space's laser guide (404 when it has none)."""
+    show(url, lambda c: c.get_laser_guide(space_id))
+
+
+@guide_app.command("put")
+def guide_put(space_id: SpaceId, file: File, json_out: Json = False, url: Url = None) -> None:
+    """Store a space's laser guide from a JSON file: {"grid": [{"x", "z",
+    "segment_length"}, ...], "meta": {...}}."""
+    body = build(LaserGuidePut, hint="FILE", **_file_object(file))
+    show(url, lambda c: c.put_laser_guide(space_id, body))
+
+
+@guide_app.command("delete")
+def guide_delete(space_id: SpaceId, url: Url = None) -> None:
+    """Delete a space's laser guide."""
+    call(url, lambda c: c.delete_laser_guide(space_id))
+
+
+# reference sets
+
+sets_app = typer.Typer(
+    help="Reference sets: named sets of reference markers in a space.", no_args_is_help=True
+)
+
+SET_COLUMNS = ("ID", "NAME", "MARKERS", "VERSION", "UPDATED")
+
+
+def set_row(reference_set: ReferenceSet) -> Sequence[Any]:
+    return (
+        reference_set.id,
+        reference_set.name,
+        len(reference_set.markers),
+        reference_set.version,
+        reference_set.updated_at,
+    )
+
+
+Markers = Annotated[
+    str | None,
+    typer.Option(
+        "--markers",
+        metavar="FILE",
+        help="A JSON file (or -) with the list of markers, each {p1..p4, label, color, id}.",
+    ),
+]
+
+
+def _markers_file(markers: str | None) -> Any:
+    return None if markers is None else read_json(markers, hint="--markers")
+
+
+@sets_app.command("list")
+def sets_list(space_id: SpaceId, json_out: Json = False, url: Url = None) -> None:
+    """List a space's reference sets."""
+    show_list(url, lambda c: c.list_reference_sets(space_id), json_out, SET_COLUMNS, set_row)
+
+
+@sets_app.command("create")
+def sets_create(
+    space_id: SpaceId,
+    name: Annotated[str, typer.Option(help="The set's name.", show_default=False)],
+    description: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    markers: Markers = None,
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """Create a reference set in a space."""
+    body = build(
+        ReferenceSetCreate, name=name, description=description, markers=_markers_file(markers)
+    )
+    show(url, lambda c: c.create_reference_set(space_id, body))
+
+
+@sets_app.command("get")
+def sets_get(set_id: SetId, json_out: Json = False, url: Url = None) -> None:
+    """Show one reference set with its markers."""
+    show(url, lambda c: c.get_reference_set(set_id))
+
+
+@sets_app.command("update")
+def sets_update(
+    set_id: SetId,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    description: Annotated[str | None, typer.Option(help="New description.")] = None,
+    markers: Markers = None,
+    version: Annotated[
+        int | None, typer.Option(help="Expected current version: a stale one fails (409).")
+    ] = None,
+    json_out: Json = False,
+    url: Url = None,
+) -> None:
+    """Change the options given; --markers replaces the whole list."""
+    body = build(
+        ReferenceSetUpdate,
+        name=name,
+        description=description,
+        markers=_markers_file(markers),
+        version=version,
+    )
+    show(url, lambda c: c.update_reference_set(set_id, body))
+
+
+@sets_app.command("delete")
+def sets_delete(set_id: SetId, url: Url = None) -> None:
+    """Delete a reference set."""
+    call(url, lambda c: c.delete_reference_set(set_id))
 
 
 # presence
 
 presence_app = typer.Typer(help="Who is in a work session.", no_args_is_help=True)
 
+PRESENCE_COLUMNS = ("USER", "DEVICES", "NAME", "LAST SEEN", "EXPIRES")
+
+User = Annotated[
+    str, typer.Option(parser=nonempty, help="Your user id (kept verbatim).", show_default=False)
+]
+Device = Annotated[
+    str | None, typer.Option(parser=nonempty, help="Your device id (kept verbatim).")
+]
+
+
+def print_presence(present: PresenceList, json_out: bool) -> None:
+    if json_out:
+        print_json(present)
+        return
+    rows = [
+        (m.user_id, m.devices, m.display_name, m.last_seen, m.expires_at) for m in present.members
+    ]
+    print_table(PRESENCE_COLUMNS, rows)
+
 
 @presence_app.command("list")
-def presence_list(session_id: UUID, url: Url = DEFAULT_URL) -> None:
-    _show(url, lambda c: c.list_presence(session_id))
+def presence_list(session_id: SessionId, json_out: Json = False, url: Url = None) -> None:
+    """Who is present, with their devices."""
+    print_presence(call(url, lambda c: c.list_presence(session_id)), json_out)
 
 
 @presence_app.command("beat")
 def presence_beat(
-    session_id: UUID,
-    user: Annotated[str, typer.Option(help="Your user id (kept verbatim).")],
-    device: Annotated[str | None, typer.Option()] = None,
-    url: Url = DEFAULT_URL,
+    session_id: SessionId,
+    user: User,
+    device: Device = None,
+    display_name: Annotated[str | None, typer.Option(help="Shown to the others.")] = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
     """One heartbeat: present for the server's presence TTL (30 s by default)."""
-    _show(url, lambda c: c.heartbeat(session_id, user, device_id=device))
+    show(url, lambda c: c.heartbeat(session_id, user, device_id=device, display_name=display_name))
 
 
 @presence_app.command("leave")
 def presence_leave(
-    session_id: UUID,
-    user: str,
-    device: Annotated[str | None, typer.Option()] = None,
-    url: Url = DEFAULT_URL,
+    session_id: SessionId,
+    user: Annotated[
+        str,
+        typer.Argument(
+            parser=nonempty, metavar="USER", help="The user id (verbatim).", show_default=False
+        ),
+    ],
+    device: Annotated[
+        str | None,
+        typer.Option(parser=nonempty, help="Only this device leaves (verbatim)."),
+    ] = None,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    _show(url, lambda c: c.leave(session_id, user, device_id=device))
+    """Leave (only --device, when given); prints who is still present."""
+    print_presence(call(url, lambda c: c.leave(session_id, user, device_id=device)), json_out)
 
 
 # locks
 
 lock_app = typer.Typer(help="Edit locks on work sessions.", no_args_is_help=True)
 
+Token = Annotated[
+    str,
+    typer.Argument(
+        parser=nonempty, metavar="TOKEN", help="The token from `lock acquire`.", show_default=False
+    ),
+]
+
 
 @lock_app.command("status")
-def lock_status(session_id: UUID, url: Url = DEFAULT_URL) -> None:
-    _show(url, lambda c: c.lock_status(session_id))
+def lock_status(session_id: SessionId, json_out: Json = False, url: Url = None) -> None:
+    """Whether the session is locked, by whom, until when (never the token)."""
+    show(url, lambda c: c.lock_status(session_id))
 
 
 @lock_app.command("acquire")
 def lock_acquire(
-    session_id: UUID,
-    ttl: Annotated[int, typer.Option(help="Seconds until it expires unless extended.")] = 30,
+    session_id: SessionId,
+    ttl: Annotated[int, typer.Option(min=1, help="Seconds until it expires unless extended.")] = 30,
     owner: Annotated[str | None, typer.Option(help="Shown to others in `lock status`.")] = None,
-    url: Url = DEFAULT_URL,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    """Prints the grant (with the token); exits 1 when someone else holds the lock."""
-    grant = _call(url, lambda c: c.acquire_lock(session_id, ttl, owner=owner))
-    typer.echo(json.dumps(_to_json(grant), indent=2))
+    """Print the grant (with the token); exit 1 when someone else holds the lock."""
+    grant = call(url, lambda c: c.acquire_lock(session_id, ttl, owner=owner))
+    print_json(grant)
     if not grant.acquired:
-        typer.echo(f"error: work session {session_id} is locked by another holder", err=True)
-        raise typer.Exit(1)
+        fail(f"work session {session_id} is locked by another holder")
 
 
 @lock_app.command("extend")
 def lock_extend(
-    session_id: UUID,
-    token: str,
-    ttl: Annotated[int, typer.Option()] = 30,
-    url: Url = DEFAULT_URL,
+    session_id: SessionId,
+    token: Token,
+    ttl: Annotated[int, typer.Option(min=1, help="New TTL in seconds, from now.")] = 30,
+    json_out: Json = False,
+    url: Url = None,
 ) -> None:
-    _show(url, lambda c: c.extend_lock(session_id, token, ttl))
+    """Extend a lock you hold; exit 1 when the token no longer holds it."""
+    answer = call(url, lambda c: c.extend_lock(session_id, token, ttl))
+    print_json(answer)
+    if not answer.extended:
+        fail(f"the lock of {session_id} was not extended: the token does not hold it")
 
 
 @lock_app.command("release")
-def lock_release(session_id: UUID, token: str, url: Url = DEFAULT_URL) -> None:
-    _show(url, lambda c: c.release_lock(session_id, token))
+def lock_release(
+    session_id: SessionId, token: Token, json_out: Json = False, url: Url = None
+) -> None:
+    """Release a lock you hold; exit 1 when the token does not hold it."""
+    answer = call(url, lambda c: c.release_lock(session_id, token))
+    print_json(answer)
+    if not answer.released:
+        fail(f"the lock of {session_id} was not released: the token does not hold it")
 
 
 # health
 
-health_app = typer.Typer(help="The server's health report.")
+
+def health(json_out: Json = False, url: Url = None) -> None:
+    """The server's health report; exit 1 unless the server, its database and Redis are up."""
+
+    def check(client: Client) -> Health:
+        try:
+            return client.health()
+        except Unavailable as error:  # 503 still carries the report
+            if isinstance(error.body, Mapping):
+                try:
+                    return Health.model_validate(error.body)
+                except ValidationError:
+                    pass
+            raise
+
+    report = call(url, check)
+    print_json(report)
+    if report.status != "ok":
+        down = [name for name in ("database", "redis") if getattr(report, name) != "up"]
+        fail(f"the server is {report.status}: {', '.join(down)} down")
 
 
-@health_app.callback(invoke_without_command=True)
-def health(url: Url = DEFAULT_URL) -> None:
-    """Whether the server, its database and Redis are up (exit 1 if it is unhealthy)."""
-    _show(url, lambda c: c.health())
+def register(app: typer.Typer) -> None:
+    """Add the client commands to the `roboscope` command."""
+    app.add_typer(spaces_app, name="spaces")
+    app.add_typer(sessions_app, name="sessions")
+    app.add_typer(markers_app, name="markers")
+    app.add_typer(details_app, name="details")
+    app.add_typer(anchors_app, name="anchors")
+    app.add_typer(guide_app, name="laser-guide")
+    app.add_typer(sets_app, name="reference-sets")
+    app.add_typer(presence_app, name="presence")
+    app.add_typer(lock_app, name="lock")
+    app.command("health")(health)

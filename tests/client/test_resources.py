@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from roboscope.client import AsyncClient, NotFound
+from roboscope.client import AsyncClient, Conflict, NotFound
 from roboscope.services.marker_details import COMPUTED
 from roboscope.wire import (
     AnchorUpdate,
@@ -217,3 +217,15 @@ async def test_lock_calls(api: AsyncClient) -> None:
     assert not (await api.release_lock(session_id, "not-the-token")).released
     assert (await api.release_lock(session_id, grant.token)).released
     assert not (await api.lock_status(session_id)).locked
+
+
+async def test_duplicate_space_key_names_the_key(api: AsyncClient) -> None:
+    await api.create_space(SpaceCreate(key="hall-dup", name="first"))
+    with pytest.raises(Conflict) as caught:
+        await api.create_space(SpaceCreate(key="hall-dup", name="second"))
+    assert caught.value.status == 409 and "'hall-dup'" in caught.value.message
+    other = await api.create_space(SpaceCreate(key="hall-other", name="other"))
+    with pytest.raises(Conflict) as caught:
+        await api.update_space(other.id, SpaceUpdate(key="hall-dup"))
+    assert "'hall-dup'" in caught.value.message
+    assert (await api.get_space(other.id)).key == "hall-other"

@@ -4,15 +4,32 @@ behaviours of the seed guide done right (presence, held locks, retry-on-conflict
     async with AsyncClient("http://127.0.0.1:8080") as api:
         space = await api.create_space(SpaceCreate(key="hall-a", name="Hall A"))
 
-See docs/sdk.md.
+    with Client("http://127.0.0.1:8080") as api:
+        space = api.create_space(SpaceCreate(key="hall-b", name="Hall B"))
+
+`Client` is generated from `AsyncClient` (`_sync/` from `_async/`, by
+`scripts/unasync_client.py`), so both have the same methods and behaviours. This package
+imports httpx and pydantic only: never the server, the database layer or Redis. See
+docs/sdk.md.
 """
 
-from ._async import AsyncClient
+from ._async.client import AsyncClient
+from ._async.locks import AsyncHeldLock
+from ._async.marker_sync import AsyncMarkerSync
+from ._async.presence import AsyncPresenceSession
+from ._async.retry import update_with_retry
+from ._backoff import backoff
 from ._base import API_PREFIX, DEFAULT_TIMEOUT, DEFAULT_URL
 from ._calls import LOCK_TOKEN_HEADER, Id
-from ._sync import Client
+from ._sync.client import Client
+from ._sync.locks import HeldLock
+from ._sync.marker_sync import MarkerSync
+from ._sync.presence import PresenceSession
+from ._sync.retry import update_with_retry_sync
+from .changes import AsyncChangeHandler, ChangeHandler, MarkerChanges, diff
 from .errors import (
     ApiError,
+    BadResponse,
     ClientError,
     Conflict,
     ConnectionFailed,
@@ -25,10 +42,6 @@ from .errors import (
     VersionConflict,
     raise_for_error,
 )
-from .locks import HeldLock
-from .presence import PresenceSession
-from .retry import backoff, update_with_retry, update_with_retry_sync
-from .sync import ChangeHandler, MarkerChanges, MarkerSync, diff
 
 __all__ = [
     "API_PREFIX",
@@ -36,7 +49,12 @@ __all__ = [
     "DEFAULT_URL",
     "LOCK_TOKEN_HEADER",
     "ApiError",
+    "AsyncChangeHandler",
     "AsyncClient",
+    "AsyncHeldLock",
+    "AsyncMarkerSync",
+    "AsyncPresenceSession",
+    "BadResponse",
     "ChangeHandler",
     "Client",
     "ClientError",

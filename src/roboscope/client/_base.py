@@ -13,7 +13,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """Per phase (connect, read, write, pool); well inside the 30 s every request must fit."""
 
 
-def _sdk_version() -> str:
+def sdk_version() -> str:
     try:
         return version("roboscope")
     except PackageNotFoundError:  # running from a source tree
@@ -24,7 +24,7 @@ HEADERS = {
     # The iOS clients send both on every request, GET and DELETE included.
     "Content-Type": "application/json",
     "Accept": "application/json",
-    "User-Agent": f"roboscope-python/{_sdk_version()}",
+    "User-Agent": f"roboscope-python/{sdk_version()}",
 }
 
 

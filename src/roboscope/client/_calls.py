@@ -1,4 +1,4 @@
-"""Every API call described once, without I/O, so the async and sync clients cannot drift.
+"""Every API call described once, without I/O, so the async and blocking clients cannot drift.
 
 A `Call` says which method, path, query, body and headers to send and how to parse the
 answer; `AsyncClient` and `Client` only execute it.
@@ -13,7 +13,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..wire import (
     Anchor,
@@ -51,6 +51,7 @@ from ..wire.locks import (
     LockStatus,
 )
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
+from .errors import BadResponse, ConnectionFailed, raise_for_error
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -112,19 +113,44 @@ def _lock(token: str | None) -> dict[str, str]:
     return {LOCK_TOKEN_HEADER: token} if token is not None else {}
 
 
+def _uid_or_none(value: Id | None) -> str | None:
+    return None if value is None else uid(value)
+
+
 def _query(**values: object) -> dict[str, str]:
-    """Query parameters without the absent ones; booleans as `true`/`false`."""
+    """Query parameters without the absent ones; booleans as `true`/`false`.
+
+    Values are sent as given: resource ids are parsed by the caller (`uid`), never here by
+    name, because opaque client ids such as `device_id` also end in `_id` and must travel
+    verbatim."""
     out: dict[str, str] = {}
     for name, value in values.items():
         if value is None:
             continue
         if isinstance(value, bool):
             out[name] = "true" if value else "false"
-        elif isinstance(value, UUID | str) and name.endswith("_id"):
-            out[name] = uid(value)
         else:
             out[name] = str(getattr(value, "value", value))
     return out
+
+
+def finish(call: Call[T], response: httpx.Response) -> T:
+    """An answer as the call's type: error statuses raise `ApiError`s, and a body that does
+    not parse raises `BadResponse` (so a pydantic `ValidationError` from the SDK always means
+    the caller's input was refused before sending)."""
+    raise_for_error(response)
+    try:
+        return call.parse(response)
+    except ValidationError as error:
+        raise BadResponse(
+            f"unexpected answer to {call.method} {call.path}: "
+            f"{error.error_count()} invalid field(s), first: {error.errors()[0]['msg']}"
+        ) from error
+
+
+def unreachable(base_url: str, call: Call[Any], error: httpx.TransportError) -> ConnectionFailed:
+    reason = str(error) or type(error).__name__
+    return ConnectionFailed(f"cannot reach {base_url}{call.path} ({call.method}): {reason}")
 
 
 # Health
@@ -164,7 +190,7 @@ def delete_space(space_id: Id) -> Call[None]:
 def list_work_sessions(
     space_id: Id | None, status: WorkSessionStatus | None, session_type: SessionType | None
 ) -> Call[list[WorkSession]]:
-    params = _query(space_id=space_id, status=status, session_type=session_type)
+    params = _query(space_id=_uid_or_none(space_id), status=status, session_type=session_type)
     return Call("GET", "/work-sessions", many(WorkSession), params)
 
 
@@ -192,7 +218,9 @@ def delete_work_session(session_id: Id, lock_token: str | None) -> Call[None]:
 
 
 def list_markers(work_session_id: Id | None) -> Call[list[Marker]]:
-    return Call("GET", "/markers", many(Marker), _query(work_session_id=work_session_id))
+    return Call(
+        "GET", "/markers", many(Marker), _query(work_session_id=_uid_or_none(work_session_id))
+    )
 
 
 def create_marker(body: MarkerCreate, lock_token: str | None) -> Call[Marker]:
@@ -243,7 +271,7 @@ def delete_marker_details(marker_id: Id) -> Call[None]:
 
 
 def list_anchors(session_id: Id | None) -> Call[list[Anchor]]:
-    return Call("GET", "/anchors", many(Anchor), _query(session_id=session_id))
+    return Call("GET", "/anchors", many(Anchor), _query(session_id=_uid_or_none(session_id)))
 
 
 def upsert_anchor(body: AnchorUpsert) -> Call[Anchor]:
@@ -319,7 +347,8 @@ def presence(session_id: Id) -> Call[PresenceList]:
 
 
 def leave(session_id: Id, user_id: str, device_id: str | None) -> Call[PresenceList]:
-    # User ids are opaque and verbatim: slashes, `?` and `#` must survive the path.
+    # User and device ids are opaque and verbatim: slashes, `?` and `#` must survive the
+    # path, and the device id is sent as given (case kept), never parsed.
     path = f"/presence/{uid(session_id)}/{quote(user_id, safe='')}"
     return Call("DELETE", path, one(PresenceList), _query(device_id=device_id))
 

@@ -21,6 +21,11 @@ class ConnectionFailed(ClientError):
     """The server could not be reached or did not answer in time (no HTTP status)."""
 
 
+class BadResponse(ClientError):
+    """The server answered 2xx with a body that is not what the API promises (a proxy's
+    page, another service on that port, a server of an incompatible version)."""
+
+
 class ApiError(ClientError):
     """The server answered with an error status; `code` is the body's `error` field."""
 

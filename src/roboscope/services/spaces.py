@@ -3,14 +3,18 @@ sessions with their contents, its laser guide and its reference sets)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import laser_guides as guide_rows
 from ..db import reference_sets as reference_set_rows
 from ..db import spaces as rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..wire import Space, SpaceCreate, SpaceUpdate
 from .cascade import delete_work_sessions_with_contents
@@ -21,10 +25,23 @@ def _not_found(space_id: UUID) -> NotFound:
     return NotFound(f"space {space_id} does not exist")
 
 
+@asynccontextmanager
+async def _writing_key(db: Database, key: str | None) -> AsyncIterator[AsyncConnection]:
+    """A write transaction in which the only unique value a space has besides its fresh id
+    is its key: a conflict there is a duplicate key, and the 409 says which one."""
+    try:
+        async with db.transaction() as conn:
+            yield conn
+    except Conflict as error:
+        if key is None:
+            raise
+        raise Conflict(f"a space with key {key!r} already exists", key=key) from error
+
+
 async def create_space(db: Database, body: SpaceCreate) -> Space:
     now = utcnow()
     values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
-    async with db.transaction() as conn:
+    async with _writing_key(db, body.key) as conn:
         await rows.insert_space(conn, values)
     return Space.model_validate(values)
 
@@ -46,7 +63,7 @@ async def get_space(db: Database, space_id: UUID) -> Space:
 async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Space:
     """Write only what really changed: a bumped `updated_at` makes every device re-download
     the space's ML model, so a PATCH that repeats current values leaves the row untouched."""
-    async with db.transaction() as conn:
+    async with _writing_key(db, patch.key) as conn:
         row = await rows.get_space(conn, space_id, for_update=True)
         if row is None:
             raise _not_found(space_id)

@@ -2,32 +2,33 @@
 
 The seed beats with a `Timer` and `try?`, so a failing heartbeat is dropped without a trace,
 and leaving depends on a view disappearing. Here the first beat must succeed (so joining
-fails loudly), later beats run in a background task that logs each failure, records it in
-`last_error`, and simply beats again on the next tick (the server re-adds a user whose
-presence lapsed), and the session is left on exit, also when the surrounding task is
-cancelled.
+fails loudly), later beats run in the background (a task for the async client, a thread for
+the blocking one) that logs each failure, records it in `last_error`, and simply beats again
+on the next tick (the server re-adds a user whose presence lapsed), and the session is left
+on exit, also when the surrounding task is cancelled.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from ..wire.presence import PresenceBeat
-from ._calls import Id, uid
-from ._tasks import Background, finally_
-from .errors import ClientError
+from ...wire.presence import PresenceBeat
+from .._calls import Id, uid
+from .._concurrency import AsyncBackground, async_cleanup
+from ..errors import ClientError
 
 if TYPE_CHECKING:
-    from ._async import AsyncClient
+    from .client import AsyncClient
 
 log = logging.getLogger("roboscope.client")
 
 
-class PresenceSession:
-    """`async with client.presence(session_id, user_id, interval=10) as here:`."""
+class AsyncPresenceSession:
+    """A context manager from `client.presence(session_id, user_id, interval=10)`: present
+    while inside, left on exit."""
 
     def __init__(
         self,
@@ -55,12 +56,12 @@ class PresenceSession:
         """The most recent failure of a beat or of leaving; kept after later successes."""
         self.last_beat: PresenceBeat | None = None
         """The answer to the last successful beat: this device's expiry and the counts."""
-        self._background = Background()
+        self._background = AsyncBackground()
         self._left = False
 
     async def __aenter__(self) -> Self:
         await self.beat()
-        self._background.start(self._beat_forever(), f"presence {self.session_id}")
+        self._background.start(self._beat_forever, f"presence {self.session_id}")
         return self
 
     async def __aexit__(
@@ -98,21 +99,20 @@ class PresenceSession:
             return
         self._left = True
         await self._background.stop()
-        error = await finally_(
-            self._client.leave(self.session_id, self.user_id, device_id=self.device_id),
+        error = await async_cleanup(
+            lambda: self._client.leave(self.session_id, self.user_id, device_id=self.device_id),
             f"leaving presence of {self.session_id}",
         )
         if error is not None:
             self.last_error = error
 
     async def _beat_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_at = loop.time() + self.interval
+        next_at = monotonic() + self.interval
         while True:
-            if await self._background.pause(next_at - loop.time()):
+            if await self._background.pause(next_at - monotonic()):
                 return
             # Ticks missed while a slow beat was in flight are skipped, not bunched up.
-            next_at = max(next_at + self.interval, loop.time())
+            next_at = max(next_at + self.interval, monotonic())
             try:
                 await self.beat()
             except Exception as error:  # never let the loop die: the next tick retries

@@ -1,6 +1,6 @@
-"""The blocking client: the same operations as `AsyncClient` (both execute the calls of
-`_calls`), with retry-on-conflict; the long-lived behaviours (presence, held locks, marker
-sync) need a background task and are async only."""
+# Generated from client/_async/client.py by scripts/unasync_client.py: do not edit.
+# Edit the async source, then run `python scripts/unasync_client.py`.
+"""The client: one method per API operation, plus the collaborative behaviours."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Self, TypeVar
 
 import httpx
 
-from ..wire import (
+from ...wire import (
     Anchor,
     AnchorUpdate,
     AnchorUpsert,
@@ -35,8 +35,8 @@ from ..wire import (
     WorkSessionStatus,
     WorkSessionUpdate,
 )
-from ..wire.common import JsonObject
-from ..wire.locks import (
+from ...wire.common import JsonObject
+from ...wire.locks import (
     LockAcquire,
     LockExtend,
     LockExtension,
@@ -45,22 +45,27 @@ from ..wire.locks import (
     LockReleased,
     LockStatus,
 )
-from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from . import _calls as calls
-from ._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
-from ._calls import Call, Id
-from .errors import ConnectionFailed, raise_for_error
+from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
+from .. import _calls as calls
+from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
+from .._calls import Call, Id, finish, unreachable
+from ..changes import ChangeHandler
+from .locks import HeldLock
+from .marker_sync import MarkerSync
+from .presence import PresenceSession
 from .retry import update_with_retry_sync
 
 T = TypeVar("T")
 
 
 class Client:
-    """The Roboscope API over httpx, blocking (scripts, the CLI).
+    """The Roboscope API over httpx (`AsyncClient`, and its blocking twin `Client`).
 
-    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. `transport=` takes any
-    `httpx.BaseTransport` (a proxy, a test double of the network). Errors raise
-    `roboscope.client.ApiError` subclasses; network failures raise `ConnectionFailed`.
+    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. `transport=` takes
+    an httpx transport of the client's flavour (`httpx.ASGITransport(app=app)` talks to an
+    app in-process). Errors raise `roboscope.client.ApiError` subclasses; network failures
+    raise `ConnectionFailed`; inputs are validated by the wire models before sending
+    (pydantic's `ValidationError`).
     """
 
     def __init__(
@@ -107,11 +112,8 @@ class Client:
                 headers=call.headers,
             )
         except httpx.TransportError as error:
-            reason = str(error) or type(error).__name__
-            raise ConnectionFailed(
-                f"cannot reach {self.base_url}{call.path} ({call.method}): {reason}"
-            ) from error
-        return call.parse(raise_for_error(response))
+            raise unreachable(self.base_url, call, error) from error
+        return finish(call, response)
 
     # Health
 
@@ -169,7 +171,7 @@ class Client:
         max_attempts: int = 5,
     ) -> WorkSession:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
-        `update_with_retry_sync`)."""
+        `update_with_retry`)."""
         return update_with_retry_sync(
             lambda: self.get_work_session(session_id),
             lambda patch: self.update_work_session(session_id, patch, lock_token=lock_token),
@@ -212,7 +214,7 @@ class Client:
         max_attempts: int = 5,
     ) -> Marker:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
-        `update_with_retry_sync`)."""
+        `update_with_retry`)."""
         return update_with_retry_sync(
             lambda: self.get_marker(marker_id),
             lambda patch: self.update_marker(marker_id, patch, lock_token=lock_token),
@@ -293,7 +295,7 @@ class Client:
         display_name: str | None = None,
         meta: JsonObject | None = None,
     ) -> PresenceBeat:
-        """One beat; answers who is present (beat every 10 s to stay present)."""
+        """One beat; answers who is present. `presence()` keeps beating."""
         body = PresenceHeartbeat(
             user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
         )
@@ -305,12 +307,32 @@ class Client:
     def leave(self, session_id: Id, user_id: str, *, device_id: str | None = None) -> PresenceList:
         return self._send(calls.leave(session_id, user_id, device_id))
 
+    def presence(
+        self,
+        session_id: Id,
+        user_id: str,
+        *,
+        device_id: str | None = None,
+        display_name: str | None = None,
+        interval: float = 10.0,
+    ) -> PresenceSession:
+        """A context manager that beats every `interval` seconds in the background while
+        inside and leaves on exit (see docs/sdk.md)."""
+        return PresenceSession(
+            self,
+            session_id,
+            user_id,
+            device_id=device_id,
+            display_name=display_name,
+            interval=interval,
+        )
+
     # Locks (the seed guide's routes)
 
     def acquire_lock(
         self, session_id: Id, ttl_seconds: int | None = None, *, owner: str | None = None
     ) -> LockGrant:
-        """Contention is `acquired=False`, not an exception."""
+        """Contention is `acquired=False` (not an exception); see `hold_lock`."""
         body = LockAcquire(ttl_seconds=ttl_seconds, owner=owner)
         return self._send(calls.acquire_lock(session_id, body))
 
@@ -325,3 +347,31 @@ class Client:
 
     def release_lock(self, session_id: Id, token: str) -> LockReleased:
         return self._send(calls.release_lock(session_id, LockRelease(token=token)))
+
+    def hold_lock(
+        self,
+        session_id: Id,
+        ttl_seconds: int = 30,
+        *,
+        owner: str | None = None,
+        extend_every: float | None = None,
+    ) -> HeldLock:
+        """A context manager that acquires the lock (or raises `LockUnavailable`), extends it
+        every `extend_every` seconds (half the TTL by default) and releases it on exit."""
+        return HeldLock(
+            self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
+        )
+
+    # Sync
+
+    def marker_sync(
+        self,
+        work_session_id: Id,
+        on_change: ChangeHandler,
+        *,
+        interval: float = 5.0,
+        initial: Iterable[Marker] = (),
+    ) -> MarkerSync:
+        """A context manager that polls the session's markers every `interval` seconds while
+        inside and calls `on_change` with what changed."""
+        return MarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)

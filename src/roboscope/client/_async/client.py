@@ -1,4 +1,4 @@
-"""The async client: one method per API operation, plus the collaborative behaviours."""
+"""The client: one method per API operation, plus the collaborative behaviours."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Self, TypeVar
 
 import httpx
 
-from ..wire import (
+from ...wire import (
     Anchor,
     AnchorUpdate,
     AnchorUpsert,
@@ -33,8 +33,8 @@ from ..wire import (
     WorkSessionStatus,
     WorkSessionUpdate,
 )
-from ..wire.common import JsonObject
-from ..wire.locks import (
+from ...wire.common import JsonObject
+from ...wire.locks import (
     LockAcquire,
     LockExtend,
     LockExtension,
@@ -43,25 +43,27 @@ from ..wire.locks import (
     LockReleased,
     LockStatus,
 )
-from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from . import _calls as calls
-from ._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
-from ._calls import Call, Id
-from .errors import ConnectionFailed, raise_for_error
-from .locks import HeldLock
-from .presence import PresenceSession
+from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
+from .. import _calls as calls
+from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
+from .._calls import Call, Id, finish, unreachable
+from ..changes import AsyncChangeHandler
+from .locks import AsyncHeldLock
+from .marker_sync import AsyncMarkerSync
+from .presence import AsyncPresenceSession
 from .retry import update_with_retry
-from .sync import ChangeHandler, MarkerSync
 
 T = TypeVar("T")
 
 
 class AsyncClient:
-    """The Roboscope API over httpx, async.
+    """The Roboscope API over httpx (`AsyncClient`, and its blocking twin `Client`).
 
-    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. Pass `transport=`
-    to talk to an app in-process (`httpx.ASGITransport(app=app)`). Errors raise
-    `roboscope.client.ApiError` subclasses; network failures raise `ConnectionFailed`.
+    `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. `transport=` takes
+    an httpx transport of the client's flavour (`httpx.ASGITransport(app=app)` talks to an
+    app in-process). Errors raise `roboscope.client.ApiError` subclasses; network failures
+    raise `ConnectionFailed`; inputs are validated by the wire models before sending
+    (pydantic's `ValidationError`).
     """
 
     def __init__(
@@ -108,11 +110,8 @@ class AsyncClient:
                 headers=call.headers,
             )
         except httpx.TransportError as error:
-            reason = str(error) or type(error).__name__
-            raise ConnectionFailed(
-                f"cannot reach {self.base_url}{call.path} ({call.method}): {reason}"
-            ) from error
-        return call.parse(raise_for_error(response))
+            raise unreachable(self.base_url, call, error) from error
+        return finish(call, response)
 
     # Health
 
@@ -296,7 +295,7 @@ class AsyncClient:
         display_name: str | None = None,
         meta: JsonObject | None = None,
     ) -> PresenceBeat:
-        """One beat; answers who is present. Use `presence()` to keep beating."""
+        """One beat; answers who is present. `presence()` keeps beating."""
         body = PresenceHeartbeat(
             user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
         )
@@ -318,10 +317,10 @@ class AsyncClient:
         device_id: str | None = None,
         display_name: str | None = None,
         interval: float = 10.0,
-    ) -> PresenceSession:
-        """`async with client.presence(sid, "ann") as here:` beats every `interval` seconds
-        and leaves on exit."""
-        return PresenceSession(
+    ) -> AsyncPresenceSession:
+        """A context manager that beats every `interval` seconds in the background while
+        inside and leaves on exit (see docs/sdk.md)."""
+        return AsyncPresenceSession(
             self,
             session_id,
             user_id,
@@ -358,10 +357,10 @@ class AsyncClient:
         *,
         owner: str | None = None,
         extend_every: float | None = None,
-    ) -> HeldLock:
-        """`async with client.hold_lock(sid) as lock:` acquires (or raises `LockUnavailable`),
-        extends every `extend_every` seconds (half the TTL by default), releases on exit."""
-        return HeldLock(
+    ) -> AsyncHeldLock:
+        """A context manager that acquires the lock (or raises `LockUnavailable`), extends it
+        every `extend_every` seconds (half the TTL by default) and releases it on exit."""
+        return AsyncHeldLock(
             self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
         )
 
@@ -370,10 +369,11 @@ class AsyncClient:
     def marker_sync(
         self,
         work_session_id: Id,
-        on_change: ChangeHandler,
+        on_change: AsyncChangeHandler,
         *,
         interval: float = 5.0,
         initial: Iterable[Marker] = (),
-    ) -> MarkerSync:
-        """Polls the session's markers and calls `on_change` with what changed."""
-        return MarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)
+    ) -> AsyncMarkerSync:
+        """A context manager that polls the session's markers every `interval` seconds while
+        inside and calls `on_change` with what changed."""
+        return AsyncMarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)

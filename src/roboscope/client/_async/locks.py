@@ -4,10 +4,11 @@ The seed extends at 50 % of the TTL with `try?` and never looks at the answer, s
 that expired (app suspended, network gone) or was taken over goes unnoticed and the client
 keeps editing as if it held it. Here:
 
-- contention raises `LockUnavailable` from `async with` (a context manager that yields "no
-  lock" would make every caller check for it; the exception cannot be forgotten);
-- the lock is extended every `extend_every` seconds (half the TTL by default) in a
-  background task; a transient failure is logged and retried within a second;
+- contention raises `LockUnavailable` on entering (a context manager that yields "no lock"
+  would make every caller check for it; the exception cannot be forgotten);
+- the lock is extended every `extend_every` seconds (half the TTL by default) in the
+  background (a task for the async client, a thread for the blocking one); a transient
+  failure is logged and retried within a second;
 - loss is noticed and made visible: an extend answered `extended: false`, or no successful
   extend before the TTL ran out, sets `lost`, the `lost_event`, and `lost_reason`; from
   then on `token` raises `LockLost`, so no write can carry a dead token by accident (and the
@@ -18,18 +19,18 @@ keeps editing as if it held it. Here:
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from ..wire.locks import LockGrant
-from ._calls import Id, uid
-from ._tasks import Background, finally_
-from .errors import ClientError, LockLost, LockUnavailable
+from ...wire.locks import LockGrant
+from .._calls import Id, uid
+from .._concurrency import AsyncBackground, AsyncEvent, async_cleanup
+from ..errors import ClientError, LockLost, LockUnavailable
 
 if TYPE_CHECKING:
-    from ._async import AsyncClient
+    from .client import AsyncClient
 
 log = logging.getLogger("roboscope.client")
 
@@ -37,9 +38,9 @@ RETRY_DELAY = 1.0
 """How soon a failed extend is retried (capped by `extend_every`)."""
 
 
-class HeldLock:
-    """`async with client.hold_lock(session_id, ttl_seconds=30) as lock:` then write with
-    `lock_token=lock.token`."""
+class AsyncHeldLock:
+    """A context manager from `client.hold_lock(session_id, ttl_seconds=30)`: write with
+    `lock_token=lock.token` while inside."""
 
     def __init__(
         self,
@@ -64,12 +65,12 @@ class HeldLock:
         """Successful extends so far."""
         self.last_error: BaseException | None = None
         """The most recent failure of an extend or of releasing."""
-        self.lost_event = asyncio.Event()
+        self.lost_event = AsyncEvent()
         self.lost_reason: str | None = None
         self.released = False
         self._grant: LockGrant | None = None
-        self._deadline = 0.0  # loop time by which the lock has surely expired unless extended
-        self._background = Background()
+        self._deadline = 0.0  # monotonic time by which the lock has surely expired unless extended
+        self._background = AsyncBackground()
 
     async def __aenter__(self) -> Self:
         await self.acquire()
@@ -109,15 +110,14 @@ class HeldLock:
     async def acquire(self) -> None:
         """Acquire and start extending; raises `LockUnavailable` when someone else holds it."""
         if self._grant is not None:
-            raise RuntimeError("this HeldLock was already acquired; make a new one")
-        loop = asyncio.get_running_loop()
-        sent = loop.time()
+            raise RuntimeError("this lock was already acquired; make a new one")
+        sent = monotonic()
         grant = await self._client.acquire_lock(self.session_id, self.ttl_seconds, owner=self.owner)
         if not grant.acquired or grant.token is None:
             raise LockUnavailable(self.session_id)
         self._grant = grant
         self._deadline = sent + self.ttl_seconds
-        self._background.start(self._extend_forever(), f"lock {self.session_id}")
+        self._background.start(self._extend_forever, f"lock {self.session_id}")
 
     async def release(self) -> bool:
         """Stop extending and release; idempotent. True if the server released it now."""
@@ -127,14 +127,14 @@ class HeldLock:
         await self._background.stop()
         if self.lost or self._grant.token is None:
             return False
+        token = self._grant.token
         outcome: list[bool] = []
 
         async def release() -> None:
-            assert self._grant is not None and self._grant.token is not None
-            answer = await self._client.release_lock(self.session_id, self._grant.token)
+            answer = await self._client.release_lock(self.session_id, token)
             outcome.append(answer.released)
 
-        error = await finally_(release(), f"releasing the lock of {self.session_id}")
+        error = await async_cleanup(release, f"releasing the lock of {self.session_id}")
         if error is not None:
             self.last_error = error
         return outcome == [True]
@@ -155,12 +155,11 @@ class HeldLock:
     async def _extend_forever(self) -> None:
         assert self._grant is not None and self._grant.token is not None
         token = self._grant.token
-        loop = asyncio.get_running_loop()
         delay = self.extend_every
         while True:
             if await self._background.pause(delay):
                 return
-            sent = loop.time()
+            sent = monotonic()
             try:
                 answer = await self._client.extend_lock(self.session_id, token, self.ttl_seconds)
             except Exception as error:  # transient: retry soon, unless the TTL ran out
@@ -169,7 +168,7 @@ class HeldLock:
                     log.warning("extending the lock of %s failed: %s", self.session_id, error)
                 else:
                     log.exception("extending the lock of %s failed", self.session_id)
-                if loop.time() >= self._deadline:
+                if monotonic() >= self._deadline:
                     self._lose(f"could not extend it before its TTL ran out ({error})")
                     return
                 delay = min(self.extend_every, RETRY_DELAY)
