@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from roboscope.db import work_sessions as session_rows
 from roboscope.db.engine import Database
@@ -427,3 +427,42 @@ async def test_a_stalled_write_of_an_expired_holder_never_lands_after_a_newer_gr
     assert written.status_code == 200
     expected = "by A + by B" if a_response.status_code == 200 else "start + by B"
     assert (await client.get(url)).json()["label"] == expected
+
+
+async def _waiting_for_row_locks(database: Database) -> int:
+    """How many of this database's transactions wait for a lock (PostgreSQL)."""
+    stmt = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with database.read() as conn:
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def _at_least(database: Database, waiting: int) -> bool:
+    return await _waiting_for_row_locks(database) >= waiting
+
+
+async def test_a_space_delete_and_a_fenced_write_cannot_deadlock(
+    client: httpx.AsyncClient, database: Database, make_marker: Factory
+) -> None:
+    """A fenced write locks its session's row before the marker's; a delete of the space must
+    take the rows in the same order, or each would wait for the other (PostgreSQL aborts one
+    of them, and its client would see an error)."""
+    if database.is_sqlite:
+        pytest.skip("SQLite runs one write transaction at a time: nothing can deadlock")
+    marker = await make_marker()
+    session = (await client.get(f"/work-sessions/{marker['work_session_id']}")).json()
+    grant = await acquire(client, session["id"])
+
+    async with _stalling_writes_to(database, marker["id"]):
+        delete = asyncio.create_task(client.delete(f"/spaces/{session['space_id']}"))
+        await _until(lambda: _at_least(database, 1))
+        patch = asyncio.create_task(
+            client.patch(f"/markers/{marker['id']}", json={"label": "x"}, headers=token(grant))
+        )
+        await _until(lambda: _at_least(database, 2))
+    deleted, patched = await delete, await patch
+    assert deleted.status_code == 204, deleted.text
+    assert patched.status_code in (200, 404), patched.text
+    assert (await client.get(f"/markers/{marker['id']}")).status_code == 404

@@ -66,11 +66,16 @@ async def work_session_version(conn: AsyncConnection, session_id: UUID) -> int |
     return await current_version(conn, work_sessions, session_id)
 
 
-async def lock_work_session(conn: AsyncConnection, session_id: UUID) -> bool:
-    """Whether the session exists; locks its row until commit (PostgreSQL), so a delete takes
-    the session row before its contents, in the same order as every fenced write."""
-    stmt = select(work_sessions.c.id).where(work_sessions.c.id == session_id).with_for_update()
-    return (await conn.execute(stmt)).first() is not None
+async def lock_work_sessions(conn: AsyncConnection, ids: Sequence[UUID]) -> None:
+    """Lock the sessions' rows until commit (PostgreSQL; SQLite's write transaction holds the
+    whole database), so that a delete takes them before their contents, as fenced writes do."""
+    stmt = (
+        select(work_sessions.c.id)
+        .where(work_sessions.c.id.in_(ids))
+        .order_by(work_sessions.c.id)
+        .with_for_update()
+    )
+    await conn.execute(stmt)
 
 
 async def raise_lock_fence(conn: AsyncConnection, session_id: UUID, fence: int) -> bool:

@@ -85,7 +85,6 @@ async def delete_work_session(
     fence = await fence_of(lock, session_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
-        # The session's row first, then its contents: the lock order of every fenced write.
-        if not await rows.lock_work_session(conn, session_id):
+        if not await rows.work_session_exists(conn, session_id):
             raise _not_found(session_id)
         await delete_work_sessions_with_contents(conn, [session_id])
