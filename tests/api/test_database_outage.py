@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -51,3 +52,22 @@ async def test_outage_is_503_and_recovery_needs_no_restart(
     await proxy.start()
     assert (await client.get("/spaces")).status_code == 200
     assert (await client.get("/health")).json()["database"] == "up"
+
+
+async def test_a_lock_grant_needs_the_database_and_is_undone_without_it(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    """A grant records its fence in the database before it is answered; when it cannot, the
+    grant is released again (else it would block the session for its TTL) and the answer is
+    503. Status needs Redis only."""
+    proxy, client = proxied
+    session_id = str(uuid.uuid4())
+    await proxy.stop()
+    response = await client.post(f"/locks/{session_id}", json={"ttl_seconds": 600})
+    assert response.status_code == 503
+    assert response.headers["retry-after"].isdigit()
+    assert response.json()["service"] == "database"
+    assert (await client.get(f"/locks/{session_id}")).json()["locked"] is False
+
+    await proxy.start()
+    assert (await client.post(f"/locks/{session_id}", json={})).json()["acquired"] is True

@@ -26,6 +26,12 @@ async def get_anchor(conn: AsyncConnection, anchor_id: UUID) -> RowMapping | Non
     return (await conn.execute(stmt)).mappings().first()
 
 
+async def anchor_session_id(conn: AsyncConnection, anchor_id: UUID) -> UUID | None:
+    """The anchor's work session (whose lock fences writes of the anchor)."""
+    stmt = select(anchors.c.session_id).where(anchors.c.id == anchor_id)
+    return (await conn.execute(stmt)).scalar()
+
+
 async def list_anchors(conn: AsyncConnection, *, session_id: UUID | None) -> Sequence[RowMapping]:
     stmt = select(anchors).order_by(anchors.c.id)
     if session_id is not None:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import marker_details, markers
-from .versioned import WriteState, fence_allows, update_versioned, write_state
+from .versioned import current_version, update_versioned
 
 _DETAILS = "details__"
 
@@ -66,15 +66,14 @@ async def update_marker(
     values: dict[str, Any],
     *,
     expected_version: int | None,
-    fence: int | None = None,
 ) -> RowMapping | None:
     return await update_versioned(
-        conn, markers, marker_id, values, expected_version=expected_version, fence=fence
+        conn, markers, marker_id, values, expected_version=expected_version
     )
 
 
-async def marker_write_state(conn: AsyncConnection, marker_id: UUID) -> WriteState | None:
-    return await write_state(conn, markers, marker_id)
+async def marker_version(conn: AsyncConnection, marker_id: UUID) -> int | None:
+    return await current_version(conn, markers, marker_id)
 
 
 async def marker_session_id(conn: AsyncConnection, marker_id: UUID) -> UUID | None:
@@ -82,13 +81,8 @@ async def marker_session_id(conn: AsyncConnection, marker_id: UUID) -> UUID | No
     return (await conn.execute(stmt)).scalar()
 
 
-async def delete_marker(
-    conn: AsyncConnection, marker_id: UUID, *, fence: int | None = None
-) -> bool:
-    stmt = delete(markers).where(markers.c.id == marker_id)
-    if fence is not None:
-        stmt = stmt.where(fence_allows(markers, fence))
-    result = await conn.execute(stmt)
+async def delete_marker(conn: AsyncConnection, marker_id: UUID) -> bool:
+    result = await conn.execute(delete(markers).where(markers.c.id == marker_id))
     return result.rowcount > 0
 
 

@@ -75,7 +75,8 @@ work_sessions = Table(
     Column("completed_at", Timestamp),
     Column("version", BigInteger, nullable=False),
     Column("meta", Json, nullable=False),
-    # The fence of the newest lock grant that wrote this row (X-Lock-Token writes).
+    # The newest lock fence of the session, granted or written (raised by every lock grant
+    # and every X-Lock-Token write of the session, never lowered): see services/locks.py.
     Column("lock_fence", BigInteger),
     *_timestamps(),
 )
@@ -95,6 +96,8 @@ markers = Table(
     Column("meta", Json, nullable=False),
     Column("custom_props", Json, nullable=False),
     Column("calibrated_data", NullableJson),
+    # Unused since fences are kept per work session (work_sessions.lock_fence); kept to spare
+    # a migration.
     Column("lock_fence", BigInteger),
     *_timestamps(),
     # The session's markers in creation order (ids are UUIDv7) come from one index range.

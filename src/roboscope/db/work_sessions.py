@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import work_sessions
-from .versioned import WriteState, fence_allows, update_versioned, write_state
+from .versioned import current_version, update_versioned
 
 
 async def insert_work_session(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -56,25 +56,49 @@ async def update_work_session(
     values: dict[str, Any],
     *,
     expected_version: int | None,
-    fence: int | None = None,
 ) -> RowMapping | None:
     return await update_versioned(
-        conn, work_sessions, session_id, values, expected_version=expected_version, fence=fence
+        conn, work_sessions, session_id, values, expected_version=expected_version
     )
 
 
-async def work_session_write_state(conn: AsyncConnection, session_id: UUID) -> WriteState | None:
-    return await write_state(conn, work_sessions, session_id)
+async def work_session_version(conn: AsyncConnection, session_id: UUID) -> int | None:
+    return await current_version(conn, work_sessions, session_id)
 
 
-async def fenced_work_session_exists(conn: AsyncConnection, session_id: UUID, fence: int) -> bool:
-    """Whether the session exists and accepts a write with `fence`; locks the row until commit
-    (PostgreSQL), so a newer holder cannot write it in between."""
+async def lock_work_sessions(conn: AsyncConnection, ids: Sequence[UUID]) -> None:
+    """Lock the sessions' rows until commit (PostgreSQL; SQLite's write transaction holds the
+    whole database), so that a delete takes them before their contents, as fenced writes do."""
     stmt = (
         select(work_sessions.c.id)
-        .where(work_sessions.c.id == session_id, fence_allows(work_sessions, fence))
+        .where(work_sessions.c.id.in_(ids))
+        .order_by(work_sessions.c.id)
         .with_for_update()
     )
+    await conn.execute(stmt)
+
+
+async def raise_lock_fence(conn: AsyncConnection, session_id: UUID, fence: int) -> bool:
+    """Record `fence` as the session's newest lock fence unless a newer one is recorded.
+
+    One UPDATE by primary key. False when no row took it: the session is missing, or a newer
+    fence is recorded. The updated row stays locked until commit (on SQLite the transaction
+    holds the database's write lock anyway), which queues every other fence raise of the
+    session (fenced writes, lock grants) behind this transaction.
+    """
+    stmt = (
+        update(work_sessions)
+        .where(
+            work_sessions.c.id == session_id,
+            or_(work_sessions.c.lock_fence.is_(None), work_sessions.c.lock_fence <= fence),
+        )
+        .values(lock_fence=fence)
+    )
+    return (await conn.execute(stmt)).rowcount > 0
+
+
+async def work_session_exists(conn: AsyncConnection, session_id: UUID) -> bool:
+    stmt = select(work_sessions.c.id).where(work_sessions.c.id == session_id)
     return (await conn.execute(stmt)).first() is not None
 
 

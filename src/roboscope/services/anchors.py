@@ -16,17 +16,33 @@ from ..errors import InvalidReference, NotFound
 from ..ids import new_id
 from ..wire import Anchor, AnchorUpdate, AnchorUpsert
 from .clock import utcnow
+from .locks import Fence, LockToken, enforce_fence, fence_of
 
 
 def _not_found(anchor_id: UUID) -> NotFound:
     return NotFound(f"anchor {anchor_id} does not exist")
 
 
-async def upsert_anchor(db: Database, body: AnchorUpsert) -> tuple[Anchor, bool]:
+async def _anchor_fence(db: Database, lock: LockToken | None, anchor_id: UUID) -> Fence | None:
+    """`fence_of` for a write of an existing anchor: the lock of the anchor's session."""
+    if lock is None:
+        return None
+    async with db.read() as conn:
+        session_id = await rows.anchor_session_id(conn, anchor_id)
+    if session_id is None:
+        raise _not_found(anchor_id)
+    return await lock.fence_for(session_id)
+
+
+async def upsert_anchor(
+    db: Database, body: AnchorUpsert, *, lock: LockToken | None = None
+) -> tuple[Anchor, bool]:
     """The stored anchor, and whether this call created it."""
+    fence = await fence_of(lock, body.session_id)
     now = utcnow()
     values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         if await session_rows.get_work_session(conn, body.session_id) is None:
             raise InvalidReference(f"work session {body.session_id} does not exist")
         row = await rows.upsert_anchor(conn, values)
@@ -47,8 +63,12 @@ async def get_anchor(db: Database, anchor_id: UUID) -> Anchor:
     return Anchor.model_validate(dict(row))
 
 
-async def update_anchor(db: Database, anchor_id: UUID, patch: AnchorUpdate) -> Anchor:
+async def update_anchor(
+    db: Database, anchor_id: UUID, patch: AnchorUpdate, *, lock: LockToken | None = None
+) -> Anchor:
+    fence = await _anchor_fence(db, lock, anchor_id)
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         if patch.world_position is None:
             row = await rows.get_anchor(conn, anchor_id)
         else:
@@ -59,7 +79,9 @@ async def update_anchor(db: Database, anchor_id: UUID, patch: AnchorUpdate) -> A
     return Anchor.model_validate(dict(row))
 
 
-async def delete_anchor(db: Database, anchor_id: UUID) -> None:
+async def delete_anchor(db: Database, anchor_id: UUID, *, lock: LockToken | None = None) -> None:
+    fence = await _anchor_fence(db, lock, anchor_id)
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         if not await rows.delete_anchor(conn, anchor_id):
             raise _not_found(anchor_id)

@@ -21,6 +21,9 @@ async def delete_work_sessions_with_contents(
 ) -> None:
     if not session_ids:
         return
+    # The sessions' rows first, then their contents: the lock order of every fenced write
+    # (which raises its session's fence before it writes), so the two cannot deadlock.
+    await session_rows.lock_work_sessions(conn, session_ids)
     await details_rows.delete_details_of_sessions(conn, session_ids)
     await anchor_rows.delete_anchors_of_sessions(conn, session_ids)
     await marker_rows.delete_markers_of_sessions(conn, session_ids)

@@ -1,17 +1,28 @@
 """Edit locks: one holder per work session, TTL expiry, fences for writes.
 
 Contention, a wrong token and an expired lock are ordinary answers (`acquired: false`,
-`released: false`), never errors. Fenced writes (`X-Lock-Token`) are authorized here:
-`fence_for_write` answers the fence of the caller's grant, or refuses with 423.
+`released: false`), never errors. Fenced writes (`X-Lock-Token`) are authorized here, in two
+steps: `LockToken.fence_for` asks Redis whether the token holds the session's lock now (and
+for its grant's fence), then `enforce_fence`, inside the write's own transaction and before
+the write, checks that fence against the newest one recorded in the session's row and records
+it. A grant records its fence in that row before it is answered (`acquire`), so once a newer
+holder has its token, no write of an older holder can commit any more.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ..errors import InvalidInput, LockRejected
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..db import markers as marker_rows
+from ..db import work_sessions as session_rows
+from ..db.engine import Database
+from ..errors import InvalidInput, LockRejected, NotFound, ServiceUnavailable
 from ..realtime import LockGrant, LockStore
 from ..wire.locks import (
     LockAcquire,
@@ -50,15 +61,53 @@ def _granted(grant: LockGrant) -> dict[str, Any]:
 
 
 async def acquire(
-    store: LockStore, session_id: UUID, request: LockAcquire | None, policy: LockPolicy
+    store: LockStore,
+    db: Database,
+    session_id: UUID,
+    request: LockAcquire | None,
+    policy: LockPolicy,
 ) -> WireGrant:
+    """Grant the lock if it is free; the grant's fence is in the database before the answer.
+
+    Contention touches Redis only. A grant needs the database too: when it cannot record the
+    fence, the grant is undone and the answer is 503.
+    """
     request = request or LockAcquire()
     grant = await store.acquire(
         session_id, ttl_ms=policy.ttl_ms(request.ttl_seconds), owner=request.owner
     )
     if grant is None:
         return WireGrant(acquired=False, token=None)
+    await _record_grant(store, db, session_id, grant)
     return WireGrant.model_construct(**_granted(grant))
+
+
+async def _record_grant(store: LockStore, db: Database, session_id: UUID, grant: LockGrant) -> None:
+    """Raise the session row's fence to the grant's (the same conditional UPDATE as a fenced
+    write). A write of an older holder that has already raised it holds the row (PostgreSQL)
+    or the write lock (SQLite) until it commits or rolls back, so this waits for it; a write
+    that has not raised it yet is refused from now on. A session that is not in the database
+    has no row to raise: its writes have nothing to protect."""
+    try:
+        async with db.transaction() as conn:
+            await session_rows.raise_lock_fence(conn, session_id, grant.fence)
+    except BaseException:
+        # The grant is not answered, so nobody could use or release it: undo it rather than
+        # let it block the session for its whole TTL. In a task of its own (referenced until
+        # done), so that a cancelled request still releases it.
+        undo = asyncio.ensure_future(_release_quietly(store, session_id, grant.token))
+        _UNDOING.add(undo)
+        undo.add_done_callback(_UNDOING.discard)
+        await asyncio.shield(undo)
+        raise
+
+
+_UNDOING: set[asyncio.Future[None]] = set()
+
+
+async def _release_quietly(store: LockStore, session_id: UUID, token: str) -> None:
+    with contextlib.suppress(ServiceUnavailable):  # Redis gone too: the TTL frees the lock
+        await store.release(session_id, token)
 
 
 async def extend(
@@ -89,13 +138,22 @@ async def status(store: LockStore, session_id: UUID) -> LockStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Fence:
+    """What a fenced write takes into its transaction: the work session whose lock its token
+    held, and that grant's fence."""
+
+    session_id: UUID
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
 class LockToken:
     """The `X-Lock-Token` of a write, and the store that can vouch for it."""
 
     store: LockStore
     token: str
 
-    async def fence_for(self, session_id: UUID) -> int:
+    async def fence_for(self, session_id: UUID) -> Fence:
         """The fence this write may apply, if the token holds the session's lock right now."""
         fence = await self.store.fence_of(session_id, self.token)
         if fence is None:
@@ -103,4 +161,38 @@ class LockToken:
                 f"X-Lock-Token does not hold the lock of work session {session_id} "
                 "(expired, released, or never granted)"
             )
-        return fence
+        return Fence(session_id, fence)
+
+
+async def fence_of(lock: LockToken | None, session_id: UUID) -> Fence | None:
+    """Step one of a fenced write (before its transaction): None for a write without a token."""
+    return None if lock is None else await lock.fence_for(session_id)
+
+
+async def fence_of_marker(db: Database, lock: LockToken | None, marker_id: UUID) -> Fence | None:
+    """`fence_of` for a write of a marker (or its details): the lock of the marker's session."""
+    if lock is None:
+        return None
+    async with db.read() as conn:
+        session_id = await marker_rows.marker_session_id(conn, marker_id)
+    if session_id is None:
+        raise NotFound(f"marker {marker_id} does not exist")
+    return await lock.fence_for(session_id)
+
+
+async def enforce_fence(conn: AsyncConnection, fence: Fence | None) -> None:
+    """Step two of a fenced write: in the write's transaction, before the write.
+
+    Refuses (423, and the caller's transaction rolls back) when the session's row records a
+    newer fence than the write's, that is when a newer holder has been granted the lock;
+    otherwise records the write's fence there, which also queues the session's other fenced
+    writes and grants behind this transaction. A missing session passes: the write's own
+    existence check answers 404 or 422.
+    """
+    if fence is None or await session_rows.raise_lock_fence(conn, fence.session_id, fence.value):
+        return
+    if await session_rows.work_session_exists(conn, fence.session_id):
+        raise LockRejected(
+            f"a newer holder has been granted the lock of work session {fence.session_id}; "
+            "X-Lock-Token is no longer valid"
+        )

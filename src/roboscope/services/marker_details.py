@@ -20,6 +20,7 @@ from ..db.engine import Database
 from ..errors import NotFound, RoboscopeError
 from ..wire import MarkerDetails, MarkerDetailsPut
 from .clock import utcnow
+from .locks import LockToken, enforce_fence, fence_of_marker
 
 CORNERS = ("p1", "p2", "p3", "p4")
 COMPUTED = (
@@ -95,10 +96,14 @@ async def get_details(db: Database, marker_id: UUID) -> MarkerDetails:
     return MarkerDetails.model_validate(dict(row))
 
 
-async def calculate_details(db: Database, marker_id: UUID) -> MarkerDetails:
+async def calculate_details(
+    db: Database, marker_id: UUID, *, lock: LockToken | None = None
+) -> MarkerDetails:
     """Compute and store; a concurrent call for the same marker updates the same row."""
+    fence = await fence_of_marker(db, lock, marker_id)
     now = utcnow()
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         # FOR SHARE: a concurrent point edit waits, then recalculates from its own points.
         marker = await marker_rows.get_marker(conn, marker_id, for_share=True)
         if marker is None:
@@ -114,11 +119,15 @@ async def calculate_details(db: Database, marker_id: UUID) -> MarkerDetails:
     return MarkerDetails.model_validate(dict(row))
 
 
-async def put_details(db: Database, marker_id: UUID, body: MarkerDetailsPut) -> MarkerDetails:
+async def put_details(
+    db: Database, marker_id: UUID, body: MarkerDetailsPut, *, lock: LockToken | None = None
+) -> MarkerDetails:
     """Store the given values as the marker's details (created or replaced)."""
+    fence = await fence_of_marker(db, lock, marker_id)
     now = utcnow()
     values = {"marker_id": marker_id, **body.model_dump(), "created_at": now, "updated_at": now}
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         if await marker_rows.get_marker(conn, marker_id, for_share=True) is None:
             raise _marker_missing(marker_id)
         row = await rows.upsert_details(
@@ -127,8 +136,10 @@ async def put_details(db: Database, marker_id: UUID, body: MarkerDetailsPut) -> 
     return MarkerDetails.model_validate(dict(row))
 
 
-async def delete_details(db: Database, marker_id: UUID) -> None:
+async def delete_details(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
+    fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         if not await rows.delete_details(conn, marker_id):
             if await marker_rows.get_marker(conn, marker_id) is None:
                 raise _marker_missing(marker_id)

@@ -21,7 +21,7 @@ from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from .clock import utcnow
 from .conditional_writes import refused_write
-from .locks import LockToken
+from .locks import Fence, LockToken, enforce_fence, fence_of_marker
 from .marker_details import CORNERS, details_of, recalculate
 
 
@@ -33,7 +33,7 @@ def _marker(row: dict[str, Any], details: MarkerDetails | dict[str, Any] | None)
     return Marker.model_validate({**row, "details": details})
 
 
-async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> int | None:
+async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> Fence | None:
     """With `X-Lock-Token`, every marker must belong to the one session the token locks."""
     if lock is None:
         return None
@@ -53,13 +53,13 @@ async def create_markers(
             "id": new_id(),
             **body.model_dump(),
             "version": 0,
-            "lock_fence": fence,
             "created_at": now,
             "updated_at": now,
         }
         for body in bodies
     ]
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         wanted = {body.work_session_id for body in bodies}
         missing = wanted - await session_rows.existing_work_session_ids(conn, wanted)
         if missing:
@@ -102,32 +102,18 @@ async def get_marker(db: Database, marker_id: UUID) -> Marker:
     return _marker(*found)
 
 
-async def _marker_fence(db: Database, marker_id: UUID, lock: LockToken | None) -> int | None:
-    if lock is None:
-        return None
-    async with db.read() as conn:
-        session_id = await rows.marker_session_id(conn, marker_id)
-    if session_id is None:
-        raise _not_found(marker_id)
-    return await lock.fence_for(session_id)
-
-
 async def update_marker(
     db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
 ) -> Marker:
-    fence = await _marker_fence(db, marker_id, lock)
+    fence = await fence_of_marker(db, lock, marker_id)
     changes = patch.changes()
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         row = await rows.update_marker(
-            conn,
-            marker_id,
-            {**changes, "updated_at": utcnow()},
-            expected_version=patch.version,
-            fence=fence,
+            conn, marker_id, {**changes, "updated_at": utcnow()}, expected_version=patch.version
         )
         if row is None:
-            state = await rows.marker_write_state(conn, marker_id)
-            raise refused_write("marker", marker_id, state, fence)
+            raise refused_write("marker", marker_id, await rows.marker_version(conn, marker_id))
         if changes.keys() & set(CORNERS):
             details = await recalculate(conn, row)
         else:
@@ -137,10 +123,10 @@ async def update_marker(
 
 async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
     """Deletes the marker with its details."""
-    fence = await _marker_fence(db, marker_id, lock)
+    fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
-        # Details first (they reference the marker); a refused delete rolls them back.
+        await enforce_fence(conn, fence)
+        # Details first (they reference the marker).
         await details_rows.delete_details(conn, marker_id)
-        if not await rows.delete_marker(conn, marker_id, fence=fence):
-            state = await rows.marker_write_state(conn, marker_id)
-            raise refused_write("marker", marker_id, state, fence)
+        if not await rows.delete_marker(conn, marker_id):
+            raise _not_found(marker_id)

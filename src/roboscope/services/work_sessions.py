@@ -13,7 +13,7 @@ from ..wire import SessionType, WorkSession, WorkSessionCreate, WorkSessionStatu
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .conditional_writes import refused_write
-from .locks import LockToken
+from .locks import LockToken, enforce_fence, fence_of
 
 
 def _not_found(session_id: UUID) -> NotFound:
@@ -61,9 +61,10 @@ async def get_work_session(db: Database, session_id: UUID) -> WorkSession:
 async def update_work_session(
     db: Database, session_id: UUID, patch: WorkSessionUpdate, *, lock: LockToken | None = None
 ) -> WorkSession:
-    fence = None if lock is None else await lock.fence_for(session_id)
+    fence = await fence_of(lock, session_id)
     changes = patch.changes()
     async with db.transaction() as conn:
+        await enforce_fence(conn, fence)
         if "space_id" in changes and not await space_rows.space_exists(conn, changes["space_id"]):
             raise InvalidReference(f"space {changes['space_id']} does not exist")
         row = await rows.update_work_session(
@@ -71,23 +72,19 @@ async def update_work_session(
             session_id,
             {**changes, "updated_at": utcnow()},
             expected_version=patch.version,
-            fence=fence,
         )
         if row is None:
-            state = await rows.work_session_write_state(conn, session_id)
-            raise refused_write("work session", session_id, state, fence)
+            version = await rows.work_session_version(conn, session_id)
+            raise refused_write("work session", session_id, version)
     return WorkSession.model_validate(dict(row))
 
 
 async def delete_work_session(
     db: Database, session_id: UUID, *, lock: LockToken | None = None
 ) -> None:
-    fence = None if lock is None else await lock.fence_for(session_id)
+    fence = await fence_of(lock, session_id)
     async with db.transaction() as conn:
-        if fence is None:
-            if await rows.get_work_session(conn, session_id) is None:
-                raise _not_found(session_id)
-        elif not await rows.fenced_work_session_exists(conn, session_id, fence):
-            state = await rows.work_session_write_state(conn, session_id)
-            raise refused_write("work session", session_id, state, fence)
+        await enforce_fence(conn, fence)
+        if not await rows.work_session_exists(conn, session_id):
+            raise _not_found(session_id)
         await delete_work_sessions_with_contents(conn, [session_id])

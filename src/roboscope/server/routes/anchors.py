@@ -7,8 +7,8 @@ from starlette.responses import Response
 
 from ...services import anchors
 from ...wire import Anchor, AnchorUpdate, AnchorUpsert, ErrorBody
-from ..deps import DB
-from ..responses import no_content, wire
+from ..deps import DB, WriteLock
+from ..responses import FENCED_WRITE, no_content, wire
 
 router = APIRouter(prefix="/anchors", tags=["anchors"])
 
@@ -27,12 +27,13 @@ async def list_anchors(db: DB, session_id: UUID | None = None) -> Response:
     responses={
         200: {"model": Anchor, "description": "The anchor of this key existed; it was moved."},
         422: {"model": ErrorBody, "description": "Invalid body, or no such work session."},
+        **FENCED_WRITE,
     },
 )
-async def upsert_anchor(db: DB, body: AnchorUpsert) -> Response:
+async def upsert_anchor(db: DB, lock: WriteLock, body: AnchorUpsert) -> Response:
     """Upsert on (session_id, run, local_z), `local_z` matched exactly: 201 with a new anchor,
     or 200 with the existing anchor (same id) at the new `world_position`. Never a 409."""
-    anchor, created = await anchors.upsert_anchor(db, body)
+    anchor, created = await anchors.upsert_anchor(db, body, lock=lock)
     return wire(anchor, status_code=201 if created else 200)
 
 
@@ -41,13 +42,13 @@ async def get_anchor(db: DB, anchor_id: UUID) -> Response:
     return wire(await anchors.get_anchor(db, anchor_id))
 
 
-@router.patch("/{anchor_id}", response_model=Anchor)
-async def update_anchor(db: DB, anchor_id: UUID, body: AnchorUpdate) -> Response:
+@router.patch("/{anchor_id}", response_model=Anchor, responses=FENCED_WRITE)
+async def update_anchor(db: DB, lock: WriteLock, anchor_id: UUID, body: AnchorUpdate) -> Response:
     """Moves the anchor to `world_position`."""
-    return wire(await anchors.update_anchor(db, anchor_id, body))
+    return wire(await anchors.update_anchor(db, anchor_id, body, lock=lock))
 
 
-@router.delete("/{anchor_id}", status_code=204)
-async def delete_anchor(db: DB, anchor_id: UUID) -> Response:
-    await anchors.delete_anchor(db, anchor_id)
+@router.delete("/{anchor_id}", status_code=204, responses=FENCED_WRITE)
+async def delete_anchor(db: DB, lock: WriteLock, anchor_id: UUID) -> Response:
+    await anchors.delete_anchor(db, anchor_id, lock=lock)
     return no_content()

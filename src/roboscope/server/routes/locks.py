@@ -24,7 +24,7 @@ router = APIRouter(prefix="/locks", tags=["locks"])
 
 
 async def _acquire(rt: Realtime, session_id: UUID, body: LockAcquire | None) -> Response:
-    return wire(await locks.acquire(rt.locks, session_id, body, rt.lock_policy))
+    return wire(await locks.acquire(rt.locks, rt.database, session_id, body, rt.lock_policy))
 
 
 async def _extend(rt: Realtime, session_id: UUID, body: LockExtend) -> Response:

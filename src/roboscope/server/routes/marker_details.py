@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from ...services import marker_details
 from ...wire import ErrorBody, MarkerDetails, MarkerDetailsPut
-from ..deps import DB
-from ..responses import no_content, wire
+from ..deps import DB, WriteLock
+from ..responses import FENCED_WRITE, no_content, wire
 
 router = APIRouter(prefix="/markers/{marker_id}/details", tags=["marker details"])
 
@@ -24,20 +24,20 @@ async def get_details(db: DB, marker_id: UUID) -> Response:
     return wire(await marker_details.get_details(db, marker_id))
 
 
-@router.post("/calculate", response_model=MarkerDetails)
-async def calculate_details(db: DB, marker_id: UUID) -> Response:
+@router.post("/calculate", response_model=MarkerDetails, responses=FENCED_WRITE)
+async def calculate_details(db: DB, lock: WriteLock, marker_id: UUID) -> Response:
     """Compute the details from the marker's points and store them (an idempotent upsert;
     the marker's version is unchanged). The body (the app sends `{}`) is ignored."""
-    return wire(await marker_details.calculate_details(db, marker_id))
+    return wire(await marker_details.calculate_details(db, marker_id, lock=lock))
 
 
-@router.put("", response_model=MarkerDetails)
-async def put_details(db: DB, marker_id: UUID, body: MarkerDetailsPut) -> Response:
+@router.put("", response_model=MarkerDetails, responses=FENCED_WRITE)
+async def put_details(db: DB, lock: WriteLock, marker_id: UUID, body: MarkerDetailsPut) -> Response:
     """Store the given values (admin portal); recomputed whenever the marker's points change."""
-    return wire(await marker_details.put_details(db, marker_id, body))
+    return wire(await marker_details.put_details(db, marker_id, body, lock=lock))
 
 
-@router.delete("", status_code=204, responses=_NOT_FOUND)
-async def delete_details(db: DB, marker_id: UUID) -> Response:
-    await marker_details.delete_details(db, marker_id)
+@router.delete("", status_code=204, responses={**_NOT_FOUND, **FENCED_WRITE})
+async def delete_details(db: DB, lock: WriteLock, marker_id: UUID) -> Response:
+    await marker_details.delete_details(db, marker_id, lock=lock)
     return no_content()
