@@ -53,11 +53,29 @@ async def get_marker_with_details(conn: AsyncConnection, marker_id: UUID) -> Mar
     return None if row is None else _split(row)
 
 
-async def list_markers(conn: AsyncConnection, *, work_session_id: UUID | None) -> list[MarkerRow]:
-    stmt = _with_details().order_by(markers.c.id)
+async def list_markers(
+    conn: AsyncConnection,
+    *,
+    work_session_id: UUID | None,
+    after: UUID | None = None,
+    limit: int | None = None,
+) -> list[MarkerRow]:
+    """In id (creation) order; `after` and `limit` give one keyset page."""
+    stmt = _with_details().order_by(markers.c.id).limit(limit)
     if work_session_id is not None:
         stmt = stmt.where(markers.c.work_session_id == work_session_id)
+    if after is not None:
+        stmt = stmt.where(markers.c.id > after)
     return [_split(row) for row in (await conn.execute(stmt)).mappings()]
+
+
+async def more_markers_than(conn: AsyncConnection, count: int, *, after: UUID | None) -> bool:
+    """Whether more than `count` markers (after `after`) exist: one index probe at row
+    `count + 1`, never a COUNT(*)."""
+    stmt = select(markers.c.id).order_by(markers.c.id).offset(count).limit(1)
+    if after is not None:
+        stmt = stmt.where(markers.c.id > after)
+    return (await conn.execute(stmt)).first() is not None
 
 
 async def update_marker(

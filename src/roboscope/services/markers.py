@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..db import marker_details as details_rows
 from ..db import markers as rows
 from ..db import work_sessions as session_rows
@@ -21,8 +23,13 @@ from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from .clock import utcnow
 from .conditional_writes import refused_write
+from .idempotency import Answer, Once, write_once
+from .limits import Limits, check_json_fields
 from .locks import LockToken
 from .marker_details import CORNERS, details_of, recalculate
+from .paging import WHOLE_LIST, ListTooLarge, Page, PageRequest, page
+
+JSON_FIELDS = ("meta", "custom_props")
 
 
 def _not_found(marker_id: UUID) -> NotFound:
@@ -43,9 +50,18 @@ async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> int 
 
 
 async def create_markers(
-    db: Database, bodies: list[MarkerCreate], *, lock: LockToken | None = None
-) -> list[Marker]:
-    """Create every marker or none; the answer keeps the request's order."""
+    db: Database,
+    bodies: list[MarkerCreate],
+    *,
+    lock: LockToken | None = None,
+    limits: Limits,
+    once: Once | None = None,
+    bulk: bool = True,
+) -> Answer:
+    """Create every marker or none; the answer keeps the request's order (a list for a bulk
+    create, the one marker otherwise). With `once`, a repeated key replays the first answer."""
+    for index, body in enumerate(bodies):
+        check_json_fields(limits, body, JSON_FIELDS, prefix=f"markers.{index}." if bulk else "")
     fence = await _session_fence(lock, {body.work_session_id for body in bodies})
     now = utcnow()
     values: list[dict[str, Any]] = [
@@ -59,7 +75,8 @@ async def create_markers(
         }
         for body in bodies
     ]
-    async with db.transaction() as conn:
+
+    async def write(conn: AsyncConnection) -> list[Marker] | Marker:
         wanted = {body.work_session_id for body in bodies}
         missing = wanted - await session_rows.existing_work_session_ids(conn, wanted)
         if missing:
@@ -68,30 +85,71 @@ async def create_markers(
                 f"work session {bodies[index].work_session_id} does not exist", index=index
             )
         await rows.insert_markers(conn, values)
-    return [Marker.model_validate(row) for row in values]
+        created = [Marker.model_validate(row) for row in values]
+        return created if bulk else created[0]
+
+    return await write_once(db, once, write)
 
 
 async def create_marker(
-    db: Database, body: MarkerCreate, *, lock: LockToken | None = None
-) -> Marker:
-    (marker,) = await create_markers(db, [body], lock=lock)
-    return marker
+    db: Database,
+    body: MarkerCreate,
+    *,
+    lock: LockToken | None = None,
+    limits: Limits,
+    once: Once | None = None,
+) -> Answer:
+    return await create_markers(db, [body], lock=lock, limits=limits, once=once, bulk=False)
 
 
-async def list_markers(db: Database, *, work_session_id: UUID | None) -> list[Marker]:
+def _listed(found: rows.MarkerRow) -> Marker:
+    return _marker(*found)
+
+
+def _listed_id(found: rows.MarkerRow) -> UUID:
+    marker_id: UUID = found[0]["id"]
+    return marker_id
+
+
+async def list_markers(
+    db: Database,
+    *,
+    work_session_id: UUID | None,
+    paging: PageRequest = WHOLE_LIST,
+    limits: Limits,
+) -> Page[Marker]:
+    """Every marker, or one session's. An unfiltered list without `limit` that would hold more
+    than the configured maximum is refused (it once answered 148k markers, 80 MB, in 17 s):
+    the message says how to page instead."""
     async with db.read() as conn:
-        found = await rows.list_markers(conn, work_session_id=work_session_id)
-    return [_marker(row, details) for row, details in found]
+        unbounded = work_session_id is None and paging.limit is None
+        if unbounded and await rows.more_markers_than(
+            conn, limits.max_list_items, after=paging.after
+        ):
+            raise ListTooLarge(
+                f"more than {limits.max_list_items} markers: filter with work_session_id, "
+                f"or page with limit (at most {limits.max_list_items}) and the cursor of "
+                'each Link rel="next" header',
+                max_items=limits.max_list_items,
+            )
+        found = await rows.list_markers(
+            conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
+        )
+    return page(found, paging, _listed, _listed_id)
 
 
-async def list_markers_of_session(db: Database, session_id: UUID) -> list[Marker]:
+async def list_markers_of_session(
+    db: Database, session_id: UUID, *, paging: PageRequest = WHOLE_LIST
+) -> Page[Marker]:
     """`GET /work-sessions/{id}/markers`: like the filtered list, but 404 for an unknown
     session (the path names the session as a resource)."""
     async with db.read() as conn:
         if await session_rows.get_work_session(conn, session_id) is None:
             raise NotFound(f"work session {session_id} does not exist")
-        found = await rows.list_markers(conn, work_session_id=session_id)
-    return [_marker(row, details) for row, details in found]
+        found = await rows.list_markers(
+            conn, work_session_id=session_id, after=paging.after, limit=paging.fetch
+        )
+    return page(found, paging, _listed, _listed_id)
 
 
 async def get_marker(db: Database, marker_id: UUID) -> Marker:
@@ -113,8 +171,14 @@ async def _marker_fence(db: Database, marker_id: UUID, lock: LockToken | None) -
 
 
 async def update_marker(
-    db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
+    db: Database,
+    marker_id: UUID,
+    patch: MarkerUpdate,
+    *,
+    lock: LockToken | None = None,
+    limits: Limits,
 ) -> Marker:
+    check_json_fields(limits, patch, JSON_FIELDS)
     fence = await _marker_fence(db, marker_id, lock)
     changes = patch.changes()
     async with db.transaction() as conn:

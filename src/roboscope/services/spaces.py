@@ -3,7 +3,11 @@ sessions with their contents, its laser guide and its reference sets)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import laser_guides as guide_rows
 from ..db import reference_sets as reference_set_rows
@@ -15,24 +19,53 @@ from ..ids import new_id
 from ..wire import Space, SpaceCreate, SpaceUpdate
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
+from .idempotency import Answer, Once, write_once
+from .limits import Limits, check_json_fields
+from .paging import WHOLE_LIST, Page, PageRequest, page
+
+JSON_FIELDS = ("meta",)
 
 
 def _not_found(space_id: UUID) -> NotFound:
     return NotFound(f"space {space_id} does not exist")
 
 
-async def create_space(db: Database, body: SpaceCreate) -> Space:
+async def create_space(
+    db: Database, body: SpaceCreate, *, limits: Limits, once: Once | None = None
+) -> Answer:
+    """With `once`, a repeated `Idempotency-Key` replays the first answer."""
+    check_json_fields(limits, body, JSON_FIELDS)
     now = utcnow()
     values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
-    async with db.transaction() as conn:
+
+    async def write(conn: AsyncConnection) -> Space:
         await rows.insert_space(conn, values)
-    return Space.model_validate(values)
+        return Space.model_validate(values)
+
+    return await write_once(db, once, write)
 
 
-async def list_spaces(db: Database, *, key: str | None, include_inactive: bool) -> list[Space]:
+def _listed(row: Mapping[str, Any]) -> Space:
+    return Space.model_validate(dict(row))
+
+
+def _row_id(row: Mapping[str, Any]) -> UUID:
+    row_id: UUID = row["id"]
+    return row_id
+
+
+async def list_spaces(
+    db: Database, *, key: str | None, include_inactive: bool, paging: PageRequest = WHOLE_LIST
+) -> Page[Space]:
     async with db.read() as conn:
-        found = await rows.list_spaces(conn, key=key, include_inactive=include_inactive)
-    return [Space.model_validate(dict(row)) for row in found]
+        found = await rows.list_spaces(
+            conn,
+            key=key,
+            include_inactive=include_inactive,
+            after=paging.after,
+            limit=paging.fetch,
+        )
+    return page(found, paging, _listed, _row_id)
 
 
 async def get_space(db: Database, space_id: UUID) -> Space:
@@ -43,9 +76,12 @@ async def get_space(db: Database, space_id: UUID) -> Space:
     return Space.model_validate(dict(row))
 
 
-async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Space:
+async def update_space(
+    db: Database, space_id: UUID, patch: SpaceUpdate, *, limits: Limits
+) -> Space:
     """Write only what really changed: a bumped `updated_at` makes every device re-download
     the space's ML model, so a PATCH that repeats current values leaves the row untouched."""
+    check_json_fields(limits, patch, JSON_FIELDS)
     async with db.transaction() as conn:
         row = await rows.get_space(conn, space_id, for_update=True)
         if row is None:

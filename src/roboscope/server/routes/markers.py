@@ -2,32 +2,54 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ...services import markers
 from ...wire import ErrorBody, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
 from ..deps import DB, WriteLock
+from ..lists import list_response
+from ..params import BodyLimits, IdempotencyKey, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
 router = APIRouter(prefix="/markers", tags=["markers"])
 
 
-@router.get("", response_model=list[Marker])
-async def list_markers(db: DB, work_session_id: UUID | None = None) -> Response:
-    """Every marker, or those of one work session (`[]` for an unknown id)."""
-    return wire(await markers.list_markers(db, work_session_id=work_session_id))
+@router.get(
+    "",
+    response_model=list[Marker],
+    responses={422: {"model": ErrorBody, "description": "`list_too_large`: page or filter."}},
+)
+async def list_markers(
+    request: Request,
+    db: DB,
+    limits: BodyLimits,
+    paging: Paging,
+    work_session_id: UUID | None = None,
+) -> Response:
+    """Every marker, or those of one work session (`[]` for an unknown id). Unfiltered and
+    without `limit`, more than ROBOSCOPE_MAX_LIST_ITEMS markers get `422 list_too_large`."""
+    found = await markers.list_markers(
+        db, work_session_id=work_session_id, paging=paging, limits=limits
+    )
+    return list_response(request, found)
 
 
 @router.post("", response_model=Marker, status_code=201, responses=FENCED_WRITE)
-async def create_marker(db: DB, lock: WriteLock, body: MarkerCreate) -> Response:
-    return wire(await markers.create_marker(db, body, lock=lock), status_code=201)
+async def create_marker(
+    db: DB, lock: WriteLock, limits: BodyLimits, once: IdempotencyKey, body: MarkerCreate
+) -> Response:
+    return answered(await markers.create_marker(db, body, lock=lock, limits=limits, once=once))
 
 
 @router.post("/bulk", response_model=list[Marker], status_code=201, responses=FENCED_WRITE)
-async def create_markers(db: DB, lock: WriteLock, body: MarkerBulkCreate) -> Response:
+async def create_markers(
+    db: DB, lock: WriteLock, limits: BodyLimits, once: IdempotencyKey, body: MarkerBulkCreate
+) -> Response:
     """All or nothing; the answer lists the created markers in request order."""
-    return wire(await markers.create_markers(db, body.markers, lock=lock), status_code=201)
+    return answered(
+        await markers.create_markers(db, body.markers, lock=lock, limits=limits, once=once)
+    )
 
 
 @router.get("/{marker_id}", response_model=Marker)
@@ -40,8 +62,10 @@ async def get_marker(db: DB, marker_id: UUID) -> Response:
     response_model=Marker,
     responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
-async def update_marker(db: DB, lock: WriteLock, marker_id: UUID, body: MarkerUpdate) -> Response:
-    return wire(await markers.update_marker(db, marker_id, body, lock=lock))
+async def update_marker(
+    db: DB, lock: WriteLock, limits: BodyLimits, marker_id: UUID, body: MarkerUpdate
+) -> Response:
+    return wire(await markers.update_marker(db, marker_id, body, lock=lock, limits=limits))
 
 
 @router.delete("/{marker_id}", status_code=204, responses=FENCED_WRITE)
