@@ -6,28 +6,46 @@ Every dependency is `async def` (see deps.py: a plain `def` would cost a thread 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from starlette.responses import Response
 
 from ..services.idempotency import Answer, Once, once
-from ..services.limits import Limits
 from ..services.paging import PageRequest, page_request
+from ..wire.limits import MAX_JSON_BYTES
 from .state import AppState
 
 
-async def get_limits(request: Request) -> Limits:
+async def _json_limit(request: Request) -> AsyncIterator[None]:
+    """Caps `meta`/`custom_props` in this request's body at ROBOSCOPE_MAX_META_BYTES.
+
+    A router-level dependency: FastAPI solves dependencies before it validates the body, so
+    the cap is in place when the body's `JsonInput` fields are checked.
+    """
     state: AppState = request.app.state.roboscope
-    settings = state.settings
-    return Limits(max_meta_bytes=settings.max_meta_bytes, max_list_items=settings.max_list_items)
+    token = MAX_JSON_BYTES.set(state.settings.max_meta_bytes)
+    try:
+        yield
+    finally:
+        MAX_JSON_BYTES.reset(token)
 
 
-BodyLimits = Annotated[Limits, Depends(get_limits)]
+JSON_LIMIT = Depends(_json_limit)
+"""For `APIRouter(dependencies=[JSON_LIMIT])` on every router whose bodies carry `JsonInput`."""
+
+
+async def get_max_list_items(request: Request) -> int:
+    state: AppState = request.app.state.roboscope
+    return state.settings.max_list_items
+
+
+MaxListItems = Annotated[int, Depends(get_max_list_items)]
 
 
 async def get_paging(
-    limits: BodyLimits,
+    max_items: MaxListItems,
     limit: Annotated[
         int | None,
         Query(
@@ -44,7 +62,7 @@ async def get_paging(
         ),
     ] = None,
 ) -> PageRequest:
-    return page_request(limits, limit=limit, cursor=cursor)
+    return page_request(max_items, limit=limit, cursor=cursor)
 
 
 Paging = Annotated[PageRequest, Depends(get_paging)]

@@ -24,12 +24,9 @@ from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from .clock import utcnow
 from .conditional_writes import refused_write
 from .idempotency import Answer, Once, write_once
-from .limits import Limits, check_json_fields
 from .locks import LockToken
 from .marker_details import CORNERS, details_of, recalculate
 from .paging import WHOLE_LIST, ListTooLarge, Page, PageRequest, page
-
-JSON_FIELDS = ("meta", "custom_props")
 
 
 def _not_found(marker_id: UUID) -> NotFound:
@@ -54,14 +51,11 @@ async def create_markers(
     bodies: list[MarkerCreate],
     *,
     lock: LockToken | None = None,
-    limits: Limits,
     once: Once | None = None,
     bulk: bool = True,
 ) -> Answer:
     """Create every marker or none; the answer keeps the request's order (a list for a bulk
     create, the one marker otherwise). With `once`, a repeated key replays the first answer."""
-    for index, body in enumerate(bodies):
-        check_json_fields(limits, body, JSON_FIELDS, prefix=f"markers.{index}." if bulk else "")
     fence = await _session_fence(lock, {body.work_session_id for body in bodies})
     now = utcnow()
     values: list[dict[str, Any]] = [
@@ -96,10 +90,9 @@ async def create_marker(
     body: MarkerCreate,
     *,
     lock: LockToken | None = None,
-    limits: Limits,
     once: Once | None = None,
 ) -> Answer:
-    return await create_markers(db, [body], lock=lock, limits=limits, once=once, bulk=False)
+    return await create_markers(db, [body], lock=lock, once=once, bulk=False)
 
 
 def _listed(found: rows.MarkerRow) -> Marker:
@@ -116,21 +109,19 @@ async def list_markers(
     *,
     work_session_id: UUID | None,
     paging: PageRequest = WHOLE_LIST,
-    limits: Limits,
+    max_items: int,
 ) -> Page[Marker]:
     """Every marker, or one session's. An unfiltered list without `limit` that would hold more
     than the configured maximum is refused (it once answered 148k markers, 80 MB, in 17 s):
     the message says how to page instead."""
     async with db.read() as conn:
         unbounded = work_session_id is None and paging.limit is None
-        if unbounded and await rows.more_markers_than(
-            conn, limits.max_list_items, after=paging.after
-        ):
+        if unbounded and await rows.more_markers_than(conn, max_items, after=paging.after):
             raise ListTooLarge(
-                f"more than {limits.max_list_items} markers: filter with work_session_id, "
-                f"or page with limit (at most {limits.max_list_items}) and the cursor of "
+                f"more than {max_items} markers: filter with work_session_id, "
+                f"or page with limit (at most {max_items}) and the cursor of "
                 'each Link rel="next" header',
-                max_items=limits.max_list_items,
+                max_items=max_items,
             )
         found = await rows.list_markers(
             conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
@@ -176,9 +167,7 @@ async def update_marker(
     patch: MarkerUpdate,
     *,
     lock: LockToken | None = None,
-    limits: Limits,
 ) -> Marker:
-    check_json_fields(limits, patch, JSON_FIELDS)
     fence = await _marker_fence(db, marker_id, lock)
     changes = patch.changes()
     async with db.transaction() as conn:

@@ -15,7 +15,6 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from ..errors import InvalidInput
-from .limits import Limits
 
 T = TypeVar("T")
 
@@ -70,9 +69,9 @@ def decode_cursor(cursor: str) -> UUID:
     raise InvalidInput("cursor is not one this server handed out; start again without it")
 
 
-def page_request(limits: Limits, *, limit: int | None, cursor: str | None) -> PageRequest:
-    if limit is not None and not 1 <= limit <= limits.max_list_items:
-        raise InvalidInput(f"limit must be between 1 and {limits.max_list_items}")
+def page_request(max_items: int, *, limit: int | None, cursor: str | None) -> PageRequest:
+    if limit is not None and not 1 <= limit <= max_items:
+        raise InvalidInput(f"limit must be between 1 and {max_items}")
     return PageRequest(limit=limit, after=None if cursor is None else decode_cursor(cursor))
 
 

@@ -20,21 +20,15 @@ from ..wire import Space, SpaceCreate, SpaceUpdate
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .idempotency import Answer, Once, write_once
-from .limits import Limits, check_json_fields
 from .paging import WHOLE_LIST, Page, PageRequest, page
-
-JSON_FIELDS = ("meta",)
 
 
 def _not_found(space_id: UUID) -> NotFound:
     return NotFound(f"space {space_id} does not exist")
 
 
-async def create_space(
-    db: Database, body: SpaceCreate, *, limits: Limits, once: Once | None = None
-) -> Answer:
+async def create_space(db: Database, body: SpaceCreate, *, once: Once | None = None) -> Answer:
     """With `once`, a repeated `Idempotency-Key` replays the first answer."""
-    check_json_fields(limits, body, JSON_FIELDS)
     now = utcnow()
     values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
 
@@ -76,12 +70,9 @@ async def get_space(db: Database, space_id: UUID) -> Space:
     return Space.model_validate(dict(row))
 
 
-async def update_space(
-    db: Database, space_id: UUID, patch: SpaceUpdate, *, limits: Limits
-) -> Space:
+async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Space:
     """Write only what really changed: a bumped `updated_at` makes every device re-download
     the space's ML model, so a PATCH that repeats current values leaves the row untouched."""
-    check_json_fields(limits, patch, JSON_FIELDS)
     async with db.transaction() as conn:
         row = await rows.get_space(conn, space_id, for_update=True)
         if row is None:

@@ -23,11 +23,8 @@ from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .conditional_writes import refused_write
 from .idempotency import Answer, Once, write_once
-from .limits import Limits, check_json_fields
 from .locks import LockToken
 from .paging import WHOLE_LIST, Page, PageRequest, page
-
-JSON_FIELDS = ("meta",)
 
 
 def _not_found(session_id: UUID) -> NotFound:
@@ -53,10 +50,9 @@ def _stamps(
 
 
 async def create_work_session(
-    db: Database, body: WorkSessionCreate, *, limits: Limits, once: Once | None = None
+    db: Database, body: WorkSessionCreate, *, once: Once | None = None
 ) -> Answer:
     """With `once`, a repeated `Idempotency-Key` replays the first answer."""
-    check_json_fields(limits, body, JSON_FIELDS)
     now = utcnow()
     values = {
         "id": new_id(),
@@ -114,9 +110,7 @@ async def update_work_session(
     patch: WorkSessionUpdate,
     *,
     lock: LockToken | None = None,
-    limits: Limits,
 ) -> WorkSession:
-    check_json_fields(limits, patch, JSON_FIELDS)
     fence = None if lock is None else await lock.fence_for(session_id)
     changes = patch.changes()
     now = utcnow()

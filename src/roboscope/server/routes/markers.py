@@ -9,10 +9,10 @@ from ...services import markers
 from ...wire import ErrorBody, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import BodyLimits, IdempotencyKey, Paging, answered
+from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/markers", tags=["markers"])
+router = APIRouter(prefix="/markers", tags=["markers"], dependencies=[JSON_LIMIT])
 
 
 @router.get(
@@ -23,33 +23,31 @@ router = APIRouter(prefix="/markers", tags=["markers"])
 async def list_markers(
     request: Request,
     db: DB,
-    limits: BodyLimits,
+    max_items: MaxListItems,
     paging: Paging,
     work_session_id: UUID | None = None,
 ) -> Response:
     """Every marker, or those of one work session (`[]` for an unknown id). Unfiltered and
     without `limit`, more than ROBOSCOPE_MAX_LIST_ITEMS markers get `422 list_too_large`."""
     found = await markers.list_markers(
-        db, work_session_id=work_session_id, paging=paging, limits=limits
+        db, work_session_id=work_session_id, paging=paging, max_items=max_items
     )
     return list_response(request, found)
 
 
 @router.post("", response_model=Marker, status_code=201, responses=FENCED_WRITE)
 async def create_marker(
-    db: DB, lock: WriteLock, limits: BodyLimits, once: IdempotencyKey, body: MarkerCreate
+    db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerCreate
 ) -> Response:
-    return answered(await markers.create_marker(db, body, lock=lock, limits=limits, once=once))
+    return answered(await markers.create_marker(db, body, lock=lock, once=once))
 
 
 @router.post("/bulk", response_model=list[Marker], status_code=201, responses=FENCED_WRITE)
 async def create_markers(
-    db: DB, lock: WriteLock, limits: BodyLimits, once: IdempotencyKey, body: MarkerBulkCreate
+    db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerBulkCreate
 ) -> Response:
     """All or nothing; the answer lists the created markers in request order."""
-    return answered(
-        await markers.create_markers(db, body.markers, lock=lock, limits=limits, once=once)
-    )
+    return answered(await markers.create_markers(db, body.markers, lock=lock, once=once))
 
 
 @router.get("/{marker_id}", response_model=Marker)
@@ -62,10 +60,8 @@ async def get_marker(db: DB, marker_id: UUID) -> Response:
     response_model=Marker,
     responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
-async def update_marker(
-    db: DB, lock: WriteLock, limits: BodyLimits, marker_id: UUID, body: MarkerUpdate
-) -> Response:
-    return wire(await markers.update_marker(db, marker_id, body, lock=lock, limits=limits))
+async def update_marker(db: DB, lock: WriteLock, marker_id: UUID, body: MarkerUpdate) -> Response:
+    return wire(await markers.update_marker(db, marker_id, body, lock=lock))
 
 
 @router.delete("/{marker_id}", status_code=204, responses=FENCED_WRITE)

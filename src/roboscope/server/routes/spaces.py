@@ -9,10 +9,10 @@ from ...services import spaces
 from ...wire import Space, SpaceCreate, SpaceUpdate
 from ..deps import DB
 from ..lists import list_response
-from ..params import BodyLimits, IdempotencyKey, Paging, answered
+from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
 from ..responses import no_content, wire
 
-router = APIRouter(prefix="/spaces", tags=["spaces"])
+router = APIRouter(prefix="/spaces", tags=["spaces"], dependencies=[JSON_LIMIT])
 
 
 @router.get("", response_model=list[Space])
@@ -29,10 +29,8 @@ async def list_spaces(
 
 
 @router.post("", response_model=Space, status_code=201)
-async def create_space(
-    db: DB, limits: BodyLimits, once: IdempotencyKey, body: SpaceCreate
-) -> Response:
-    return answered(await spaces.create_space(db, body, limits=limits, once=once))
+async def create_space(db: DB, once: IdempotencyKey, body: SpaceCreate) -> Response:
+    return answered(await spaces.create_space(db, body, once=once))
 
 
 @router.get("/{space_id}", response_model=Space)
@@ -41,9 +39,9 @@ async def get_space(db: DB, space_id: UUID) -> Response:
 
 
 @router.patch("/{space_id}", response_model=Space)
-async def update_space(db: DB, limits: BodyLimits, space_id: UUID, body: SpaceUpdate) -> Response:
+async def update_space(db: DB, space_id: UUID, body: SpaceUpdate) -> Response:
     """Absent fields stay unchanged; `updated_at` moves only when a value really changes."""
-    return wire(await spaces.update_space(db, space_id, body, limits=limits))
+    return wire(await spaces.update_space(db, space_id, body))
 
 
 @router.delete("/{space_id}", status_code=204)

@@ -17,10 +17,10 @@ from ...wire import (
 )
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import BodyLimits, IdempotencyKey, Paging, answered
+from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/work-sessions", tags=["work sessions"])
+router = APIRouter(prefix="/work-sessions", tags=["work sessions"], dependencies=[JSON_LIMIT])
 
 
 @router.get("", response_model=list[WorkSession])
@@ -39,12 +39,10 @@ async def list_work_sessions(
 
 
 @router.post("", response_model=WorkSession, status_code=201)
-async def create_work_session(
-    db: DB, limits: BodyLimits, once: IdempotencyKey, body: WorkSessionCreate
-) -> Response:
+async def create_work_session(db: DB, once: IdempotencyKey, body: WorkSessionCreate) -> Response:
     """`status` defaults to `draft`; the new session has version 0. `started_at` is stamped
     when it is created `active`, `completed_at` when created `done`, unless sent."""
-    return answered(await work_sessions.create_work_session(db, body, limits=limits, once=once))
+    return answered(await work_sessions.create_work_session(db, body, once=once))
 
 
 @router.get("/{session_id}", response_model=WorkSession)
@@ -69,15 +67,13 @@ async def list_work_session_markers(
     responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
 async def update_work_session(
-    db: DB, lock: WriteLock, limits: BodyLimits, session_id: UUID, body: WorkSessionUpdate
+    db: DB, lock: WriteLock, session_id: UUID, body: WorkSessionUpdate
 ) -> Response:
     """With `version`, applied only if it is the stored version (else 409 with
     `current_version`); every successful update adds 1 to the version. Setting `status` to
     `active` stamps `started_at` if the session has none; to `done`, `completed_at` (unless
     the session is already done); a value sent in the same PATCH wins."""
-    return wire(
-        await work_sessions.update_work_session(db, session_id, body, lock=lock, limits=limits)
-    )
+    return wire(await work_sessions.update_work_session(db, session_id, body, lock=lock))
 
 
 @router.delete("/{session_id}", status_code=204, responses=FENCED_WRITE)
