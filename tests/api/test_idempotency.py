@@ -191,3 +191,26 @@ async def test_expired_keys_create_anew_and_are_purged(
             )
     # Each keyed create purges the expired keys before it: only the newest can remain.
     assert await _key_rows(database) <= 1
+
+
+async def test_a_retry_learns_of_its_create_after_the_lock_is_gone(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    """A fenced create whose answer was lost: the retry gets the marker it made, not a 423,
+    even though the lock was released in between."""
+    session = await make_session()
+    grant = (await client.post(f"/locks/{session['id']}", json={"ttl_seconds": 30})).json()
+    headers = {"X-Lock-Token": grant["token"], "Idempotency-Key": "fenced"}
+    body = {"work_session_id": session["id"], **SQUARE}
+    first = await client.post("/markers", json=body, headers=headers)
+    assert first.status_code == 201
+    released = await client.request(
+        "DELETE", f"/locks/{session['id']}", json={"token": grant["token"]}
+    )
+    assert released.json()["released"] is True
+    again = await client.post("/markers", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    # A new request with that token is refused: the lock is gone.
+    fresh = await client.post("/markers", json=body, headers={"X-Lock-Token": grant["token"]})
+    assert fresh.status_code == 423

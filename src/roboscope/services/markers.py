@@ -56,21 +56,23 @@ async def create_markers(
 ) -> Answer:
     """Create every marker or none; the answer keeps the request's order (a list for a bulk
     create, the one marker otherwise). With `once`, a repeated key replays the first answer."""
-    fence = await _session_fence(lock, {body.work_session_id for body in bodies})
-    now = utcnow()
-    values: list[dict[str, Any]] = [
-        {
-            "id": new_id(),
-            **body.model_dump(),
-            "version": 0,
-            "lock_fence": fence,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for body in bodies
-    ]
 
     async def write(conn: AsyncConnection) -> list[Marker] | Marker:
+        # The lock is checked here, after a repeated Idempotency-Key has been answered: a
+        # retry whose first attempt was created must learn so even if its lock expired since.
+        fence = await _session_fence(lock, {body.work_session_id for body in bodies})
+        now = utcnow()
+        values: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                **body.model_dump(),
+                "version": 0,
+                "lock_fence": fence,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for body in bodies
+        ]
         wanted = {body.work_session_id for body in bodies}
         missing = wanted - await session_rows.existing_work_session_ids(conn, wanted)
         if missing:
