@@ -77,9 +77,13 @@ async def test_sessions_and_spaces_page_too(
     space = await make_space()
     sessions = [await make_session(space_id=space["id"]) for _ in range(5)]
     pages = await _walk(client, "/work-sessions", {"space_id": space["id"], "limit": 2})
+    assert [len(p) for p in pages] == [2, 2, 1]
     assert [s for p in pages for s in p] == sessions
+    for _ in range(4):
+        await make_space()
     spaces = (await client.get("/spaces")).json()
     walked = await _walk(client, "/spaces", {"limit": 4})
+    assert [len(p) for p in walked] == [4, 1]
     assert [s for p in walked for s in p] == spaces
     markers_pages = await _walk(client, f"/work-sessions/{sessions[0]['id']}/markers", {"limit": 1})
     assert markers_pages == [[]]
