@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from roboscope.db.engine import Database
+from roboscope.db.migrate import upgrade
 from roboscope.db.tables import idempotency_keys
 from roboscope.settings import Settings
 
-from ..conftest import serving
+from ..conftest import require_service, serving
+from ..tcp_proxy import TcpProxy
 from .conftest import SQUARE, Factory
 
 Json = dict[str, Any]
@@ -214,3 +220,39 @@ async def test_a_retry_learns_of_its_create_after_the_lock_is_gone(
     # A new request with that token is refused: the lock is gone.
     fresh = await client.post("/markers", json=body, headers={"X-Lock-Token": grant["token"]})
     assert fresh.status_code == 423
+
+
+async def test_a_create_answered_503_is_retried_safely(tmp_path: Path) -> None:
+    """The database drops out under a keyed create: the 503 committed nothing, and retrying
+    with the key creates the space exactly once, however often the client retries."""
+    real = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    await proxy.start()
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    await asyncio.to_thread(upgrade, real.render_as_string(hide_password=False))
+    quick = Settings(
+        database_url=url,
+        redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
+        data_dir=tmp_path,
+        database_timeout_seconds=2,
+    )
+    try:
+        async with serving(quick) as client:
+            unique = uuid.uuid4().hex
+            headers = {"Idempotency-Key": unique}
+            body = {"key": f"outage-{unique}", "name": "O"}
+            await proxy.stop()
+            down = await client.post("/spaces", json=body, headers=headers)
+            assert down.status_code == 503
+            await proxy.start()
+            retried = await client.post("/spaces", json=body, headers=headers)
+            assert retried.status_code == 201
+            assert "idempotent-replayed" not in retried.headers
+            again = await client.post("/spaces", json=body, headers=headers)
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.json()["id"] == retried.json()["id"]
+            listed = (await client.get("/spaces", params={"key": body["key"]})).json()
+            assert [s["id"] for s in listed] == [retried.json()["id"]]
+            await client.delete(f"/spaces/{retried.json()['id']}")
+    finally:
+        await proxy.stop()
