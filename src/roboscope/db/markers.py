@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ from .tables import marker_details, markers
 from .versioned import WriteState, fence_allows, update_versioned, write_state
 
 _DETAILS = "details__"
+ROWS_PER_STEP = 500
 
 MarkerRow = tuple[dict[str, Any], dict[str, Any] | None]
 """A marker's columns, and its details' columns or `None` when it has none."""
@@ -66,7 +68,15 @@ async def list_markers(
         stmt = stmt.where(markers.c.work_session_id == work_session_id)
     if after is not None:
         stmt = stmt.where(markers.c.id > after)
-    return [_split(row) for row in (await conn.execute(stmt)).mappings()]
+    found = (await conn.execute(stmt)).mappings()
+    listed: list[MarkerRow] = []
+    # Rows are decoded (JSON columns) as they are fetched: a batch at a time, letting the
+    # event loop serve other requests between batches of a long list.
+    while batch := found.fetchmany(ROWS_PER_STEP):
+        listed.extend(_split(row) for row in batch)
+        if len(batch) == ROWS_PER_STEP:
+            await asyncio.sleep(0)
+    return listed
 
 
 async def more_markers_than(conn: AsyncConnection, count: int, *, after: UUID | None) -> bool:
