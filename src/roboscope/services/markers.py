@@ -164,11 +164,7 @@ async def _marker_fence(db: Database, marker_id: UUID, lock: LockToken | None) -
 
 
 async def update_marker(
-    db: Database,
-    marker_id: UUID,
-    patch: MarkerUpdate,
-    *,
-    lock: LockToken | None = None,
+    db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
 ) -> Marker:
     fence = await _marker_fence(db, marker_id, lock)
     changes = patch.changes()

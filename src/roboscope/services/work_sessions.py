@@ -105,11 +105,7 @@ async def get_work_session(db: Database, session_id: UUID) -> WorkSession:
 
 
 async def update_work_session(
-    db: Database,
-    session_id: UUID,
-    patch: WorkSessionUpdate,
-    *,
-    lock: LockToken | None = None,
+    db: Database, session_id: UUID, patch: WorkSessionUpdate, *, lock: LockToken | None = None
 ) -> WorkSession:
     fence = None if lock is None else await lock.fence_for(session_id)
     changes = patch.changes()
