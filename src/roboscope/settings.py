@@ -27,6 +27,19 @@ class Settings(BaseSettings):
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     database_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_meta_bytes: int = Field(
+        default=64 * 1024,
+        ge=2,
+        description="Largest `meta`/`custom_props` object, as compact JSON; larger get 422.",
+    )
+    max_list_items: int = Field(
+        default=10_000,
+        ge=1,
+        description="Largest unfiltered `GET /markers` answered whole, and the largest `limit`.",
+    )
+    idempotency_retention_hours: float = Field(
+        default=24.0, gt=0, description="How long an `Idempotency-Key` replays its answer."
+    )
     opentelemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "

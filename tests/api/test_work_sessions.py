@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from .conftest import Factory
@@ -135,3 +137,80 @@ async def test_delete_cascades_to_markers_only_of_that_session(
     assert (await client.get("/markers", params={"work_session_id": doomed["id"]})).json() == []
     assert (await client.get("/markers")).json() == [survivor]
     assert (await client.delete(f"/work-sessions/{doomed['id']}")).status_code == 404
+
+
+async def test_server_stamps_started_at_and_completed_at(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    session = await make_session()
+    url = f"/work-sessions/{session['id']}"
+    assert session["started_at"] is None and session["completed_at"] is None
+
+    active = (await client.patch(url, json={"status": "active"})).json()
+    assert active["started_at"] is not None
+    assert active["started_at"] == active["updated_at"]
+    assert active["completed_at"] is None
+
+    await asyncio.sleep(1.1)  # timestamps have whole seconds on the wire
+    # Becoming active again (after a pause) keeps the first start.
+    await client.patch(url, json={"status": "draft"})
+    again = (await client.patch(url, json={"status": "active"})).json()
+    assert again["started_at"] == active["started_at"]
+
+    done = (await client.patch(url, json={"status": "done"})).json()
+    assert done["completed_at"] == done["updated_at"]
+    assert done["completed_at"] > done["started_at"]
+    assert done["started_at"] == active["started_at"]
+
+    # Saying "done" again, or editing something else, does not move the completion time.
+    await asyncio.sleep(1.1)
+    repeated = (await client.patch(url, json={"status": "done", "meta": {"n": 1}})).json()
+    assert repeated["completed_at"] == done["completed_at"]
+    assert repeated["version"] == done["version"] + 1
+
+
+async def test_sessions_created_active_or_done_are_stamped(make_session: Factory) -> None:
+    active = await make_session(status="active")
+    assert active["started_at"] == active["created_at"]
+    assert active["completed_at"] is None
+    done = await make_session(status="done")
+    assert done["completed_at"] == done["created_at"]
+    # It never was active here: no invented start.
+    assert done["started_at"] is None
+    draft = await make_session(status="draft")
+    assert draft["started_at"] is None and draft["completed_at"] is None
+
+
+async def test_client_timestamps_win_over_the_stamps(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    created = await make_session(status="active", started_at="2026-01-02T03:04:05Z")
+    assert created["started_at"] == "2026-01-02T03:04:05Z"
+    url = f"/work-sessions/{created['id']}"
+    done = await client.patch(
+        url, json={"status": "done", "completed_at": "2026-01-02T05:00:00+02:00"}
+    )
+    assert done.json()["completed_at"] == "2026-01-02T03:00:00Z"
+    # An explicit null in the same PATCH is the client's value too.
+    reopened = await make_session(status="draft")
+    body = (
+        await client.patch(
+            f"/work-sessions/{reopened['id']}", json={"status": "active", "started_at": None}
+        )
+    ).json()
+    assert body["started_at"] is None
+
+
+async def test_stamps_follow_the_stored_status_under_concurrency(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    """Many devices start the same session at once: one start time, the first one."""
+    session = await make_session()
+    url = f"/work-sessions/{session['id']}"
+    answers = await asyncio.gather(
+        *(client.patch(url, json={"status": "active"}) for _ in range(10))
+    )
+    assert all(a.status_code == 200 for a in answers)
+    starts = {a.json()["started_at"] for a in answers}
+    assert len(starts) == 1
+    assert (await client.get(url)).json()["started_at"] in starts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ from .tables import marker_details, markers
 from .versioned import current_version, update_versioned
 
 _DETAILS = "details__"
+ROWS_PER_STEP = 500
 
 MarkerRow = tuple[dict[str, Any], dict[str, Any] | None]
 """A marker's columns, and its details' columns or `None` when it has none."""
@@ -53,11 +55,37 @@ async def get_marker_with_details(conn: AsyncConnection, marker_id: UUID) -> Mar
     return None if row is None else _split(row)
 
 
-async def list_markers(conn: AsyncConnection, *, work_session_id: UUID | None) -> list[MarkerRow]:
-    stmt = _with_details().order_by(markers.c.id)
+async def list_markers(
+    conn: AsyncConnection,
+    *,
+    work_session_id: UUID | None,
+    after: UUID | None = None,
+    limit: int | None = None,
+) -> list[MarkerRow]:
+    """In id (creation) order; `after` and `limit` give one keyset page."""
+    stmt = _with_details().order_by(markers.c.id).limit(limit)
     if work_session_id is not None:
         stmt = stmt.where(markers.c.work_session_id == work_session_id)
-    return [_split(row) for row in (await conn.execute(stmt)).mappings()]
+    if after is not None:
+        stmt = stmt.where(markers.c.id > after)
+    found = (await conn.execute(stmt)).mappings()
+    listed: list[MarkerRow] = []
+    # Rows are decoded (JSON columns) as they are fetched: a batch at a time, letting the
+    # event loop serve other requests between batches of a long list.
+    while batch := found.fetchmany(ROWS_PER_STEP):
+        listed.extend(_split(row) for row in batch)
+        if len(batch) == ROWS_PER_STEP:
+            await asyncio.sleep(0)
+    return listed
+
+
+async def more_markers_than(conn: AsyncConnection, count: int, *, after: UUID | None) -> bool:
+    """Whether more than `count` markers (after `after`) exist: one index probe at row
+    `count + 1`, never a COUNT(*)."""
+    stmt = select(markers.c.id).order_by(markers.c.id).offset(count).limit(1)
+    if after is not None:
+        stmt = stmt.where(markers.c.id > after)
+    return (await conn.execute(stmt)).first() is not None
 
 
 async def update_marker(

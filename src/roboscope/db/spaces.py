@@ -27,9 +27,16 @@ async def get_space(
 
 
 async def list_spaces(
-    conn: AsyncConnection, *, key: str | None, include_inactive: bool
+    conn: AsyncConnection,
+    *,
+    key: str | None,
+    include_inactive: bool,
+    after: UUID | None = None,
+    limit: int | None = None,
 ) -> Sequence[RowMapping]:
-    stmt = select(spaces).order_by(spaces.c.id)
+    stmt = select(spaces).order_by(spaces.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(spaces.c.id > after)
     if key is not None:
         stmt = stmt.where(spaces.c.key == key)
     if not include_inactive:

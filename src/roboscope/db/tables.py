@@ -15,6 +15,8 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -156,4 +158,18 @@ reference_sets = Table(
     Column("version", BigInteger, nullable=False),
     *_timestamps(),
     Index("ix_reference_sets_space_id_id", "space_id", "id"),
+)
+
+# The first answer to each `Idempotency-Key`, per route (`scope`, e.g. "POST /api/v1/markers").
+# Claimed and answered in the transaction of the create it records, so both commit or neither;
+# `status` and `body` are empty only inside that transaction.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(200), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer),
+    Column("body", LargeBinary),
+    Column("created_at", Timestamp, nullable=False, index=True),
 )

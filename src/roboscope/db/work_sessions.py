@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,8 +30,12 @@ async def list_work_sessions(
     space_id: UUID | None,
     status: str | None,
     session_type: str | None,
+    after: UUID | None = None,
+    limit: int | None = None,
 ) -> Sequence[RowMapping]:
-    stmt = select(work_sessions).order_by(work_sessions.c.id)
+    stmt = select(work_sessions).order_by(work_sessions.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(work_sessions.c.id > after)
     if space_id is not None:
         stmt = stmt.where(work_sessions.c.space_id == space_id)
     if status is not None:
@@ -56,7 +61,23 @@ async def update_work_session(
     values: dict[str, Any],
     *,
     expected_version: int | None,
+    stamp_started: datetime | None = None,
+    stamp_completed: datetime | None = None,
 ) -> RowMapping | None:
+    """`stamp_started` sets `started_at` unless the row already has one; `stamp_completed`
+    sets `completed_at` unless the row is already `done` with one. Both are decided on the
+    row as it is when the UPDATE runs (SET reads old values), so the one statement stays
+    atomic."""
+    values = dict(values)
+    if stamp_started is not None:
+        values["started_at"] = func.coalesce(work_sessions.c.started_at, stamp_started)
+    if stamp_completed is not None:
+        already_done = (work_sessions.c.status == "done") & work_sessions.c.completed_at.is_not(
+            None
+        )
+        values["completed_at"] = case(
+            (already_done, work_sessions.c.completed_at), else_=stamp_completed
+        )
     return await update_versioned(
         conn, work_sessions, session_id, values, expected_version=expected_version
     )

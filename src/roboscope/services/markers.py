@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..db import marker_details as details_rows
 from ..db import markers as rows
 from ..db import work_sessions as session_rows
@@ -21,8 +23,10 @@ from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from .clock import utcnow
 from .conditional_writes import refused_write
+from .idempotency import Answer, Once, write_once
 from .locks import Fence, LockToken, enforce_fence, fence_of_marker
 from .marker_details import CORNERS, details_of, recalculate
+from .paging import WHOLE_LIST, ListTooLarge, Page, PageRequest, page
 
 
 def _not_found(marker_id: UUID) -> NotFound:
@@ -43,22 +47,33 @@ async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> Fenc
 
 
 async def create_markers(
-    db: Database, bodies: list[MarkerCreate], *, lock: LockToken | None = None
-) -> list[Marker]:
-    """Create every marker or none; the answer keeps the request's order."""
-    fence = await _session_fence(lock, {body.work_session_id for body in bodies})
-    now = utcnow()
-    values: list[dict[str, Any]] = [
-        {
-            "id": new_id(),
-            **body.model_dump(),
-            "version": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for body in bodies
-    ]
-    async with db.transaction() as conn:
+    db: Database,
+    bodies: list[MarkerCreate],
+    *,
+    lock: LockToken | None = None,
+    once: Once | None = None,
+    bulk: bool = True,
+) -> Answer:
+    """Create every marker or none; the answer keeps the request's order (a list for a bulk
+    create, the one marker otherwise). With `once`, a repeated key replays the first answer."""
+
+    async def write(conn: AsyncConnection) -> list[Marker] | Marker:
+        # The lock is checked here, after a repeated Idempotency-Key has been answered: a
+        # retry whose first attempt was created must learn so even if its lock expired since.
+        # (Redis is asked inside the transaction, unlike other fenced writes: a retry must
+        # get its replay first. The fence itself is enforced on the session row below.)
+        fence = await _session_fence(lock, {body.work_session_id for body in bodies})
+        now = utcnow()
+        values: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                **body.model_dump(),
+                "version": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for body in bodies
+        ]
         await enforce_fence(conn, fence)
         wanted = {body.work_session_id for body in bodies}
         missing = wanted - await session_rows.existing_work_session_ids(conn, wanted)
@@ -68,30 +83,68 @@ async def create_markers(
                 f"work session {bodies[index].work_session_id} does not exist", index=index
             )
         await rows.insert_markers(conn, values)
-    return [Marker.model_validate(row) for row in values]
+        created = [Marker.model_validate(row) for row in values]
+        return created if bulk else created[0]
+
+    return await write_once(db, once, write)
 
 
 async def create_marker(
-    db: Database, body: MarkerCreate, *, lock: LockToken | None = None
-) -> Marker:
-    (marker,) = await create_markers(db, [body], lock=lock)
-    return marker
+    db: Database,
+    body: MarkerCreate,
+    *,
+    lock: LockToken | None = None,
+    once: Once | None = None,
+) -> Answer:
+    return await create_markers(db, [body], lock=lock, once=once, bulk=False)
 
 
-async def list_markers(db: Database, *, work_session_id: UUID | None) -> list[Marker]:
+def _listed(found: rows.MarkerRow) -> Marker:
+    return _marker(*found)
+
+
+def _listed_id(found: rows.MarkerRow) -> UUID:
+    marker_id: UUID = found[0]["id"]
+    return marker_id
+
+
+async def list_markers(
+    db: Database,
+    *,
+    work_session_id: UUID | None,
+    paging: PageRequest = WHOLE_LIST,
+    max_items: int,
+) -> Page[Marker]:
+    """Every marker, or one session's. An unfiltered list without `limit` that would hold more
+    than the configured maximum is refused (it once answered 148k markers, 80 MB, in 17 s):
+    the message says how to page instead."""
     async with db.read() as conn:
-        found = await rows.list_markers(conn, work_session_id=work_session_id)
-    return [_marker(row, details) for row, details in found]
+        unbounded = work_session_id is None and paging.limit is None
+        if unbounded and await rows.more_markers_than(conn, max_items, after=paging.after):
+            raise ListTooLarge(
+                f"more than {max_items} markers: filter with work_session_id, "
+                f"or page with limit (at most {max_items}) and the cursor of "
+                'each Link rel="next" header',
+                max_items=max_items,
+            )
+        found = await rows.list_markers(
+            conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
+        )
+    return page(found, paging, _listed, _listed_id)
 
 
-async def list_markers_of_session(db: Database, session_id: UUID) -> list[Marker]:
+async def list_markers_of_session(
+    db: Database, session_id: UUID, *, paging: PageRequest = WHOLE_LIST
+) -> Page[Marker]:
     """`GET /work-sessions/{id}/markers`: like the filtered list, but 404 for an unknown
     session (the path names the session as a resource)."""
     async with db.read() as conn:
         if await session_rows.get_work_session(conn, session_id) is None:
             raise NotFound(f"work session {session_id} does not exist")
-        found = await rows.list_markers(conn, work_session_id=session_id)
-    return [_marker(row, details) for row, details in found]
+        found = await rows.list_markers(
+            conn, work_session_id=session_id, after=paging.after, limit=paging.fetch
+        )
+    return page(found, paging, _listed, _listed_id)
 
 
 async def get_marker(db: Database, marker_id: UUID) -> Marker:

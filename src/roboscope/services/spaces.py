@@ -3,10 +3,12 @@ sessions with their contents, its laser guide and its reference sets)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 from uuid import UUID
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import laser_guides as guide_rows
@@ -19,37 +21,60 @@ from ..ids import new_id
 from ..wire import Space, SpaceCreate, SpaceUpdate
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
+from .idempotency import Answer, Once, write_once
+from .paging import WHOLE_LIST, Page, PageRequest, page
 
 
 def _not_found(space_id: UUID) -> NotFound:
     return NotFound(f"space {space_id} does not exist")
 
 
-@asynccontextmanager
-async def _writing_key(db: Database, key: str | None) -> AsyncIterator[AsyncConnection]:
-    """A write transaction in which the only unique value a space has besides its fresh id
-    is its key: a conflict there is a duplicate key, and the 409 says which one."""
+@contextmanager
+def _naming_duplicate(key: str | None) -> Iterator[None]:
+    """Besides its fresh id, a space's only unique value is its key: a conflict on a write
+    that sets one is a duplicate key, and the 409 says which."""
     try:
-        async with db.transaction() as conn:
-            yield conn
+        yield
     except Conflict as error:
-        if key is None:
+        if key is None or not isinstance(error.__cause__, IntegrityError):
             raise
         raise Conflict(f"a space with key {key!r} already exists", key=key) from error
 
 
-async def create_space(db: Database, body: SpaceCreate) -> Space:
+async def create_space(db: Database, body: SpaceCreate, *, once: Once | None = None) -> Answer:
+    """With `once`, a repeated `Idempotency-Key` replays the first answer."""
     now = utcnow()
     values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
-    async with _writing_key(db, body.key) as conn:
+
+    async def write(conn: AsyncConnection) -> Space:
         await rows.insert_space(conn, values)
-    return Space.model_validate(values)
+        return Space.model_validate(values)
+
+    with _naming_duplicate(body.key):
+        return await write_once(db, once, write)
 
 
-async def list_spaces(db: Database, *, key: str | None, include_inactive: bool) -> list[Space]:
+def _listed(row: Mapping[str, Any]) -> Space:
+    return Space.model_validate(dict(row))
+
+
+def _row_id(row: Mapping[str, Any]) -> UUID:
+    row_id: UUID = row["id"]
+    return row_id
+
+
+async def list_spaces(
+    db: Database, *, key: str | None, include_inactive: bool, paging: PageRequest = WHOLE_LIST
+) -> Page[Space]:
     async with db.read() as conn:
-        found = await rows.list_spaces(conn, key=key, include_inactive=include_inactive)
-    return [Space.model_validate(dict(row)) for row in found]
+        found = await rows.list_spaces(
+            conn,
+            key=key,
+            include_inactive=include_inactive,
+            after=paging.after,
+            limit=paging.fetch,
+        )
+    return page(found, paging, _listed, _row_id)
 
 
 async def get_space(db: Database, space_id: UUID) -> Space:
@@ -63,14 +88,15 @@ async def get_space(db: Database, space_id: UUID) -> Space:
 async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Space:
     """Write only what really changed: a bumped `updated_at` makes every device re-download
     the space's ML model, so a PATCH that repeats current values leaves the row untouched."""
-    async with _writing_key(db, patch.key) as conn:
-        row = await rows.get_space(conn, space_id, for_update=True)
-        if row is None:
-            raise _not_found(space_id)
-        changed = {name: value for name, value in patch.changes().items() if row[name] != value}
-        if not changed:
-            return Space.model_validate(dict(row))
-        updated = await rows.update_space(conn, space_id, {**changed, "updated_at": utcnow()})
+    with _naming_duplicate(patch.key):
+        async with db.transaction() as conn:
+            row = await rows.get_space(conn, space_id, for_update=True)
+            if row is None:
+                raise _not_found(space_id)
+            changed = {name: value for name, value in patch.changes().items() if row[name] != value}
+            if not changed:
+                return Space.model_validate(dict(row))
+            updated = await rows.update_space(conn, space_id, {**changed, "updated_at": utcnow()})
     return Space.model_validate(dict(updated or row))
 
 

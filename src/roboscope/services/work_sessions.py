@@ -1,8 +1,17 @@
-"""Work sessions: versioned with optimistic concurrency; deleting one deletes its contents."""
+"""Work sessions: versioned with optimistic concurrency; deleting one deletes its contents.
+
+The server stamps `started_at` when a session first becomes `active` and `completed_at` when
+it becomes `done`, unless the request sends that field itself (its value, even `null`, wins).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import spaces as space_rows
 from ..db import work_sessions as rows
@@ -13,14 +22,37 @@ from ..wire import SessionType, WorkSession, WorkSessionCreate, WorkSessionStatu
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .conditional_writes import refused_write
+from .idempotency import Answer, Once, write_once
 from .locks import LockToken, enforce_fence, fence_of
+from .paging import WHOLE_LIST, Page, PageRequest, page
 
 
 def _not_found(session_id: UUID) -> NotFound:
     return NotFound(f"work session {session_id} does not exist")
 
 
-async def create_work_session(db: Database, body: WorkSessionCreate) -> WorkSession:
+def _listed(row: Mapping[str, Any]) -> WorkSession:
+    return WorkSession.model_validate(dict(row))
+
+
+def _row_id(row: Mapping[str, Any]) -> UUID:
+    row_id: UUID = row["id"]
+    return row_id
+
+
+def _stamps(
+    status: WorkSessionStatus | None, sent: set[str], now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """(started, completed): the times to stamp for a write that sets `status`."""
+    started = now if status is WorkSessionStatus.active and "started_at" not in sent else None
+    completed = now if status is WorkSessionStatus.done and "completed_at" not in sent else None
+    return started, completed
+
+
+async def create_work_session(
+    db: Database, body: WorkSessionCreate, *, once: Once | None = None
+) -> Answer:
+    """With `once`, a repeated `Idempotency-Key` replays the first answer."""
     now = utcnow()
     values = {
         "id": new_id(),
@@ -29,11 +61,19 @@ async def create_work_session(db: Database, body: WorkSessionCreate) -> WorkSess
         "created_at": now,
         "updated_at": now,
     }
-    async with db.transaction() as conn:
+    started, completed = _stamps(body.status, body.model_fields_set, now)
+    if started is not None:
+        values["started_at"] = started
+    if completed is not None:
+        values["completed_at"] = completed
+
+    async def write(conn: AsyncConnection) -> WorkSession:
         if not await space_rows.space_exists(conn, body.space_id):
             raise InvalidReference(f"space {body.space_id} does not exist")
         await rows.insert_work_session(conn, values)
-    return WorkSession.model_validate(values)
+        return WorkSession.model_validate(values)
+
+    return await write_once(db, once, write)
 
 
 async def list_work_sessions(
@@ -42,12 +82,18 @@ async def list_work_sessions(
     space_id: UUID | None,
     status: WorkSessionStatus | None,
     session_type: SessionType | None,
-) -> list[WorkSession]:
+    paging: PageRequest = WHOLE_LIST,
+) -> Page[WorkSession]:
     async with db.read() as conn:
         found = await rows.list_work_sessions(
-            conn, space_id=space_id, status=status, session_type=session_type
+            conn,
+            space_id=space_id,
+            status=status,
+            session_type=session_type,
+            after=paging.after,
+            limit=paging.fetch,
         )
-    return [WorkSession.model_validate(dict(row)) for row in found]
+    return page(found, paging, _listed, _row_id)
 
 
 async def get_work_session(db: Database, session_id: UUID) -> WorkSession:
@@ -63,6 +109,8 @@ async def update_work_session(
 ) -> WorkSession:
     fence = await fence_of(lock, session_id)
     changes = patch.changes()
+    now = utcnow()
+    started, completed = _stamps(patch.status, patch.model_fields_set, now)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
         if "space_id" in changes and not await space_rows.space_exists(conn, changes["space_id"]):
@@ -70,8 +118,10 @@ async def update_work_session(
         row = await rows.update_work_session(
             conn,
             session_id,
-            {**changes, "updated_at": utcnow()},
+            {**changes, "updated_at": now},
             expected_version=patch.version,
+            stamp_started=started,
+            stamp_completed=completed,
         )
         if row is None:
             version = await rows.work_session_version(conn, session_id)

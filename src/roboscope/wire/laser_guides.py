@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .common import JsonObject, Number, Timestamp, WireModel
+from .limits import JsonInput
 
 GRID_MAX = 100_000
 
@@ -29,4 +30,4 @@ class LaserGuide(WireModel):
 
 class LaserGuidePut(WireModel):
     grid: list[GridLine] = Field(max_length=GRID_MAX)
-    meta: JsonObject = Field(default_factory=dict)
+    meta: JsonInput = Field(default_factory=dict)

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .common import JsonObject, Number, Timestamp, WireModel
+from .limits import JsonInput
 
 
 class MarkerDetails(WireModel):
@@ -38,4 +39,4 @@ class MarkerDetailsPut(WireModel):
     z_negative: Number
     long_size: Number
     cross_size: Number
-    custom_props: JsonObject = Field(default_factory=dict)
+    custom_props: JsonInput = Field(default_factory=dict)

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .common import JsonObject, Patch, Point, Text, Timestamp, Version, WireModel
+from .limits import JsonInput
 from .marker_details import MarkerDetails
 
 BULK_MAX = 1000
@@ -51,8 +52,8 @@ class MarkerCreate(WireModel):
     p3: Point
     p4: Point
     color: Text | None = None
-    meta: JsonObject = Field(default_factory=dict)
-    custom_props: JsonObject = Field(default_factory=dict)
+    meta: JsonInput = Field(default_factory=dict)
+    custom_props: JsonInput = Field(default_factory=dict)
     calibrated_data: CalibratedData | None = None
 
 
@@ -69,8 +70,8 @@ class MarkerUpdate(Patch):
     p3: Point | None = None
     p4: Point | None = None
     color: Text | None = None
-    meta: JsonObject | None = None
-    custom_props: JsonObject | None = None
+    meta: JsonInput | None = None
+    custom_props: JsonInput | None = None
     calibrated_data: CalibratedData | None = Field(
         default=None, description="`null` clears the calibrated data."
     )

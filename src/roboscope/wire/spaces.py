@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .common import JsonObject, Name, Patch, Text, Timestamp, Url, WireModel
+from .limits import JsonInput
 
 Key = Name
 
@@ -36,7 +37,7 @@ class SpaceCreate(WireModel):
     preview_url: Url = None
     scan_url: Url = None
     ml_model_url: Url = None
-    meta: JsonObject = Field(default_factory=dict)
+    meta: JsonInput = Field(default_factory=dict)
     is_active: bool = True
 
 
@@ -51,5 +52,5 @@ class SpaceUpdate(Patch):
     preview_url: Url = None
     scan_url: Url = None
     ml_model_url: Url = None
-    meta: JsonObject | None = None
+    meta: JsonInput | None = None
     is_active: bool | None = None

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .common import JsonObject, Patch, Timestamp, Version, WireModel
+from .limits import JsonInput
 
 
 class WorkSessionStatus(StrEnum):
@@ -42,7 +43,7 @@ class WorkSessionCreate(WireModel):
     status: WorkSessionStatus = WorkSessionStatus.draft
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
-    meta: JsonObject = Field(default_factory=dict)
+    meta: JsonInput = Field(default_factory=dict)
 
 
 class WorkSessionUpdate(Patch):
@@ -55,4 +56,4 @@ class WorkSessionUpdate(Patch):
     status: WorkSessionStatus | None = None
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
-    meta: JsonObject | None = None
+    meta: JsonInput | None = None

@@ -9,9 +9,12 @@ from starlette.responses import Response
 from ...services import marker_details
 from ...wire import ErrorBody, MarkerDetails, MarkerDetailsPut
 from ..deps import DB, WriteLock
+from ..params import JSON_LIMIT
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/markers/{marker_id}/details", tags=["marker details"])
+router = APIRouter(
+    prefix="/markers/{marker_id}/details", tags=["marker details"], dependencies=[JSON_LIMIT]
+)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such marker, or no details yet."}

@@ -2,32 +2,52 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ...services import markers
 from ...wire import ErrorBody, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
 from ..deps import DB, WriteLock
+from ..lists import list_response
+from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/markers", tags=["markers"])
+router = APIRouter(prefix="/markers", tags=["markers"], dependencies=[JSON_LIMIT])
 
 
-@router.get("", response_model=list[Marker])
-async def list_markers(db: DB, work_session_id: UUID | None = None) -> Response:
-    """Every marker, or those of one work session (`[]` for an unknown id)."""
-    return wire(await markers.list_markers(db, work_session_id=work_session_id))
+@router.get(
+    "",
+    response_model=list[Marker],
+    responses={422: {"model": ErrorBody, "description": "`list_too_large`: page or filter."}},
+)
+async def list_markers(
+    request: Request,
+    db: DB,
+    max_items: MaxListItems,
+    paging: Paging,
+    work_session_id: UUID | None = None,
+) -> Response:
+    """Every marker, or those of one work session (`[]` for an unknown id). Unfiltered and
+    without `limit`, more than ROBOSCOPE_MAX_LIST_ITEMS markers get `422 list_too_large`."""
+    found = await markers.list_markers(
+        db, work_session_id=work_session_id, paging=paging, max_items=max_items
+    )
+    return list_response(request, found)
 
 
 @router.post("", response_model=Marker, status_code=201, responses=FENCED_WRITE)
-async def create_marker(db: DB, lock: WriteLock, body: MarkerCreate) -> Response:
-    return wire(await markers.create_marker(db, body, lock=lock), status_code=201)
+async def create_marker(
+    db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerCreate
+) -> Response:
+    return answered(await markers.create_marker(db, body, lock=lock, once=once))
 
 
 @router.post("/bulk", response_model=list[Marker], status_code=201, responses=FENCED_WRITE)
-async def create_markers(db: DB, lock: WriteLock, body: MarkerBulkCreate) -> Response:
+async def create_markers(
+    db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerBulkCreate
+) -> Response:
     """All or nothing; the answer lists the created markers in request order."""
-    return wire(await markers.create_markers(db, body.markers, lock=lock), status_code=201)
+    return answered(await markers.create_markers(db, body.markers, lock=lock, once=once))
 
 
 @router.get("/{marker_id}", response_model=Marker)

@@ -2,26 +2,35 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ...services import spaces
 from ...wire import Space, SpaceCreate, SpaceUpdate
 from ..deps import DB
+from ..lists import list_response
+from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
 from ..responses import no_content, wire
 
-router = APIRouter(prefix="/spaces", tags=["spaces"])
+router = APIRouter(prefix="/spaces", tags=["spaces"], dependencies=[JSON_LIMIT])
 
 
 @router.get("", response_model=list[Space])
-async def list_spaces(db: DB, key: str | None = None, include_inactive: bool = False) -> Response:
+async def list_spaces(
+    request: Request,
+    db: DB,
+    paging: Paging,
+    key: str | None = None,
+    include_inactive: bool = False,
+) -> Response:
     """Active spaces, unless `include_inactive=true`; `key` filters on the space key."""
-    return wire(await spaces.list_spaces(db, key=key, include_inactive=include_inactive))
+    found = await spaces.list_spaces(db, key=key, include_inactive=include_inactive, paging=paging)
+    return list_response(request, found)
 
 
 @router.post("", response_model=Space, status_code=201)
-async def create_space(db: DB, body: SpaceCreate) -> Response:
-    return wire(await spaces.create_space(db, body), status_code=201)
+async def create_space(db: DB, once: IdempotencyKey, body: SpaceCreate) -> Response:
+    return answered(await spaces.create_space(db, body, once=once))
 
 
 @router.get("/{space_id}", response_model=Space)

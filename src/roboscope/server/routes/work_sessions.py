@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ...services import markers, work_sessions
@@ -16,29 +16,33 @@ from ...wire import (
     WorkSessionUpdate,
 )
 from ..deps import DB, WriteLock
+from ..lists import list_response
+from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/work-sessions", tags=["work sessions"])
+router = APIRouter(prefix="/work-sessions", tags=["work sessions"], dependencies=[JSON_LIMIT])
 
 
 @router.get("", response_model=list[WorkSession])
 async def list_work_sessions(
+    request: Request,
     db: DB,
+    paging: Paging,
     space_id: UUID | None = None,
     status: WorkSessionStatus | None = None,
     session_type: SessionType | None = None,
 ) -> Response:
-    return wire(
-        await work_sessions.list_work_sessions(
-            db, space_id=space_id, status=status, session_type=session_type
-        )
+    found = await work_sessions.list_work_sessions(
+        db, space_id=space_id, status=status, session_type=session_type, paging=paging
     )
+    return list_response(request, found)
 
 
 @router.post("", response_model=WorkSession, status_code=201)
-async def create_work_session(db: DB, body: WorkSessionCreate) -> Response:
-    """`status` defaults to `draft`; the new session has version 0."""
-    return wire(await work_sessions.create_work_session(db, body), status_code=201)
+async def create_work_session(db: DB, once: IdempotencyKey, body: WorkSessionCreate) -> Response:
+    """`status` defaults to `draft`; the new session has version 0. `started_at` is stamped
+    when it is created `active`, `completed_at` when created `done`, unless sent."""
+    return answered(await work_sessions.create_work_session(db, body, once=once))
 
 
 @router.get("/{session_id}", response_model=WorkSession)
@@ -47,10 +51,14 @@ async def get_work_session(db: DB, session_id: UUID) -> Response:
 
 
 @router.get("/{session_id}/markers", response_model=list[Marker])
-async def list_work_session_markers(db: DB, session_id: UUID) -> Response:
+async def list_work_session_markers(
+    request: Request, db: DB, paging: Paging, session_id: UUID
+) -> Response:
     """The session's markers, as `GET /markers?work_session_id=`; 404 if the session does not
     exist (the filtered list answers `[]` instead)."""
-    return wire(await markers.list_markers_of_session(db, session_id))
+    return list_response(
+        request, await markers.list_markers_of_session(db, session_id, paging=paging)
+    )
 
 
 @router.patch(
@@ -62,7 +70,9 @@ async def update_work_session(
     db: DB, lock: WriteLock, session_id: UUID, body: WorkSessionUpdate
 ) -> Response:
     """With `version`, applied only if it is the stored version (else 409 with
-    `current_version`); every successful update adds 1 to the version."""
+    `current_version`); every successful update adds 1 to the version. Setting `status` to
+    `active` stamps `started_at` if the session has none; to `done`, `completed_at` (unless
+    the session is already done); a value sent in the same PATCH wins."""
     return wire(await work_sessions.update_work_session(db, session_id, body, lock=lock))
 
 

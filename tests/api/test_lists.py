@@ -1,0 +1,224 @@
+"""List answers: bare arrays always; `limit`/`cursor` paging with `Link: rel="next"`; big
+unfiltered marker lists refused with a way out; long lists encoded without holding the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from roboscope.server.lists import CHUNK_ITEMS
+from roboscope.settings import Settings
+
+from ..conftest import IOS_HEADERS, serving
+from .conftest import SQUARE, Factory
+
+Json = dict[str, Any]
+LONG = 8000  # 80 chunks: the long list's encoding outlasts a short request by far
+
+
+async def _bulk(client: httpx.AsyncClient, session_id: str, count: int) -> list[Json]:
+    created: list[Json] = []
+    while len(created) < count:
+        size = min(1000, count - len(created))
+        body = {"markers": [{"work_session_id": session_id, **SQUARE}] * size}
+        response = await client.post("/markers/bulk", json=body)
+        assert response.status_code == 201, response.text
+        created += response.json()
+    return created
+
+
+async def _walk(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> list[list[Json]]:
+    """Follow `Link: rel="next"` from the first page to the last."""
+    pages: list[list[Json]] = []
+    response = await client.get(path, params=params)
+    while True:
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        link = response.links.get("next")
+        if link is None:
+            return pages
+        response = await client.get(link["url"])
+
+
+async def test_markers_page_through_link_headers(
+    client: httpx.AsyncClient, make_session: Factory, make_marker: Factory
+) -> None:
+    session = await make_session()
+    created = await _bulk(client, session["id"], 7)
+    other = await make_marker()  # another session's marker, after them
+
+    pages = await _walk(client, "/markers", {"limit": 3})
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert [m for p in pages for m in p] == [*created, other]
+
+    filtered = await _walk(client, "/markers", {"work_session_id": session["id"], "limit": 5})
+    assert [m for p in filtered for m in p] == created
+    assert [len(p) for p in filtered] == [5, 2]
+
+    first = await client.get("/markers", params={"limit": 3, "work_session_id": session["id"]})
+    link = first.headers["link"]
+    assert link.startswith("<http://roboscope.test/api/v1/markers?") and link.endswith(
+        '>; rel="next"'
+    )
+    assert "work_session_id=" in link and "limit=3" in link
+    # A page that ends exactly at the end of the list announces no next page.
+    exact = await client.get("/markers", params={"work_session_id": session["id"], "limit": 7})
+    assert exact.json() == created and "link" not in exact.headers
+
+
+async def test_sessions_and_spaces_page_too(
+    client: httpx.AsyncClient, make_space: Factory, make_session: Factory
+) -> None:
+    space = await make_space()
+    sessions = [await make_session(space_id=space["id"]) for _ in range(5)]
+    pages = await _walk(client, "/work-sessions", {"space_id": space["id"], "limit": 2})
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [s for p in pages for s in p] == sessions
+    for _ in range(4):
+        await make_space()
+    spaces = (await client.get("/spaces")).json()
+    walked = await _walk(client, "/spaces", {"limit": 4})
+    assert [len(p) for p in walked] == [4, 1]
+    assert [s for p in walked for s in p] == spaces
+    markers_pages = await _walk(client, f"/work-sessions/{sessions[0]['id']}/markers", {"limit": 1})
+    assert markers_pages == [[]]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": -1},
+        {"limit": "x"},
+        {"limit": 10_001},
+        {"cursor": "!!"},
+        {"cursor": "AAAA"},
+    ],
+)
+async def test_bad_paging_is_422(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
+    for path in ("/markers", "/work-sessions", "/spaces"):
+        response = await client.get(path, params=params)
+        assert response.status_code == 422, (path, params, response.text)
+        assert response.json()["error"] == "validation_error"
+
+
+async def test_answers_without_paging_are_unchanged(
+    client: httpx.AsyncClient, make_marker: Factory
+) -> None:
+    """The iOS clients send no paging parameters: bare arrays, no Link header."""
+    marker = await make_marker()
+    response = await client.get("/markers")
+    assert response.json() == [marker]
+    assert "link" not in response.headers
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_big_unfiltered_list_is_refused_with_a_way_out(
+    settings: Settings, client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    one, two = await make_session(), await make_session()
+    await _bulk(client, one["id"], 3)
+    await _bulk(client, two["id"], 3)
+    small = settings.model_copy(update={"max_list_items": 5})
+    async with serving(small) as capped:
+        refused = await capped.get("/markers")
+        assert refused.status_code == 422
+        body = refused.json()
+        assert body["error"] == "list_too_large"
+        assert "work_session_id" in body["message"] and "limit" in body["message"]
+        assert body["max_items"] == 5
+        # Filtering or paging gets everything.
+        filtered = await capped.get("/markers", params={"work_session_id": one["id"]})
+        assert len(filtered.json()) == 3
+        pages = await _walk(capped, "/markers", {"limit": 5})
+        assert [len(p) for p in pages] == [5, 1]
+        assert (await capped.get("/markers", params={"limit": 6})).status_code == 422
+    # Exactly at the maximum is still answered whole.
+    at_max = settings.model_copy(update={"max_list_items": 6})
+    async with serving(at_max) as capped:
+        assert len((await capped.get("/markers")).json()) == 6
+
+
+async def test_long_lists_stream_the_same_bytes(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    session = await make_session()
+    created = await _bulk(client, session["id"], CHUNK_ITEMS * 2 + 7)
+    response = await client.get("/markers", params={"work_session_id": session["id"]})
+    assert response.status_code == 200
+    assert response.json() == created
+    # Compact JSON, as the short answers: no whitespace added between chunks.
+    assert response.content == json.dumps(created, separators=(",", ":")).encode()
+
+
+async def _asgi_get(
+    app: FastAPI, path: str, query: str, on_body: asyncio.Event | None, log: list[str], name: str
+) -> bytes:
+    """Call the ASGI app directly, logging when its body messages are sent."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(k.encode(), v.encode()) for k, v in IOS_HEADERS.items()]
+        + [(b"host", b"roboscope.test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("roboscope.test", 80),
+        "state": {},
+    }
+    body = bytearray()
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if not done.is_set():
+            await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+        if message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+            if on_body is not None:
+                on_body.set()
+            if not message.get("more_body", False):
+                log.append(name)
+                done.set()
+
+    await app(scope, receive, send)
+    return bytes(body)
+
+
+async def test_other_requests_are_answered_while_a_long_list_is_encoded(
+    app: FastAPI, client: httpx.AsyncClient, make_session: Factory, make_marker: Factory
+) -> None:
+    """A request that arrives once a long list has begun to go out is answered before that
+    list is finished: encoding does not hold the event loop for the whole list."""
+    session = await make_session()
+    await _bulk(client, session["id"], LONG)
+    marker = await make_marker()
+    # Warm connections, so the short request measures serving, not connecting.
+    await asyncio.gather(*(client.get(f"/markers/{marker['id']}") for _ in range(3)))
+    finished: list[str] = []
+    started = asyncio.Event()
+    big = asyncio.create_task(
+        _asgi_get(
+            app, "/api/v1/markers", f"work_session_id={session['id']}", started, finished, "big"
+        )
+    )
+    await started.wait()
+    small = await _asgi_get(app, f"/api/v1/markers/{marker['id']}", "", None, finished, "small")
+    big_body = await big
+    assert json.loads(small)["id"] == marker["id"]
+    assert len(json.loads(big_body)) == LONG
+    assert finished == ["small", "big"]
