@@ -101,3 +101,33 @@ async def test_bulk_limit(client: httpx.AsyncClient, make_session: Factory) -> N
     response = await client.post("/markers/bulk", json={"markers": bodies})
     assert response.status_code == 422
     assert (await client.get("/markers")).json() == []
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:59:59+00:59:59"],
+)
+async def test_timestamps_whose_utc_form_overflows_are_422(
+    client: httpx.AsyncClient, make_space: Factory, make_session: Factory, stamp: str
+) -> None:
+    """An offset at the year limits moves the time out of range: 422, not a 500."""
+    space = await make_space()
+    body = {"space_id": space["id"], "session_type": "inspection", "started_at": stamp}
+    response = await client.post("/work-sessions", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "validation_error"
+    assert "started_at" in response.json()["message"]
+    session = await make_session()
+    patch = await client.patch(f"/work-sessions/{session['id']}", json={"completed_at": stamp})
+    assert patch.status_code == 422, patch.text
+    assert (await client.get(f"/work-sessions/{session['id']}")).json() == session
+
+
+async def test_timestamps_at_the_year_limits_in_utc_are_kept(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    session = await make_session(
+        started_at="0001-01-01T00:00:00Z", completed_at="9999-12-31T22:59:59-01:00"
+    )
+    assert session["started_at"] == "0001-01-01T00:00:00Z"
+    assert session["completed_at"] == "9999-12-31T23:59:59Z"

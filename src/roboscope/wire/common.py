@@ -40,9 +40,18 @@ def format_timestamp(value: datetime) -> str:
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
+def _input_as_utc(value: datetime) -> datetime:
+    """`as_utc` for client input: an offset at the year limits (`0001-01-01T00:00:00+01:00`)
+    has no UTC form in `datetime`'s range, a 422 rather than an `OverflowError` (a 500)."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
 Timestamp = Annotated[
     datetime,
-    AfterValidator(as_utc),
+    AfterValidator(_input_as_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
 ]
 
