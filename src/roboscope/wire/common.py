@@ -121,8 +121,11 @@ class WireModel(BaseModel):
 
 
 class ErrorBody(WireModel):
-    error: str
-    message: str
+    """Every error answer: `{"error": code, "message": text}`, some with a field or two more
+    (`wire/errors.py` has one model per status)."""
+
+    error: str = Field(description="A stable code to branch on, e.g. `not_found`.")
+    message: str = Field(description="A short sentence for people; never echoes the input.")
 
 
 class Patch(WireModel):
