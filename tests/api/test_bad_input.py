@@ -254,3 +254,25 @@ async def test_browser_writes_from_another_site_are_403(
     assert reading.status_code == 200
     own = await send(client, "POST", f"/locks/{session}", headers={"sec-fetch-site": "same-origin"})
     assert own.json()["acquired"] is True
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"version": false}',
+        '{"version": true}',
+        '{"started_at": 0}',
+        '{"completed_at": 1700000000}',
+        '{"started_at": 1.7e9}',
+        '{"started_at": true}',
+    ],
+)
+async def test_values_of_the_wrong_json_type_are_refused_not_coerced(
+    client: httpx.AsyncClient, make_session: Factory, raw: str
+) -> None:
+    """`false` is not version 0, and `0` is not 1970-01-01T00:00:00Z (found by fuzzing)."""
+    session = await make_session()
+    url = f"/work-sessions/{session['id']}"
+    response = await client.patch(url, content=raw)
+    assert response.status_code == 422, response.text
+    assert (await client.get(url)).json() == session

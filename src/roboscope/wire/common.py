@@ -49,8 +49,16 @@ def _input_as_utc(value: datetime) -> datetime:
         raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
+def _not_a_number(value: Any) -> Any:
+    """pydantic would read a JSON number as Unix time: `0` is not a timestamp here."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
 Timestamp = Annotated[
     datetime,
+    BeforeValidator(_not_a_number),
     AfterValidator(_input_as_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
 ]
@@ -111,7 +119,14 @@ Number = Annotated[float, BeforeValidator(_json_number)]
 Point = Annotated[list[Number], Field(min_length=3, max_length=3)]
 """Exactly three numbers: the app indexes [0], [1], [2] and crashes on fewer."""
 
-Version = Annotated[int, Field(ge=0, le=INT64_MAX)]
+def _not_a_boolean(value: Any) -> Any:
+    """pydantic would read `false` as 0: a client bug must not pass as "version 0"."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    return value
+
+
+Version = Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_not_a_boolean)]
 
 
 class WireModel(BaseModel):
