@@ -119,6 +119,7 @@ Number = Annotated[float, BeforeValidator(_json_number)]
 Point = Annotated[list[Number], Field(min_length=3, max_length=3)]
 """Exactly three numbers: the app indexes [0], [1], [2] and crashes on fewer."""
 
+
 def _not_a_boolean(value: Any) -> Any:
     """pydantic would read `false` as 0: a client bug must not pass as "version 0"."""
     if isinstance(value, bool):
