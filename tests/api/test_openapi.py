@@ -165,3 +165,21 @@ async def test_the_root_redirects_to_the_docs(app: FastAPI, client: httpx.AsyncC
     paths = app.openapi()["paths"]
     assert "/" not in paths
     assert not any("docs" in path for path in paths)
+
+
+def test_patch_fields_that_cannot_be_cleared_are_not_documented_as_nullable(
+    app: FastAPI,
+) -> None:
+    """A PATCH may leave `p1` out but not send `null` (422): the document says the same,
+    while fields that can be cleared (`label`) stay nullable."""
+    schemas = app.openapi()["components"]["schemas"]
+    for model, required, clearable in (
+        ("MarkerUpdate", ["p1", "meta", "custom_props"], "label"),
+        ("WorkSessionUpdate", ["status", "space_id", "meta"], "started_at"),
+        ("SpaceUpdate", ["name", "key", "is_active"], "description"),
+    ):
+        properties = schemas[model]["properties"]
+        for name in required:
+            text = json.dumps(properties[name])
+            assert '"null"' not in text and "default" not in properties[name], (model, text)
+        assert '"null"' in json.dumps(properties[clearable]), (model, clearable)

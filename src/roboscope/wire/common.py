@@ -144,13 +144,31 @@ class ErrorBody(WireModel):
     message: str = Field(description="A short sentence for people; never echoes the input.")
 
 
+def _document_required_when_present(schema: dict[str, Any], model: type[Any]) -> None:
+    """In the JSON schema, a `required_when_present` field may be absent but never `null`:
+    drop the `null` branch (and the `null` default) the `X | None` typing brings."""
+    properties = schema.get("properties", {})
+    for name in getattr(model, "required_when_present", ()):
+        field = properties.get(name)
+        if field is None or "anyOf" not in field:
+            continue
+        field.pop("default", None)
+        branches = [branch for branch in field.pop("anyOf") if branch.get("type") != "null"]
+        if len(branches) == 1:
+            field.update(branches[0])
+        else:
+            field["anyOf"] = branches
+
+
 class Patch(WireModel):
     """A partial update: absent fields stay unchanged, present ones are written.
 
     Fields that are required on the resource are typed `X | None` here only so they can be
-    absent; sending them as `null` is refused (`required_when_present`).
+    absent; sending them as `null` is refused (`required_when_present`), and the OpenAPI
+    document says so.
     """
 
+    model_config = ConfigDict(json_schema_extra=_document_required_when_present)
     required_when_present: ClassVar[frozenset[str]] = frozenset()
     version: Version | None = Field(
         default=None, description="Expected current version; omitted means unchecked."
