@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from roboscope.db.engine import Database
-from tests.servers import ServerProcess, running_server
+
+from ..servers import ServerProcess, running_server
 
 CHECKS = (
     "not_a_server_error",

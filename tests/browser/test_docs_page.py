@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Route
 
-from tests.servers import ServerProcess, running_server
+from ..servers import ServerProcess, running_server
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 

@@ -9,7 +9,8 @@ what each route depends on, instead of by hand on each route (where they would d
 route's own `responses=` entry for a status keeps its description, and its model when that
 is not a plain `ErrorBody` (the health report's 503 is a `Health`).
 
-`tests/api/test_openapi.py` holds the document to what the server answers.
+`tests/api/test_openapi*.py`, and the API suite's client (which checks every answer against the
+document, tests/conftest.py), hold the document to what the server answers.
 """
 
 from __future__ import annotations
