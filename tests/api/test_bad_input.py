@@ -276,3 +276,22 @@ async def test_values_of_the_wrong_json_type_are_refused_not_coerced(
     response = await client.patch(url, content=raw)
     assert response.status_code == 422, response.text
     assert (await client.get(url)).json() == session
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/anchors", {"GET", "POST"}),
+        ("PUT", f"/markers/{uuid.UUID(int=1)}", {"GET", "PATCH", "DELETE"}),
+        ("PUT", f"/locks/{uuid.UUID(int=1)}", {"GET", "POST", "DELETE"}),
+        ("POST", f"/presence/{uuid.UUID(int=1)}/ann", {"DELETE"}),
+    ],
+)
+async def test_a_method_not_allowed_names_every_allowed_one(
+    client: httpx.AsyncClient, method: str, path: str, allowed: set[str]
+) -> None:
+    """405's `Allow` lists what the resource supports, not only its first route's methods."""
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    assert set(response.headers["allow"].split(", ")) - {"HEAD"} == allowed

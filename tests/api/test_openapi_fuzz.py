@@ -1,5 +1,6 @@
 """schemathesis fuzzes a real server from its own OpenAPI document: no 5xx for any input, and
-every answer conforms to the document (status documented, content type, body, headers).
+every answer conforms to the document (status documented, content type, body, headers, and
+the `Allow` of a 405).
 
 Bounded (examples per operation, a fixed seed) so it takes about a minute per database on
 2 cores. It runs the `st` CLI against a `roboscope serve` process on the session's database.
@@ -25,6 +26,7 @@ CHECKS = (
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
+    "allow_header_conformance",  # a 405's `Allow` names the documented methods
 )
 MAX_EXAMPLES = 10
 
