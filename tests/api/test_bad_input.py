@@ -285,6 +285,7 @@ async def test_values_of_the_wrong_json_type_are_refused_not_coerced(
         ("PUT", f"/markers/{uuid.UUID(int=1)}", {"GET", "PATCH", "DELETE"}),
         ("PUT", f"/locks/{uuid.UUID(int=1)}", {"GET", "POST", "DELETE"}),
         ("POST", f"/presence/{uuid.UUID(int=1)}/ann", {"DELETE"}),
+        ("OPTIONS", "/markers/bulk", {"POST"}),
     ],
 )
 async def test_a_method_not_allowed_names_every_allowed_one(

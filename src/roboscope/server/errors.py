@@ -67,15 +67,17 @@ async def _validation_error(_: Request, error: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path. Starlette's 405 names only the methods of
-    the first route whose path matched, while one path often has a route per method."""
+    """Every method the resource at this path serves. Starlette's 405 names only the methods
+    of the first route whose path matched, while one path often has a route per method. The
+    most literal routes are the resource: `/markers/bulk` is not a `/markers/{marker_id}`."""
     path = request.scope["path"]
-    methods: set[str] = set()
+    by_parameters: dict[int, set[str]] = {}
     for route in iter_route_contexts(request.app.routes):
         regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
         if regex is not None and served and regex.match(path):
-            methods |= served
-    return ", ".join(sorted(methods))
+            parameters = str(getattr(route, "path_format", "")).count("{")
+            by_parameters.setdefault(parameters, set()).update(served)
+    return ", ".join(sorted(by_parameters[min(by_parameters)])) if by_parameters else ""
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
