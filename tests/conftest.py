@@ -25,6 +25,8 @@ from roboscope.db.tables import metadata
 from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
+from .api.contract import OpenApiConformance
+
 IOS_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
@@ -90,12 +92,35 @@ async def database(app: FastAPI) -> AsyncIterator[Database]:
     yield db
 
 
+def conformance(app: FastAPI) -> OpenApiConformance:
+    """The app's OpenAPI document as a checker, built once per app."""
+    checker: OpenApiConformance | None = getattr(app.state, "test_conformance", None)
+    if checker is None:
+        checker = app.state.test_conformance = OpenApiConformance(app.openapi())
+    return checker
+
+
 @asynccontextmanager
 async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client on `app`, shaped like the iOS clients (JSON headers on every request)."""
+    """An httpx client on `app`, shaped like the iOS clients (JSON headers on every request).
+
+    Every answer is checked against the app's OpenAPI document (status documented, content
+    type, body schema, headers), so the whole API suite holds the document to the truth.
+    """
+    checker = conformance(app)
+
+    async def conforms(response: httpx.Response) -> None:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return  # a live stream: never read to its end here
+        await response.aread()
+        checker.check(response)
+
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://roboscope.test/api/v1", headers=IOS_HEADERS
+        transport=transport,
+        base_url="http://roboscope.test/api/v1",
+        headers=IOS_HEADERS,
+        event_hooks={"response": [conforms]},
     ) as http:
         yield http
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import httpx
 import pytest
 
@@ -101,3 +104,195 @@ async def test_bulk_limit(client: httpx.AsyncClient, make_session: Factory) -> N
     response = await client.post("/markers/bulk", json={"markers": bodies})
     assert response.status_code == 422
     assert (await client.get("/markers")).json() == []
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:59:59+00:59:59"],
+)
+async def test_timestamps_whose_utc_form_overflows_are_422(
+    client: httpx.AsyncClient, make_space: Factory, make_session: Factory, stamp: str
+) -> None:
+    """An offset at the year limits moves the time out of range: 422, not a 500."""
+    space = await make_space()
+    body = {"space_id": space["id"], "session_type": "inspection", "started_at": stamp}
+    response = await client.post("/work-sessions", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "validation_error"
+    assert "started_at" in response.json()["message"]
+    session = await make_session()
+    patch = await client.patch(f"/work-sessions/{session['id']}", json={"completed_at": stamp})
+    assert patch.status_code == 422, patch.text
+    assert (await client.get(f"/work-sessions/{session['id']}")).json() == session
+
+
+async def test_timestamps_at_the_year_limits_in_utc_are_kept(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    session = await make_session(
+        started_at="0001-01-01T00:00:00Z", completed_at="9999-12-31T22:59:59-01:00"
+    )
+    assert session["started_at"] == "0001-01-01T00:00:00Z"
+    assert session["completed_at"] == "9999-12-31T23:59:59Z"
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    content: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """A request with exactly these headers: the client's default JSON content type is
+    dropped unless `headers` names one (curl sends none without `-H`)."""
+    request = client.build_request(method, url, content=content, headers=headers)
+    if not headers or "content-type" not in {name.lower() for name in headers}:
+        del request.headers["content-type"]
+    return await client.send(request)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content"),
+    [
+        ("text/plain", b""),
+        ("text/plain;charset=UTF-8", b'{"ttl_seconds": 30}'),
+        ("application/x-www-form-urlencoded", b""),
+        ("application/x-www-form-urlencoded", b"ttl_seconds=30"),
+        ("multipart/form-data; boundary=x", b"--x--\r\n"),
+        ("application/jsonp", b"{}"),
+        ("json", b"{}"),
+    ],
+)
+async def test_a_cross_site_form_cannot_take_a_lock(
+    client: httpx.AsyncClient, content_type: str, content: bytes
+) -> None:
+    """A web page can POST these without a preflight; the lock must stay free (415)."""
+    session = str(uuid.uuid4())
+    for url in (f"/locks/{session}", f"/locks/work-sessions/{session}"):
+        response = await send(client, "POST", url, content, {"content-type": content_type})
+        assert response.status_code == 415, response.text
+        assert response.json()["error"] == "unsupported_media_type"
+        assert response.headers["cache-control"] == "no-store"
+    assert (await client.get(f"/locks/{session}")).json()["locked"] is False
+
+
+async def test_writes_with_a_body_that_is_not_json_are_415(
+    client: httpx.AsyncClient, make_marker: Factory
+) -> None:
+    marker = await make_marker()
+    space = {"key": "k415", "name": "n"}
+    cases = [
+        ("POST", "/spaces", "text/plain", space),
+        ("POST", "/spaces", None, space),
+        ("PATCH", f"/markers/{marker['id']}", "text/plain", {"label": "x"}),
+        ("PATCH", f"/markers/{marker['id']}", None, {"label": "x"}),
+        ("DELETE", f"/markers/{marker['id']}", "text/plain", {}),
+        ("DELETE", f"/markers/{marker['id']}", "application/x-www-form-urlencoded", None),
+        ("PUT", f"/markers/{marker['id']}/details", "text/html", {}),
+    ]
+    for method, url, content_type, body in cases:
+        content = b"" if body is None else json.dumps(body).encode()
+        headers = {"content-type": content_type} if content_type else None
+        response = await send(client, method, url, content, headers)
+        assert response.status_code == 415, (method, url, content_type, response.text)
+        assert response.json()["error"] == "unsupported_media_type"
+    assert (await client.get("/spaces", params={"key": "k415"})).json() == []
+    assert (await client.get(f"/markers/{marker['id']}")).json() == marker
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ],
+)
+async def test_json_content_types_are_accepted(
+    client: httpx.AsyncClient, content_type: str
+) -> None:
+    body = json.dumps({"key": f"k-{content_type}", "name": "n"}).encode()
+    response = await send(client, "POST", "/spaces", body, {"content-type": content_type})
+    assert response.status_code == 201, response.text
+
+
+async def test_body_less_writes_without_a_content_type_work_like_curl(
+    client: httpx.AsyncClient, make_marker: Factory
+) -> None:
+    """`curl -X DELETE …` and `curl -X POST …` (no `-d`) send no content type at all."""
+    marker = await make_marker()
+    session = marker["work_session_id"]
+    calculated = await send(client, "POST", f"/markers/{marker['id']}/details/calculate")
+    assert calculated.status_code == 200, calculated.text
+    grant = await send(client, "POST", f"/locks/{session}")
+    assert grant.status_code == 200 and grant.json()["acquired"] is True, grant.text
+    deleted = await send(client, "DELETE", f"/markers/{marker['id']}")
+    assert deleted.status_code == 204, deleted.text
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+async def test_browser_writes_from_another_site_are_403(
+    client: httpx.AsyncClient, make_marker: Factory, site: str
+) -> None:
+    """A page elsewhere can send a body-less POST with no content type (no preflight either);
+    the browser marks it with `Sec-Fetch-Site`, which no page can forge."""
+    marker = await make_marker()
+    session = marker["work_session_id"]
+    for method, url in (
+        ("POST", f"/locks/{session}"),
+        ("POST", f"/locks/work-sessions/{session}"),
+        ("DELETE", f"/markers/{marker['id']}"),
+    ):
+        response = await send(client, method, url, headers={"sec-fetch-site": site})
+        assert response.status_code == 403, response.text
+        assert response.json()["error"] == "cross_site_request"
+    assert (await client.get(f"/locks/{session}")).json()["locked"] is False
+    assert (await client.get(f"/markers/{marker['id']}")).status_code == 200
+    # Reads are not writes, and the browser's own page (the docs) is same-origin.
+    reading = await client.get(f"/locks/{session}", headers={"sec-fetch-site": site})
+    assert reading.status_code == 200
+    own = await send(client, "POST", f"/locks/{session}", headers={"sec-fetch-site": "same-origin"})
+    assert own.json()["acquired"] is True
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"version": false}',
+        '{"version": true}',
+        '{"started_at": 0}',
+        '{"completed_at": 1700000000}',
+        '{"started_at": 1.7e9}',
+        '{"started_at": true}',
+    ],
+)
+async def test_values_of_the_wrong_json_type_are_refused_not_coerced(
+    client: httpx.AsyncClient, make_session: Factory, raw: str
+) -> None:
+    """`false` is not version 0, and `0` is not 1970-01-01T00:00:00Z (found by fuzzing)."""
+    session = await make_session()
+    url = f"/work-sessions/{session['id']}"
+    response = await client.patch(url, content=raw)
+    assert response.status_code == 422, response.text
+    assert (await client.get(url)).json() == session
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/anchors", {"GET", "POST"}),
+        ("PUT", f"/markers/{uuid.UUID(int=1)}", {"GET", "PATCH", "DELETE"}),
+        ("PUT", f"/locks/{uuid.UUID(int=1)}", {"GET", "POST", "DELETE"}),
+        ("POST", f"/presence/{uuid.UUID(int=1)}/ann", {"DELETE"}),
+        ("OPTIONS", "/markers/bulk", {"POST"}),
+    ],
+)
+async def test_a_method_not_allowed_names_every_allowed_one(
+    client: httpx.AsyncClient, method: str, path: str, allowed: set[str]
+) -> None:
+    """405's `Allow` lists what the resource supports, not only its first route's methods."""
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    assert set(response.headers["allow"].split(", ")) - {"HEAD"} == allowed

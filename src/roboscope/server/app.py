@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..settings import Settings
+from .docs import install_docs
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
+from .openapi import install_openapi, operation_id
 from .routes import ROUTERS
 from .routes import bench as bench_routes
 from .state import app_state
@@ -32,8 +34,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         redirect_slashes=False,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # install_docs: served from the package, not a CDN
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=operation_id,
         # FastAPI's native OpenTelemetry looks up the global providers on every request;
         # off unless asked for (ROBOSCOPE_OPENTELEMETRY=true).
         telemetry={
@@ -48,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(bench_routes.router, prefix=API_PREFIX)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app)
+    install_docs(app, API_PREFIX)
     return app
 
 

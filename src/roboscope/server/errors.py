@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -65,10 +66,26 @@ async def _validation_error(_: Request, error: Exception) -> Response:
     )
 
 
-async def _http_error(_: Request, error: Exception) -> Response:
+def allowed_methods(request: Request) -> str:
+    """Every method the resource at this path serves. Starlette's 405 names only the methods
+    of the first route whose path matched, while one path often has a route per method. The
+    most literal routes are the resource: `/markers/bulk` is not a `/markers/{marker_id}`."""
+    path = request.scope["path"]
+    by_parameters: dict[int, set[str]] = {}
+    for route in iter_route_contexts(request.app.routes):
+        regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and served and regex.match(path):
+            parameters = str(getattr(route, "path_format", "")).count("{")
+            by_parameters.setdefault(parameters, set()).update(served)
+    return ", ".join(sorted(by_parameters[min(by_parameters)])) if by_parameters else ""
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     headers = dict(error.headers) if error.headers else None
+    if error.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return error_response(error.status_code, code, str(error.detail), headers=headers)
 
 

@@ -1,17 +1,35 @@
 """Pure ASGI middleware for what every API answer needs (no per-request task overhead).
 
 - `Cache-Control: no-store` on every answer: iOS caches GET responses otherwise.
-- A request body limit, enforced on the declared length and on the bytes actually read,
-  answered with a short JSON 413 before the app parses anything.
+- Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
+  over the headers, each refusal a short JSON error:
+  - 403 when a browser says the request comes from another site (`Sec-Fetch-Site`): a page
+    elsewhere can send a body-less POST without a preflight, and no content type at all;
+  - 415 when the body is not JSON: a `Content-Type` that is not `application/json` (or
+    `application/…+json`), or a non-empty body without one. A web page can send `text/plain`,
+    form and multipart bodies anywhere without a CORS preflight, but not JSON, so this is
+    also what keeps other sites from taking locks. A body-less write without a content type
+    (`curl -X DELETE …`) is accepted;
+  - 413 beyond the body limit, on the declared length and on the bytes actually read.
 """
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+from .errors import error_response
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_OWN_SITE = frozenset({b"same-origin", b"none"})  # `none`: typed in the address bar
+
+
+def is_json_media_type(content_type: bytes) -> bool:
+    """`application/json` or `application/…+json`, any parameters: what FastAPI parses as
+    JSON (anything else reaches a handler as raw bytes)."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 class BodyTooLarge(Exception):
@@ -35,25 +53,59 @@ class ApiMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        if scope["method"] in _BODY_METHODS:
-            try:
-                receive = await self._buffered_body(scope, receive)
-            except BodyTooLarge:
-                await self._too_large(send_no_store)
+        if scope["method"] in WRITE_METHODS:
+            checked = await self._checked_write(scope, receive, send_no_store)
+            if checked is None:
                 return
+            receive = checked
         await self.app(scope, receive, send_no_store)
 
-    async def _buffered_body(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the whole body up front (bounded), then replay it to the app."""
+    async def _checked_write(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """The replayable body of an acceptable write, or None once a refusal is sent."""
+        content_type: bytes | None = None
+        declared_length = b""
+        fetch_site: bytes | None = None
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                declared_length = value
+            elif name == b"sec-fetch-site":
+                fetch_site = value
+        if fetch_site is not None and fetch_site.lower() not in _OWN_SITE:
+            await self._refuse(
+                scope, send, 403, "cross_site_request", "writes from other web sites are refused"
+            )
+            return None
+        if content_type is not None and not is_json_media_type(content_type):
+            await self._not_json(scope, send)
+            return None
+        try:
+            if declared_length.isdigit() and int(declared_length) > self.max_body_bytes:
                 raise BodyTooLarge
+            body, replay = await self._buffered_body(receive)
+        except BodyTooLarge:
+            await self._refuse(
+                scope,
+                send,
+                413,
+                "body_too_large",
+                f"request bodies are limited to {self.max_body_bytes} bytes",
+            )
+            return None
+        if content_type is None and body:
+            await self._not_json(scope, send)
+            return None
+        return replay
+
+    async def _buffered_body(self, receive: Receive) -> tuple[bytes, Receive]:
+        """Read the whole body up front (bounded), then replay it to the app."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return _replay([message], receive)
+                return b"".join(chunks), _replay([message], receive)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -62,26 +114,23 @@ class ApiMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+        return body, _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
 
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "body_too_large",
-                "message": f"request bodies are limited to {self.max_body_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    async def _not_json(self, scope: Scope, send: Send) -> None:
+        await self._refuse(
+            scope,
+            send,
+            415,
+            "unsupported_media_type",
+            "request bodies must be JSON, sent with Content-Type: application/json",
         )
-        await send({"type": "http.response.body", "body": body})
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, code: str, text: str) -> None:
+        await error_response(status, code, text)(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def _replay(messages: list[Message], then: Receive) -> Receive:

@@ -12,12 +12,13 @@ import pydantic_core
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from ..wire import ErrorBody
+from ..wire.errors import LockedError
 
 FENCED_WRITE: dict[int | str, dict[str, object]] = {
-    423: {"model": ErrorBody, "description": "`X-Lock-Token` does not hold the lock."}
+    423: {"model": LockedError, "description": "`X-Lock-Token` does not hold the lock."}
 }
-"""OpenAPI note for writes that honour `X-Lock-Token`."""
+"""OpenAPI note for writes that honour `X-Lock-Token` (server/openapi.py documents every other
+error centrally)."""
 
 
 def wire(body: BaseModel | Sequence[BaseModel], status_code: int = 200) -> Response:

@@ -40,9 +40,26 @@ def format_timestamp(value: datetime) -> str:
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
+def _input_as_utc(value: datetime) -> datetime:
+    """`as_utc` for client input: an offset at the year limits (`0001-01-01T00:00:00+01:00`)
+    has no UTC form in `datetime`'s range, a 422 rather than an `OverflowError` (a 500)."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+def _not_a_number(value: Any) -> Any:
+    """pydantic would read a JSON number as Unix time: `0` is not a timestamp here."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
 Timestamp = Annotated[
     datetime,
-    AfterValidator(as_utc),
+    BeforeValidator(_not_a_number),
+    AfterValidator(_input_as_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
 ]
 
@@ -102,7 +119,15 @@ Number = Annotated[float, BeforeValidator(_json_number)]
 Point = Annotated[list[Number], Field(min_length=3, max_length=3)]
 """Exactly three numbers: the app indexes [0], [1], [2] and crashes on fewer."""
 
-Version = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+def _not_a_boolean(value: Any) -> Any:
+    """pydantic would read `false` as 0: a client bug must not pass as "version 0"."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    return value
+
+
+Version = Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_not_a_boolean)]
 
 
 class WireModel(BaseModel):
@@ -112,17 +137,38 @@ class WireModel(BaseModel):
 
 
 class ErrorBody(WireModel):
-    error: str
-    message: str
+    """Every error answer: `{"error": code, "message": text}`, some with a field or two more
+    (`wire/errors.py` has one model per status)."""
+
+    error: str = Field(description="A stable code to branch on, e.g. `not_found`.")
+    message: str = Field(description="A short sentence for people; never echoes the input.")
+
+
+def _document_required_when_present(schema: dict[str, Any], model: type[Any]) -> None:
+    """In the JSON schema, a `required_when_present` field may be absent but never `null`:
+    drop the `null` branch (and the `null` default) the `X | None` typing brings."""
+    properties = schema.get("properties", {})
+    for name in getattr(model, "required_when_present", ()):
+        field = properties.get(name)
+        if field is None or "anyOf" not in field:
+            continue
+        field.pop("default", None)
+        branches = [branch for branch in field.pop("anyOf") if branch.get("type") != "null"]
+        if len(branches) == 1:
+            field.update(branches[0])
+        else:
+            field["anyOf"] = branches
 
 
 class Patch(WireModel):
     """A partial update: absent fields stay unchanged, present ones are written.
 
     Fields that are required on the resource are typed `X | None` here only so they can be
-    absent; sending them as `null` is refused (`required_when_present`).
+    absent; sending them as `null` is refused (`required_when_present`), and the OpenAPI
+    document says so.
     """
 
+    model_config = ConfigDict(json_schema_extra=_document_required_when_present)
     required_when_present: ClassVar[frozenset[str]] = frozenset()
     version: Version | None = Field(
         default=None, description="Expected current version; omitted means unchecked."

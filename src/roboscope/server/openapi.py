@@ -1,0 +1,217 @@
+"""The OpenAPI document tells the truth: clean operation ids, and every error an operation
+can answer with the body the server really sends.
+
+The errors come from a few central mechanisms, not from the handlers: the middleware refuses
+writes (403, 413, 415), request parsing refuses bad input (400, 422), the database's and
+Redis's wrappers fail with 503, the database maps a missing row to 404 and a collision to
+409, and `X-Lock-Token` writes can be 423. So the errors are documented centrally too, from
+what each route depends on, instead of by hand on each route (where they would drift). A
+route's own `responses=` entry for a status keeps its description, and its model when that
+is not a plain `ErrorBody` (the health report's 503 is a `Health`).
+
+`tests/api/test_openapi*.py`, and the API suite's client (which checks every answer against the
+document, tests/conftest.py), hold the document to what the server answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
+
+from ..wire.common import ErrorBody
+from ..wire.errors import (
+    BadRequestError,
+    BodyTooLargeError,
+    ConflictError,
+    CrossSiteError,
+    LockedError,
+    NotFoundError,
+    UnavailableError,
+    UnsupportedMediaTypeError,
+    ValidationErrorBody,
+)
+from .deps import get_database, get_lock_token, get_state
+from .middleware import WRITE_METHODS
+
+REF_PREFIX = "#/components/schemas/"
+
+_ACTIONS = {
+    # Where the function name alone would not give a clean, unique action.
+    "create_markers": "create_bulk",
+    "present": "list",
+}
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<tag>_<action>`: `markers_update`, `work_sessions_list_markers`, `locks_app_acquire`.
+
+    The action is the handler's name without the tag's nouns (`update_marker` under
+    `markers` → `update`); `tests/api/test_openapi.py` checks that the ids are unique.
+    """
+    if not route.tags:
+        return route.name
+    prefix = "_".join(str(route.tags[0]).lower().split())
+    nouns = set(prefix.split("_"))
+    nouns |= {noun.removesuffix("s") for noun in nouns}
+    action = _ACTIONS.get(route.name) or "_".join(
+        word for word in route.name.split("_") if word not in nouns
+    )
+    return f"{prefix}_{action or 'get'}"
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def _has_parameters(dependant: Dependant) -> bool:
+    return bool(
+        dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or any(_has_parameters(dependency) for dependency in dependant.dependencies)
+    )
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def route_errors(route: Any, method: str) -> dict[int, tuple[type[ErrorBody], str]]:
+    """Every error status this operation can answer: its body model and why it happens."""
+    calls = set(_calls(route.dependant))
+    database = get_database in calls
+    write = method in WRITE_METHODS
+    errors: dict[int, tuple[type[ErrorBody], str]] = {}
+    if route.body_field is not None:
+        errors[400] = (BadRequestError, "The body is not valid JSON.")
+    if write:
+        errors[403] = (
+            CrossSiteError,
+            "A browser sent this write from another web site (`Sec-Fetch-Site`).",
+        )
+    if database and route.dependant.path_params:
+        errors[404] = (NotFoundError, "No such resource.")
+    if database and method in {"POST", "PUT", "PATCH"}:
+        errors[409] = (
+            ConflictError,
+            "`version_conflict`: `version` is stale (`current_version` is the stored one); "
+            "`conflict`: the write collides with stored data. Nothing was changed.",
+        )
+    if write:
+        errors[413] = (BodyTooLargeError, "The body is larger than the server accepts.")
+        errors[415] = (
+            UnsupportedMediaTypeError,
+            "The body is not JSON: send `Content-Type: application/json`.",
+        )
+    if _has_parameters(route.dependant):
+        errors[422] = (
+            ValidationErrorBody,
+            "A parameter or field is missing or malformed (`validation_error`), the body "
+            "names a parent that does not exist (`invalid_reference`), or a value cannot be "
+            "stored (`invalid_value`).",
+        )
+    if get_lock_token in calls:
+        errors[423] = (LockedError, "`X-Lock-Token` does not hold the work session's lock.")
+    if database or get_state in calls:
+        errors[503] = (
+            UnavailableError,
+            "The database or Redis is unreachable; retry after `Retry-After` seconds.",
+        )
+    return errors
+
+
+def _error_schemas() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [
+        ErrorBody,
+        BadRequestError,
+        CrossSiteError,
+        NotFoundError,
+        ConflictError,
+        BodyTooLargeError,
+        UnsupportedMediaTypeError,
+        ValidationErrorBody,
+        LockedError,
+        UnavailableError,
+    ]
+    _, schemas = models_json_schema(
+        [(model, "serialization") for model in models], ref_template=REF_PREFIX + "{model}"
+    )
+    defs: dict[str, Any] = schemas["$defs"]
+    return defs
+
+
+def _declared_elsewhere(response: dict[str, Any]) -> bool:
+    """The route documents this status with a model of its own (not a plain error body)."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref")
+    return ref is not None and ref not in {
+        REF_PREFIX + "ErrorBody",
+        REF_PREFIX + "HTTPValidationError",
+    }
+
+
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[Any]:
+    """Every `APIRoute` as mounted (with its prefix), included routers' ones too; each acts
+    like an `APIRoute` (FastAPI's `RouteContext`)."""
+    for context in iter_route_contexts(routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """Add every error response to `document` (FastAPI's, modified in place)."""
+    document.setdefault("components", {}).setdefault("schemas", {}).update(_error_schemas())
+    for route in api_routes(routes):
+        if not route.include_in_schema:
+            continue
+        for method in route.methods:
+            operation = document["paths"][route.path_format][method.lower()]
+            responses = operation.setdefault("responses", {})
+            for status, (model, description) in route_errors(route, method).items():
+                response = responses.get(str(status), {})
+                if _declared_elsewhere(response):
+                    continue
+                own = status in route.responses or str(status) in route.responses
+                schema = {"$ref": REF_PREFIX + model.__name__}
+                entry: dict[str, Any] = {
+                    "description": response["description"] if own else description,
+                    "content": {"application/json": {"schema": schema}},
+                }
+                if status == 503:
+                    entry["headers"] = _RETRY_AFTER
+                responses[str(status)] = entry
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = document["components"]["schemas"]
+    for name in _FASTAPI_VALIDATION_SCHEMAS:  # replaced by ValidationErrorBody everywhere
+        schemas.pop(name, None)
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Build the document once, FastAPI's way, then document the errors in it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        document = build()  # cached by FastAPI after the first call
+        if first:
+            describe_errors(document, app.routes)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

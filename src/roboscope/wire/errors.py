@@ -1,0 +1,98 @@
+"""The error bodies the server sends, one model per HTTP status, for the OpenAPI document.
+
+Every error is `{"error": code, "message": text}` (`ErrorBody`), plus a field or two where a
+client can act on it: `current_version` on a stale version, `problems` on bad input, `service`
+when a backing service is down. The server builds these bodies in `server/errors.py` and
+`server/middleware.py`; the test suite checks every answer against these models, so the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
+from .common import ErrorBody, Version, WireModel
+
+
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """An optional field the server omits rather than sending `null`: no default in the
+    schema either (it would read as "`null` when absent")."""
+    schema.pop("default", None)
+
+
+class BadRequestError(ErrorBody):
+    error: Literal["invalid_json", "bad_request"] = Field(
+        description="`invalid_json`: the body is not valid JSON; `bad_request`: it could not be "
+        "read at all (e.g. not UTF-8)."
+    )
+
+
+class CrossSiteError(ErrorBody):
+    error: Literal["cross_site_request"]
+
+
+class NotFoundError(ErrorBody):
+    error: Literal["not_found"]
+
+
+class ConflictError(ErrorBody):
+    error: Literal["version_conflict", "conflict"] = Field(
+        description="`version_conflict`: the request's `version` is stale; `conflict`: the "
+        "write collides with stored data (e.g. a space `key` that is taken)."
+    )
+    current_version: Version | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The stored version (with `version_conflict` only): refresh, then retry.",
+        json_schema_extra=_absent_not_null,
+    )
+
+
+class BodyTooLargeError(ErrorBody):
+    error: Literal["body_too_large"]
+
+
+class UnsupportedMediaTypeError(ErrorBody):
+    error: Literal["unsupported_media_type"]
+
+
+class Problem(WireModel):
+    """One refused value: where it is (dotted, e.g. `p1.2`, `markers.0.label`) and why."""
+
+    field: str
+    message: str
+
+
+class ValidationErrorBody(ErrorBody):
+    error: Literal[
+        "validation_error",
+        "invalid_reference",
+        "invalid_value",
+        "list_too_large",
+        "idempotency_key_reused",
+    ] = Field(
+        description="`validation_error`: a parameter or field is missing or malformed; "
+        "`invalid_reference`: the body names a parent (space, work session, marker) that "
+        "does not exist; `invalid_value`: a well-formed value that cannot be stored or "
+        "computed with (e.g. marker details that would overflow); `list_too_large`: an "
+        "unfiltered list without `limit` would exceed ROBOSCOPE_MAX_LIST_ITEMS (page or "
+        "filter); `idempotency_key_reused`: an `Idempotency-Key` came back with another body."
+    )
+    problems: list[Problem] | SkipJsonSchema[None] = Field(
+        default=None,
+        max_length=5,
+        description="The first few refused values, when the request failed to parse; "
+        "`message` repeats the first.",
+        json_schema_extra=_absent_not_null,
+    )
+
+
+class LockedError(ErrorBody):
+    error: Literal["locked"]
+
+
+class UnavailableError(ErrorBody):
+    error: Literal["service_unavailable"]
+    service: str = Field(description="What is down: `database` or `redis`.")

@@ -1,0 +1,185 @@
+"""The OpenAPI document and the interactive docs: clean operation ids, the error bodies the
+server really sends, and a docs page that needs nothing but this server.
+
+Every answer of the API suite is also checked against the document by the `client` fixture
+(tests/conftest.py), and tests/api/test_openapi_fuzz.py fuzzes a real server from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from .conftest import SQUARE, Factory
+
+ERROR_SCHEMAS = {
+    "400": "BadRequestError",
+    "403": "CrossSiteError",
+    "404": "NotFoundError",
+    "409": "ConflictError",
+    "413": "BodyTooLargeError",
+    "415": "UnsupportedMediaTypeError",
+    "422": "ValidationErrorBody",
+    "423": "LockedError",
+    "503": "UnavailableError",
+}
+
+
+def operations(app: FastAPI) -> dict[str, dict[str, Any]]:
+    """Every operation of the document, by operation id."""
+    found: dict[str, dict[str, Any]] = {}
+    for path, item in app.openapi()["paths"].items():
+        for method, operation in item.items():
+            assert operation["operationId"] not in found, operation["operationId"]
+            found[operation["operationId"]] = {**operation, "method": method, "path": path}
+    return found
+
+
+def test_operation_ids_are_tag_and_action_and_unique(app: FastAPI) -> None:
+    ops = operations(app)  # asserts uniqueness
+    for operation_id, operation in ops.items():
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)+", operation_id), operation_id
+        tag = operation["tags"][0].replace(" ", "_")
+        assert operation_id.startswith(f"{tag}_"), (operation_id, tag)
+    expected = {
+        "markers_update": ("patch", "/api/v1/markers/{marker_id}"),
+        "markers_list": ("get", "/api/v1/markers"),
+        "markers_create_bulk": ("post", "/api/v1/markers/bulk"),
+        "work_sessions_list_markers": ("get", "/api/v1/work-sessions/{session_id}/markers"),
+        "locks_acquire": ("post", "/api/v1/locks/{session_id}"),
+        "locks_app_acquire": ("post", "/api/v1/locks/work-sessions/{session_id}"),
+        "presence_heartbeat": ("post", "/api/v1/presence/{session_id}"),
+    }
+    for operation_id, (method, path) in expected.items():
+        assert (ops[operation_id]["method"], ops[operation_id]["path"]) == (method, path)
+
+
+def test_errors_are_documented_with_the_bodies_the_server_sends(app: FastAPI) -> None:
+    document = app.openapi()
+    assert "HTTPValidationError" not in json.dumps(document)  # FastAPI's 422 shape: not ours
+    for operation_id, operation in operations(app).items():
+        for status, response in operation["responses"].items():
+            if int(status) < 400:
+                continue
+            schema = response["content"]["application/json"]["schema"]["$ref"]
+            if operation_id == "health_get":
+                assert schema.endswith("/Health")
+                continue
+            assert schema.endswith(f"/{ERROR_SCHEMAS[status]}"), (operation_id, status)
+            if status == "503":
+                assert "Retry-After" in response["headers"]
+    schemas = document["components"]["schemas"]
+    assert schemas["ConflictError"]["properties"]["current_version"]["type"] == "integer"
+    assert "problems" in schemas["ValidationErrorBody"]["properties"]
+    assert "service" in schemas["UnavailableError"]["required"]
+
+
+def test_each_operation_documents_the_errors_it_can_answer(app: FastAPI) -> None:
+    ops = operations(app)
+
+    def statuses(operation_id: str) -> set[int]:
+        return {int(status) for status in ops[operation_id]["responses"] if int(status) >= 400}
+
+    # A fenced, versioned write on the database: every kind of refusal.
+    assert statuses("markers_update") == {400, 403, 404, 409, 413, 415, 422, 423, 503}
+    # A lock grant: no row to miss, no version to conflict.
+    assert statuses("locks_acquire") == {400, 403, 413, 415, 422, 503}
+    # A body-less fenced write (the app sends `{}`, curl nothing): no 400, but 413 and 415.
+    assert statuses("marker_details_calculate") == {403, 404, 409, 413, 415, 422, 423, 503}
+    assert statuses("spaces_list") == {422, 503}
+    assert statuses("markers_get") == {404, 422, 503}
+    assert statuses("health_get") == {503}
+
+
+async def test_the_error_answers_conform_to_the_document(
+    client: httpx.AsyncClient, make_marker: Factory
+) -> None:
+    """Each refusal, checked against the document by the `client` fixture as it arrives."""
+    marker = await make_marker()
+    url = f"/markers/{marker['id']}"
+    missing = await client.get(f"/markers/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    stale = await client.patch(url, json={"label": "x", "version": 7})
+    assert stale.status_code == 409 and stale.json()["current_version"] == 0
+    bad = await client.patch(url, json={"p1": [0, 0]})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "p1"
+    unknown = await client.post("/markers", json={**SQUARE, "work_session_id": str(uuid.uuid4())})
+    assert unknown.status_code == 422 and unknown.json()["error"] == "invalid_reference"
+    fenced = await client.patch(url, json={"label": "x"}, headers={"X-Lock-Token": "f" * 48})
+    assert fenced.status_code == 423
+    not_json = await client.patch(url, content=b"{", headers={"content-type": "text/plain"})
+    assert not_json.status_code == 415
+    broken = await client.patch(url, content=b"{")
+    assert broken.status_code == 400
+    huge = await client.patch(url, content=b" " * (5 * 1024 * 1024))
+    assert huge.status_code == 413
+    assert (await client.get(url)).json() == marker
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in {"src", "href"} and value:
+                self.urls.append(value)
+
+
+async def test_the_docs_page_and_its_assets_come_from_this_server(
+    client: httpx.AsyncClient,
+) -> None:
+    """No CDN: the page, Swagger UI's script and style, the favicon and the document all load
+    from the server itself (tests/browser/ checks a real browser makes no other request)."""
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert not re.search(r"(https?:)?//[a-z0-9]", page.text, re.IGNORECASE), page.text
+    parser = _Assets()
+    parser.feed(page.text)
+    urls = parser.urls + re.findall(r"url: '([^']+)'", page.text)
+    assert any(url.endswith("swagger-ui-bundle.js") for url in urls), urls
+    assert any(url.endswith("swagger-ui.css") for url in urls), urls
+    assert any("favicon" in url for url in urls), urls
+    assert "/api/v1/openapi.json" in urls
+    for url in urls:
+        assert url.startswith("/api/v1/"), url
+        asset = await client.get(f"http://roboscope.test{url}")
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 1000, url
+    script = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in script.text
+
+
+async def test_the_root_redirects_to_the_docs(app: FastAPI, client: httpx.AsyncClient) -> None:
+    home = await client.get("http://roboscope.test/")
+    assert home.status_code == 307
+    assert home.headers["location"] == "/api/v1/docs"
+    paths = app.openapi()["paths"]
+    assert "/" not in paths
+    assert not any("docs" in path for path in paths)
+
+
+def test_patch_fields_that_cannot_be_cleared_are_not_documented_as_nullable(
+    app: FastAPI,
+) -> None:
+    """A PATCH may leave `p1` out but not send `null` (422): the document says the same,
+    while fields that can be cleared (`label`) stay nullable."""
+    schemas = app.openapi()["components"]["schemas"]
+    for model, required, clearable in (
+        ("MarkerUpdate", ["p1", "meta", "custom_props"], "label"),
+        ("WorkSessionUpdate", ["status", "space_id", "meta"], "started_at"),
+        ("SpaceUpdate", ["name", "key", "is_active"], "description"),
+    ):
+        properties = schemas[model]["properties"]
+        for name in required:
+            text = json.dumps(properties[name])
+            assert '"null"' not in text and "default" not in properties[name], (model, text)
+        assert '"null"' in json.dumps(properties[clearable]), (model, clearable)
