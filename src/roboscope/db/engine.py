@@ -28,23 +28,76 @@ class InvalidValue(RoboscopeError):
     code = "invalid_value"
 
 
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    """Turn driver failures into the errors clients are promised (409, 422, 503)."""
-    try:
-        yield
-    except exc.IntegrityError as error:
-        raise Conflict("the change conflicts with existing data") from error
-    except exc.DataError as error:
-        raise InvalidValue("a value cannot be stored") from error
-    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
-        raise ServiceUnavailable("database") from error
-    except exc.DBAPIError as error:
-        if error.connection_invalidated:
-            raise ServiceUnavailable("database") from error
-        raise
-    except (TimeoutError, OSError) as error:
-        raise ServiceUnavailable("database") from error
+# SQLSTATE classes that mean "this database cannot serve now", not "this request is wrong":
+# connection exceptions, authorization, a missing database, resources, operator intervention.
+_UNAVAILABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
+_REASONS = {
+    "3D000": "does not exist",
+    "28P01": "refuses the credentials",
+    "28000": "refuses the credentials",
+    "53300": "has too many connections",
+    "57P03": "is starting up or shutting down",
+}
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """503 naming the database (never its password) and why it cannot serve."""
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__("database")
+        self.message = f"database {description} is unavailable ({reason}), retry shortly"
+        self.args = (self.message,)
+        self.reason = reason
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return None
+        code = getattr(seen, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
+
+
+def failure_reason(error: BaseException) -> str:
+    """A short, password-free reason for a database failure."""
+    code = _sqlstate(error)
+    if code is not None:
+        return _REASONS.get(code, f"SQLSTATE {code}")
+    if isinstance(error, TimeoutError | exc.TimeoutError):
+        return "does not answer"
+    chain: BaseException | None = error
+    while chain is not None:
+        if isinstance(chain, ConnectionRefusedError):
+            return "refuses connections"
+        if isinstance(chain, TimeoutError):
+            return "does not answer"
+        if isinstance(chain, OSError) and chain.strerror:
+            return chain.strerror.lower()
+        chain = chain.__cause__ or chain.__context__
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        return str(error.orig).splitlines()[0][:120] or error.orig.__class__.__name__
+    return error.__class__.__name__
+
+
+def describe(url: str | URL) -> str:
+    """`name on host:port` for PostgreSQL, the file for SQLite: what an operator recognizes."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return f"{url.database} on {url.host or 'localhost'}:{url.port or 5432}"
+
+
+def describe_failure(url: str | URL, error: BaseException) -> str:
+    return f"database {describe(url)} {failure_reason(error)}"
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    code = _sqlstate(error)
+    return code is not None and code.startswith(_UNAVAILABLE_SQLSTATES)
 
 
 class Database:
@@ -52,6 +105,7 @@ class Database:
 
     def __init__(self, url: str | URL, *, timeout: float = 5.0) -> None:
         self.url = make_url(url)
+        self.description = describe(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine: AsyncEngine = create_async_engine(self.url, **self._engine_options(timeout))
         if self.is_sqlite:
@@ -74,26 +128,53 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
-        with _translate_errors():
+        with self._translate_errors():
             async with self.engine.begin() as conn:
                 yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only unit of work that never takes SQLite's write lock."""
-        with _translate_errors():
+        with self._translate_errors():
             async with self.engine.connect() as conn:
                 if self.is_sqlite:
                     await conn.execution_options(**{_READ_ONLY: True})
                 yield conn
 
     async def ping(self) -> bool:
+        return await self.check() is None
+
+    async def check(self) -> str | None:
+        """None when the database answers, else why not (for /health)."""
         try:
             async with asyncio.timeout(5), self.read() as conn:
                 await conn.execute(text("SELECT 1"))
+        except DatabaseUnavailable as error:
+            return error.reason
         except (ServiceUnavailable, TimeoutError):
-            return False
-        return True
+            return "does not answer"
+        return None
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        """Turn driver failures into the errors clients are promised (409, 422, 503)."""
+        try:
+            yield
+        except exc.IntegrityError as error:
+            raise Conflict("the change conflicts with existing data") from error
+        except exc.DataError as error:
+            raise InvalidValue("a value cannot be stored") from error
+        except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+            raise self._unavailable(error) from error
+        except exc.DBAPIError as error:
+            if error.connection_invalidated or _is_unavailable(error):
+                raise self._unavailable(error) from error
+            raise
+        except (TimeoutError, OSError) as error:
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
+        return DatabaseUnavailable(self.description, failure_reason(error))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
