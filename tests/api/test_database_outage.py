@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
 from roboscope.settings import Settings
 
 from ..conftest import require_service, serving
 from ..tcp_proxy import TcpProxy
 
+# The iOS clients give up after 30 s; a stalled database must get its 503 out well before.
+CLIENT_PATIENCE = 20
+
 
 @pytest.fixture
-async def proxied(tmp_path: Path) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
-    real = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
+def real_url() -> str:
+    return require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL")
+
+
+@pytest.fixture
+async def proxied(
+    tmp_path: Path, real_url: str
+) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
+    real = make_url(real_url)
     await asyncio.to_thread(upgrade, real.render_as_string(hide_password=False))
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     await proxy.start()
@@ -51,3 +64,53 @@ async def test_outage_is_503_and_recovery_needs_no_restart(
     await proxy.start()
     assert (await client.get("/spaces")).status_code == 200
     assert (await client.get("/health")).json()["database"] == "up"
+
+
+async def _space_keys(url: str, key: str) -> list[str]:
+    database = Database(url)
+    try:
+        async with database.read() as conn:
+            rows = await conn.execute(text("SELECT key FROM spaces WHERE key = :key"), {"key": key})
+            return [row[0] for row in rows]
+    finally:
+        await database.dispose()
+
+
+async def test_partition_is_503_in_time_and_the_write_is_never_committed(
+    proxied: tuple[TcpProxy, httpx.AsyncClient], real_url: str
+) -> None:
+    """The database stops answering (packets dropped, not refused) just as the COMMIT goes
+    out: the request gets 503 before the client gives up, and when the network heals, the
+    COMMIT that was held in it must not be applied."""
+    proxy, client = proxied
+    assert (await client.get("/spaces")).status_code == 200
+
+    proxy.pause_before(b"COMMIT")
+    key = f"partition-{uuid.uuid4().hex[:8]}"
+    response = await asyncio.wait_for(
+        client.post("/spaces", json={"key": key, "name": "x"}), CLIENT_PATIENCE
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"].isdigit()
+    assert "database" in response.json()["message"]
+
+    proxy.resume()
+    for _ in range(100):  # recovery, with no restart
+        if (await client.get("/spaces")).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    for _ in range(10):  # the held COMMIT would land right after the network heals
+        assert await _space_keys(real_url, key) == []
+        await asyncio.sleep(0.2)
+
+
+async def test_a_stalled_database_is_503_in_time(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    proxy, client = proxied
+    assert (await client.get("/spaces")).status_code == 200
+    proxy.pause()
+    for request in (client.get("/spaces"), client.post("/spaces", json={"key": "k", "name": "x"})):
+        response = await asyncio.wait_for(request, CLIENT_PATIENCE)
+        assert response.status_code == 503
+    proxy.resume()

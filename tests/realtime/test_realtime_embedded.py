@@ -344,9 +344,7 @@ def test_servers_on_one_data_dir_share_it_and_the_last_one_stops_it(
         wait_gone(pid)
 
 
-def test_a_dead_user_does_not_keep_it_running(
-    tmp_path: Path, servers: list[EmbeddedRedis]
-) -> None:
+def test_a_dead_user_does_not_keep_it_running(tmp_path: Path, servers: list[EmbeddedRedis]) -> None:
     """A server killed without releasing is pruned: the last live user stops the Redis."""
     code = (
         "import sys, os, signal; from roboscope.realtime.embedded import EmbeddedRedis; "

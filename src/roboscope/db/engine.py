@@ -9,10 +9,13 @@ connection. Reads keep a plain deferred `BEGIN` so they never queue behind write
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
@@ -21,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..errors import Conflict, RoboscopeError, ServiceUnavailable
 
 _READ_ONLY = "roboscope_read_only"
+_T = TypeVar("_T")
 
 
 class InvalidValue(RoboscopeError):
@@ -95,6 +99,35 @@ def describe_failure(url: str | URL, error: BaseException) -> str:
     return f"database {describe(url)} {failure_reason(error)}"
 
 
+def _stalled(error: BaseException) -> bool:
+    """The connection may be stuck mid-conversation: only a reset is safe."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, exc.InterfaceError)
+    return isinstance(error, TimeoutError | OSError | asyncio.CancelledError)
+
+
+async def _guarded(conn: AsyncConnection, step: Awaitable[_T]) -> _T:
+    try:
+        return await step
+    except BaseException as error:
+        if _stalled(error):
+            await _reset(conn, error)
+        raise
+
+
+async def _reset(conn: AsyncConnection, error: BaseException) -> None:
+    """Drop the connection with a TCP reset (SO_LINGER 0), so nothing it had sent and the
+    network still holds is delivered later; then the pool forgets it."""
+    with contextlib.suppress(Exception):
+        raw = await conn.get_raw_connection()
+        transport = getattr(raw.driver_connection, "_transport", None)  # asyncpg's
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(Exception):
+        await conn.invalidate(error if isinstance(error, Exception) else None)
+
+
 def _is_unavailable(error: BaseException) -> bool:
     code = _sqlstate(error)
     return code is not None and code.startswith(_UNAVAILABLE_SQLSTATES)
@@ -116,21 +149,51 @@ class Database:
             ensure_sqlite_directory(self.url)
             # `timeout` is SQLite's busy timeout: how long a writer waits for another.
             return {"connect_args": {"timeout": 20}}
+        budget_ms = str(int(timeout * 1000))
         return {
             "pool_pre_ping": True,
             "pool_size": 10,
             "max_overflow": 20,
             "pool_timeout": timeout,
-            # Every request must finish within the clients' 30 s timeout.
-            "connect_args": {"timeout": timeout, "command_timeout": 20},
+            "connect_args": {
+                # A database that stops answering costs a request about `timeout`, far
+                # below the clients' 30 s: the connect, each statement (client side) ...
+                "timeout": timeout,
+                "command_timeout": timeout,
+                # ... and, on the server, a statement or an abandoned transaction, so a
+                # transaction this side gave up on is rolled back there and its locks freed.
+                "server_settings": {
+                    "statement_timeout": budget_ms,
+                    "idle_in_transaction_session_timeout": budget_ms,
+                    "tcp_keepalives_idle": str(max(1, int(timeout))),
+                    "tcp_keepalives_interval": "1",
+                    "tcp_keepalives_count": "3",
+                },
+            },
         }
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        A connection that stalls (a statement or the COMMIT times out, the task is
+        cancelled) is reset, not rolled back: a ROLLBACK would wait on the same dead network,
+        and a plain close lets the kernel deliver a held COMMIT once the network heals, after
+        the client was told 503. The reset discards it; the server's
+        idle_in_transaction_session_timeout then rolls the transaction back.
+        """
         with self._translate_errors():
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                transaction = await _guarded(conn, conn.begin())
+                try:
+                    yield conn
+                except BaseException as error:
+                    if _stalled(error):
+                        await _reset(conn, error)
+                    elif transaction.is_active:
+                        await _guarded(conn, transaction.rollback())
+                    raise
+                await _guarded(conn, transaction.commit())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
