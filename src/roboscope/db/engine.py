@@ -116,16 +116,23 @@ async def _guarded(conn: AsyncConnection, step: Awaitable[_T]) -> _T:
 
 
 async def _reset(conn: AsyncConnection, error: BaseException) -> None:
-    """Drop the connection with a TCP reset (SO_LINGER 0), so nothing it had sent and the
-    network still holds is delivered later; then the pool forgets it."""
-    with contextlib.suppress(Exception):
-        raw = await conn.get_raw_connection()
-        transport = getattr(raw.driver_connection, "_transport", None)  # asyncpg's
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    """Forget a stuck connection (the pool's invalidate event resets its socket)."""
     with contextlib.suppress(Exception):
         await conn.invalidate(error if isinstance(error, Exception) else None)
+
+
+def _reset_socket_on_invalidate(engine: AsyncEngine) -> None:
+    """An invalidated connection is closed with a TCP reset (SO_LINGER 0), whoever
+    invalidated it: a plain close lets the kernel go on delivering what it had sent, so a
+    COMMIT held by a partitioned network would be applied after the client got 503."""
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(_dbapi: Any, record: Any, _error: BaseException | None) -> None:
+        transport = getattr(record.driver_connection, "_transport", None)  # asyncpg's
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def _is_unavailable(error: BaseException) -> bool:
@@ -143,6 +150,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **self._engine_options(timeout))
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _reset_socket_on_invalidate(self.engine)
 
     def _engine_options(self, timeout: float) -> dict[str, Any]:
         if self.is_sqlite:
