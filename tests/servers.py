@@ -54,11 +54,18 @@ def _environment(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 def start_server(
-    data_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 60
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    timeout: float = 60,
+    port: int | None = None,
+    healthy: bool = True,
 ) -> ServerProcess:
-    """Start `python -m roboscope serve` and wait until /health answers."""
+    """Start `python -m roboscope serve` and wait until /health answers (200, or any answer
+    when `healthy` is false: a server whose database is down still serves)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log = data_dir / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -84,13 +91,28 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
         try:
-            if httpx.get(f"{server.api}/health", timeout=2).status_code == 200:
+            status = httpx.get(f"{server.api}/health", timeout=2).status_code
+            if status == 200 or not healthy:
                 return server
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"server did not become healthy:\n{server.log_tail()}")
+
+
+def run_command(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m roboscope ARGS` to completion, in the same environment as a server."""
+    return subprocess.run(
+        [sys.executable, "-m", "roboscope", *args],
+        env=_environment(data_dir, env or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..errors import Conflict, RoboscopeError, ServiceUnavailable
+from ..files import private_dir, private_file
 
 _READ_ONLY = "roboscope_read_only"
 _T = TypeVar("_T")
@@ -253,10 +254,16 @@ class Database:
 
 
 def ensure_sqlite_directory(url: str | URL) -> None:
-    """SQLite creates the file but not its folder (the data dir on a first start)."""
+    """SQLite creates the file but not its folder (the data dir on a first start); both are
+    made private here (folder 0700, file 0600: SQLite gives its WAL the file's mode)."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.database)
+        private_dir(path.parent)
+        private_file(path)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                private_file(Path(f"{path}{suffix}"))
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
