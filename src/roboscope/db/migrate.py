@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import pool
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .engine import ensure_sqlite_directory
@@ -36,10 +37,15 @@ def head_revision(database_url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 
 
-async def current_revision(database_url: str) -> str | None:
+async def current_revision(database_url: str, timeout: float = 10.0) -> str | None:
     """The revision the database is at (None when it was never migrated); raises when the
-    database cannot be reached."""
-    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    database cannot be reached within `timeout` (a stalled one must not hold `serve`)."""
+    is_postgres = make_url(database_url).get_backend_name() == "postgresql"
+    engine = create_async_engine(
+        database_url,
+        poolclass=pool.NullPool,
+        connect_args={"timeout": timeout, "command_timeout": timeout} if is_postgres else {},
+    )
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(
