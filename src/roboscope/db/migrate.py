@@ -37,14 +37,16 @@ def head_revision(database_url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 
 
-async def current_revision(database_url: str, timeout: float = 10.0) -> str | None:
+async def current_revision(database_url: str, connect_timeout: float = 10.0) -> str | None:
     """The revision the database is at (None when it was never migrated); raises when the
-    database cannot be reached within `timeout` (a stalled one must not hold `serve`)."""
+    database cannot be reached within `connect_timeout` (a stalled one must not hold `serve`)."""
     is_postgres = make_url(database_url).get_backend_name() == "postgresql"
     engine = create_async_engine(
         database_url,
         poolclass=pool.NullPool,
-        connect_args={"timeout": timeout, "command_timeout": timeout} if is_postgres else {},
+        connect_args=(
+            {"timeout": connect_timeout, "command_timeout": connect_timeout} if is_postgres else {}
+        ),
     )
     try:
         async with engine.connect() as conn:
