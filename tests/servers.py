@@ -64,6 +64,19 @@ def start_server(
 ) -> ServerProcess:
     """Start `python -m roboscope serve` and wait until /health answers (200, or any answer
     when `healthy` is false: a server whose database is down still serves)."""
+    server = spawn_server(data_dir, env=env, workers=workers, port=port)
+    wait_until_serving(server, timeout=timeout, healthy=healthy)
+    return server
+
+
+def spawn_server(
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    port: int | None = None,
+) -> ServerProcess:
+    """Start `python -m roboscope serve` without waiting for it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = data_dir / f"serve-{port}.log"
@@ -85,7 +98,11 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
+    return ServerProcess(process, f"http://127.0.0.1:{port}", log)
+
+
+def wait_until_serving(server: ServerProcess, *, timeout: float = 60, healthy: bool = True) -> None:
+    process = server.process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -93,7 +110,7 @@ def start_server(
         try:
             status = httpx.get(f"{server.api}/health", timeout=2).status_code
             if status == 200 or not healthy:
-                return server
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.2)

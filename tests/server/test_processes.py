@@ -14,7 +14,14 @@ import pytest
 from roboscope.realtime import EmbeddedRedis
 from roboscope.realtime.embedded import pid_alive, socket_path_for
 
-from ..servers import ServerProcess, run_command, running_server, start_server
+from ..servers import (
+    ServerProcess,
+    run_command,
+    running_server,
+    spawn_server,
+    start_server,
+    wait_until_serving,
+)
 
 
 @pytest.fixture
@@ -150,3 +157,17 @@ def test_a_server_that_cannot_bind_its_port_leaves_the_running_one_alone(
         assert httpx.get(f"{running.api}/health").json()["redis"] == "up"
         assert _presence_works(running)
     assert not pid_alive(pid)
+
+
+def test_two_servers_started_at_once_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    """Both migrate the new SQLite file and start the embedded Redis: one waits for the
+    other instead of failing on "table already exists"."""
+    data_dir = tmp_path / "data"
+    servers = [spawn_server(data_dir) for _ in range(2)]
+    try:
+        for server in servers:
+            wait_until_serving(server)
+            assert _presence_works(server)
+    finally:
+        for server in servers:
+            assert server.stop() == 0
