@@ -114,3 +114,31 @@ async def test_a_stalled_database_is_503_in_time(
         response = await asyncio.wait_for(request, CLIENT_PATIENCE)
         assert response.status_code == 503
     proxy.resume()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"database": "roboscope_no_such_db"}, "does not exist"),
+        ({"username": "roboscope_no_such_role", "password": "wrong"}, "refuses the credentials"),
+    ],
+    ids=["missing-database", "wrong-credentials"],
+)
+async def test_a_database_that_refuses_us_is_named_in_503s_and_health(
+    tmp_path: Path, real_url: str, change: dict[str, str], reason: str
+) -> None:
+    url = make_url(real_url).set(**change)  # type: ignore[arg-type]
+    settings = Settings(database_url=url.render_as_string(hide_password=False), data_dir=tmp_path)
+    async with serving(settings) as client:
+        response = await client.get("/spaces")
+        assert response.status_code == 503
+        assert response.headers["retry-after"].isdigit()
+        body = response.json()
+        assert body["error"] == "service_unavailable"
+        assert f"{url.database} on {url.host}" in body["message"]
+        assert reason in body["message"]
+        assert "wrong" not in body["message"]
+        health = await client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["database"] == "down"
+        assert reason in health.json()["database_error"]
