@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -43,6 +44,8 @@ def serve(
     from .settings import mask_url
 
     settings = _load_settings()
+    if settings.database_url is None or settings.redis_url is None:
+        _prepare_data_dir(settings.data_dir)
     if settings.redis_url is None and (workers > 1 or not _is_loopback(host)):
         typer.echo(
             "warning: no ROBOSCOPE_REDIS_URL: presence and locks live in an embedded Redis "
@@ -60,8 +63,12 @@ def serve(
     redis_description = f"redis {mask_url(settings.redis_url or '')}"
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
-        # Workers are separate processes that build their own Settings from the environment.
-        os.environ["ROBOSCOPE_REDIS_URL"] = embedded.start()
+        try:
+            # Workers are separate processes that build their own Settings from the environment.
+            os.environ["ROBOSCOPE_REDIS_URL"] = embedded.start()
+        except (RuntimeError, OSError) as error:
+            typer.echo(f"error: the embedded Redis cannot start: {error}", err=True)
+            raise typer.Exit(1) from None
         redis_description = f"redis embedded ({embedded.url})"
     shown_host = f"[{host}]" if ":" in host else host
     typer.echo(
@@ -96,6 +103,7 @@ def serve(
 def _load_settings() -> Settings:
     """The settings, or one `error:` line per problem and exit 2; warnings for unknown names."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from .settings import Settings, problems, unknown_variables
 
@@ -106,6 +114,20 @@ def _load_settings() -> Settings:
     except ValidationError as error:
         for line in problems(error):
             typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    from .files import private_dir
+
+    try:
+        private_dir(data_dir)
+    except OSError as error:
+        reason = error.strerror or error.__class__.__name__
+        typer.echo(f"error: ROBOSCOPE_DATA_DIR ({data_dir}): cannot be created: {reason}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -193,3 +193,15 @@ def test_workers_or_a_public_host_without_redis_url_warn_that_state_is_local(
     assert "presence and locks live in an embedded Redis local to this machine" in (
         server.log.read_text()
     )
+
+
+def test_a_data_dir_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").touch()
+    env = {"ROBOSCOPE_DATA_DIR": str(tmp_path / "a-file" / "data")}
+    result = run_command("serve", data_dir=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: ROBOSCOPE_DATA_DIR ({tmp_path / 'a-file' / 'data'}): cannot be created: "
+        "Not a directory"
+    )
