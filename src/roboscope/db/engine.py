@@ -212,7 +212,12 @@ class Database:
             async with self.engine.connect() as conn:
                 if self.is_sqlite:
                     await conn.execution_options(**{_READ_ONLY: True})
-                yield conn
+                try:
+                    yield conn
+                except BaseException as error:
+                    if _stalled(error):  # returning it to the pool would wait on it again
+                        await _reset(conn, error)
+                    raise
 
     async def ping(self) -> bool:
         return await self.check() is None
