@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
+from roboscope.errors import ServiceUnavailable
 from roboscope.settings import Settings
 
 from ..conftest import require_service, serving
@@ -142,3 +143,19 @@ async def test_a_database_that_refuses_us_is_named_in_503s_and_health(
         assert health.status_code == 503
         assert health.json()["database"] == "down"
         assert reason in health.json()["database_error"]
+
+
+@pytest.mark.parametrize("unit", ["read", "transaction"])
+async def test_a_statement_past_the_budget_is_503_not_500(real_url: str, unit: str) -> None:
+    """The server's statement_timeout (or the client's command timeout, whichever fires
+    first) cancels it; either way the caller gets the database's 503."""
+    database = Database(real_url, timeout=1)
+    try:
+        with pytest.raises(ServiceUnavailable) as caught:
+            async with getattr(database, unit)() as conn:
+                await conn.execute(text("SELECT pg_sleep(3)"))
+        assert caught.value.status == 503
+        async with database.read() as conn:  # the pool still works
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await database.dispose()

@@ -34,14 +34,16 @@ class InvalidValue(RoboscopeError):
 
 
 # SQLSTATE classes that mean "this database cannot serve now", not "this request is wrong":
-# connection exceptions, authorization, a missing database, resources, operator intervention.
-_UNAVAILABLE_SQLSTATES = ("08", "28", "3D", "53", "57P")
+# connection exceptions, authorization, a missing database, resources, operator intervention
+# (which includes 57014, a statement cancelled by statement_timeout).
+_UNAVAILABLE_SQLSTATES = ("08", "28", "3D", "53", "57")
 _REASONS = {
     "3D000": "does not exist",
     "28P01": "refuses the credentials",
     "28000": "refuses the credentials",
     "53300": "has too many connections",
     "57P03": "is starting up or shutting down",
+    "57014": "did not finish a statement in time",
 }
 
 
