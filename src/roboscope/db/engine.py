@@ -124,6 +124,31 @@ async def _reset(conn: AsyncConnection, error: BaseException) -> None:
         await conn.invalidate(error if isinstance(error, Exception) else None)
 
 
+def _asyncpg_socket(driver_connection: Any) -> socket.socket | None:
+    transport = getattr(driver_connection, "_transport", None)  # asyncpg's
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        return sock  # type: ignore[no-any-return]
+    return None
+
+
+def _keepalive_on_connect(engine: AsyncEngine, idle_seconds: float) -> None:
+    """TCP keepalives on each new connection, so an idle pooled connection to a vanished
+    server is found dead in seconds (asyncpg has no option for it)."""
+    idle = max(1, int(idle_seconds))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi: Any, record: Any) -> None:
+        sock = _asyncpg_socket(record.driver_connection)
+        if sock is None:
+            return
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+
+
 def _reset_socket_on_invalidate(engine: AsyncEngine) -> None:
     """An invalidated connection is closed with a TCP reset (SO_LINGER 0), whoever
     invalidated it: a plain close lets the kernel go on delivering what it had sent, so a
@@ -131,9 +156,8 @@ def _reset_socket_on_invalidate(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "invalidate")
     def _on_invalidate(_dbapi: Any, record: Any, _error: BaseException | None) -> None:
-        transport = getattr(record.driver_connection, "_transport", None)  # asyncpg's
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock = _asyncpg_socket(record.driver_connection)
+        if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -154,6 +178,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         else:
+            _keepalive_on_connect(self.engine, timeout)
             _reset_socket_on_invalidate(self.engine)
 
     def _engine_options(self, timeout: float) -> dict[str, Any]:
