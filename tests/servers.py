@@ -54,11 +54,31 @@ def _environment(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 def start_server(
-    data_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 60
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    timeout: float = 60,
+    port: int | None = None,
+    healthy: bool = True,
 ) -> ServerProcess:
-    """Start `python -m roboscope serve` and wait until /health answers."""
+    """Start `python -m roboscope serve` and wait until /health answers (200, or any answer
+    when `healthy` is false: a server whose database is down still serves)."""
+    server = spawn_server(data_dir, env=env, workers=workers, port=port)
+    wait_until_serving(server, timeout=timeout, healthy=healthy)
+    return server
+
+
+def spawn_server(
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    port: int | None = None,
+) -> ServerProcess:
+    """Start `python -m roboscope serve` without waiting for it."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log = data_dir / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -78,19 +98,38 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
+    return ServerProcess(process, f"http://127.0.0.1:{port}", log)
+
+
+def wait_until_serving(server: ServerProcess, *, timeout: float = 60, healthy: bool = True) -> None:
+    process = server.process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
         try:
-            if httpx.get(f"{server.api}/health", timeout=2).status_code == 200:
-                return server
+            status = httpx.get(f"{server.api}/health", timeout=2).status_code
+            if status == 200 or not healthy:
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"server did not become healthy:\n{server.log_tail()}")
+
+
+def run_command(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m roboscope ARGS` to completion, in the same environment as a server."""
+    return subprocess.run(
+        [sys.executable, "-m", "roboscope", *args],
+        env=_environment(data_dir, env or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @contextmanager

@@ -2,14 +2,22 @@
 
 They import the server, the database layer and Alembic inside the command bodies, so the
 client commands (which share the `roboscope` entry point) start without loading any of it.
+
+Configuration mistakes end here as one `error:` line per problem (exit 2), never a traceback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
@@ -23,28 +31,56 @@ def serve(
     """Serve the API.
 
     With the default SQLite database the schema is migrated first. With no
-    ROBOSCOPE_REDIS_URL an embedded Redis is started here, once, before any worker, and
-    stopped when the server stops (also after SIGTERM); one left over from a crash is reused.
+    ROBOSCOPE_REDIS_URL an embedded Redis is started here, once, before any worker (or the
+    one another server on the same data dir runs is shared), and released when the server
+    stops (also after SIGTERM): the last server using it stops it.
     """
     import uvicorn
 
+    from . import __version__
     from .db.migrate import upgrade
     from .realtime import EmbeddedRedis
-    from .settings import Settings
+    from .server.http import HttpLimits, protocol_factory
+    from .settings import mask_url
 
-    settings = Settings()
+    settings = _load_settings()
+    if settings.database_url is None or settings.redis_url is None:
+        _prepare_data_dir(settings.data_dir)
+    if settings.redis_url is None and (workers > 1 or not _is_loopback(host)):
+        typer.echo(
+            "warning: no ROBOSCOPE_REDIS_URL: presence and locks live in an embedded Redis "
+            "local to this machine; set ROBOSCOPE_REDIS_URL to share them between machines",
+            err=True,
+        )
     if settings.database_url is None:
         upgrade(settings.resolved_database_url)
     else:
         _require_current_schema(settings.database_url)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
-    # would kill this process before `finally` stops the embedded Redis.
+    # would kill this process before `finally` releases the embedded Redis.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     embedded = None
+    redis_description = f"redis {mask_url(settings.redis_url or '')}"
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
-        # Workers are separate processes that build their own Settings from the environment.
-        os.environ["ROBOSCOPE_REDIS_URL"] = embedded.start()
+        try:
+            # Workers are separate processes that build their own Settings from the environment.
+            os.environ["ROBOSCOPE_REDIS_URL"] = embedded.start()
+        except (RuntimeError, OSError) as error:
+            typer.echo(f"error: the embedded Redis cannot start: {error}", err=True)
+            raise typer.Exit(1) from None
+        redis_description = f"redis embedded ({embedded.url})"
+    shown_host = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"roboscope {__version__}: database {mask_url(settings.resolved_database_url)}, "
+        f"{redis_description}, data dir {settings.data_dir.resolve()}, "
+        f"docs http://{shown_host}:{port}/api/v1/docs"
+    )
+    limits = HttpLimits(
+        max_header_bytes=settings.http_max_header_bytes,
+        max_headers=settings.http_max_headers,
+        header_timeout=settings.http_header_timeout_seconds,
+    )
     try:
         uvicorn.run(
             "roboscope.server.app:create_app_from_environment",
@@ -54,23 +90,69 @@ def serve(
             workers=workers,
             log_level=log_level,
             proxy_headers=True,
+            http=protocol_factory(limits),
+            timeout_keep_alive=settings.http_keep_alive_seconds,
+            limit_concurrency=settings.http_max_connections,
+            h11_max_incomplete_event_size=settings.http_max_header_bytes,
         )
     finally:
         if embedded is not None:
             embedded.stop()
 
 
+def _load_settings() -> Settings:
+    """The settings, or one `error:` line per problem and exit 2; warnings for unknown names."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from .settings import Settings, problems, unknown_variables
+
+    for warning in unknown_variables(os.environ):
+        typer.echo(f"warning: {warning}", err=True)
+    try:
+        return Settings()
+    except ValidationError as error:
+        for line in problems(error):
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    from .files import private_dir
+
+    try:
+        private_dir(data_dir)
+    except OSError as error:
+        reason = error.strerror or error.__class__.__name__
+        typer.echo(f"error: ROBOSCOPE_DATA_DIR ({data_dir}): cannot be created: {reason}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _require_current_schema(database_url: str) -> None:
     """Refuse to serve an outdated schema (every request would fail); a database that is
-    merely down is not fatal: requests get 503 until it is back."""
+    merely down (or not there yet) is not fatal: requests get 503 until it is back."""
     from sqlalchemy.exc import DBAPIError
 
+    from .db.engine import describe_failure
     from .db.migrate import schema_is_current
 
     try:
         current = schema_is_current(database_url)
     except (DBAPIError, OSError, TimeoutError) as error:
-        typer.echo(f"warning: cannot check the database schema now ({error.__class__.__name__})")
+        problem = describe_failure(database_url, error)
+        typer.echo(f"warning: {problem}; requests get 503 until it is fixed", err=True)
         return
     if not current:
         typer.echo(
@@ -87,9 +169,15 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database named by ROBOSCOPE_DATABASE_URL (or the embedded one)."""
-    from .db.migrate import upgrade
-    from .settings import Settings
+    from sqlalchemy.exc import DBAPIError
 
-    settings = Settings()
-    upgrade(settings.resolved_database_url, revision)
+    from .db.engine import describe_failure
+    from .db.migrate import upgrade
+
+    settings = _load_settings()
+    try:
+        upgrade(settings.resolved_database_url, revision)
+    except (DBAPIError, OSError, TimeoutError) as error:
+        typer.echo(f"error: {describe_failure(settings.resolved_database_url, error)}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"database at {revision}")

@@ -2,18 +2,43 @@
 
 Nothing reads the environment at import time: `Settings()` is built by the CLI (or a test)
 and passed down, so two apps with different settings can live in one process.
+
+Mistakes are refused here, when `Settings()` is built, so `serve` can name each one in a line
+at start instead of failing on the first request: `problems()` turns pydantic's error into
+those lines, `unknown_variables()` finds misspelt names.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "ROBOSCOPE_"
+
+# ROBOSCOPE_* names read by something other than the server.
+OTHER_VARIABLES = ("ROBOSCOPE_URL", "ROBOSCOPE_TEST_DATABASE_URL", "ROBOSCOPE_TEST_REDIS_URL")
+
+# Accepted database URL schemes → the async driver each one means.
+_DATABASE_SCHEMES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+DATABASE_FORMS = "postgresql://user:pass@host:5432/db (asyncpg) or sqlite:///path/to/file.db"
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROBOSCOPE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Field(default=Path(".roboscope"), description="Embedded database and Redis.")
     database_url: str | None = Field(
@@ -26,7 +51,26 @@ class Settings(BaseSettings):
     lock_default_ttl_seconds: int = Field(default=30, ge=1, description="When none is sent.")
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    database_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=25,
+        description="Connect, pool wait and statement budget: a database that stops answering "
+        "gives 503 after about this long (kept below the clients' 30 s).",
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Larger request heads get 431."
+    )
+    http_max_headers: int = Field(default=100, ge=8, description="More header fields get 431.")
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A client must finish sending its headers within this."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, ge=1, description="An idle keep-alive connection is closed after this."
+    )
+    http_max_connections: int | None = Field(
+        default=None, ge=1, description="Connections and requests past this get 503."
+    )
     max_meta_bytes: int = Field(
         default=64 * 1024,
         ge=2,
@@ -49,8 +93,84 @@ class Settings(BaseSettings):
         default=False, description="Serve the bare baseline route that `bench/` measures."
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str | None) -> str | None:
+        """`postgresql://` means asyncpg, `sqlite:///` means aiosqlite; nothing else runs."""
+        if value is None or not value.strip():
+            return None
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise ValueError(f"is not a URL; use {DATABASE_FORMS}") from None
+        driver = _DATABASE_SCHEMES.get(url.drivername)
+        if driver is None:
+            raise ValueError(f"scheme {url.drivername}:// is not supported; use {DATABASE_FORMS}")
+        if driver.startswith("postgresql") and not url.database:
+            raise ValueError("names no database; e.g. postgresql://user:pass@host:5432/roboscope")
+        return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(_REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.lock_default_ttl_seconds > self.lock_max_ttl_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}LOCK_DEFAULT_TTL_SECONDS ({self.lock_default_ttl_seconds}) is "
+                f"above {ENV_PREFIX}LOCK_MAX_TTL_SECONDS ({self.lock_max_ttl_seconds})"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'roboscope.db').resolve()}"
+
+
+def variable_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per problem, naming the variable, with secrets masked."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
+        location = problem.get("loc") or ()
+        if not location:  # a cross-field check names its variables itself
+            lines.append(message)
+            continue
+        field = str(location[0])
+        shown = mask_url(str(problem.get("input"))) if field.endswith("_url") else None
+        value = problem.get("input") if shown is None else shown
+        lines.append(f"{variable_name(field)} ({value}): {message}")
+    return lines
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `ROBOSCOPE_*` variable nothing reads, naming the closest known one."""
+    known = [variable_name(name) for name in Settings.model_fields] + list(OTHER_VARIABLES)
+    warnings = []
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX) or name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"{name} is not a Roboscope setting and is ignored{hint}")
+    return warnings
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by `***` (database and Redis URLs alike)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url.split("@", 1)[-1] if "@" in url else url

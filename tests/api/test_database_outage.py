@@ -9,18 +9,31 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
+from roboscope.errors import ServiceUnavailable
 from roboscope.settings import Settings
 
 from ..conftest import require_service, serving
 from ..tcp_proxy import TcpProxy
 
+# The iOS clients give up after 30 s; a stalled database must get its 503 out well before.
+CLIENT_PATIENCE = 20
+
 
 @pytest.fixture
-async def proxied(tmp_path: Path) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
-    real = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
+def real_url() -> str:
+    return require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL")
+
+
+@pytest.fixture
+async def proxied(
+    tmp_path: Path, real_url: str
+) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
+    real = make_url(real_url)
     await asyncio.to_thread(upgrade, real.render_as_string(hide_password=False))
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     await proxy.start()
@@ -71,3 +84,97 @@ async def test_a_lock_grant_needs_the_database_and_is_undone_without_it(
 
     await proxy.start()
     assert (await client.post(f"/locks/{session_id}", json={})).json()["acquired"] is True
+
+
+async def _space_keys(url: str, key: str) -> list[str]:
+    database = Database(url)
+    try:
+        async with database.read() as conn:
+            rows = await conn.execute(text("SELECT key FROM spaces WHERE key = :key"), {"key": key})
+            return [row[0] for row in rows]
+    finally:
+        await database.dispose()
+
+
+async def test_partition_is_503_in_time_and_the_write_is_never_committed(
+    proxied: tuple[TcpProxy, httpx.AsyncClient], real_url: str
+) -> None:
+    """The database stops answering (packets dropped, not refused) just as the COMMIT goes
+    out: the request gets 503 before the client gives up, and when the network heals, the
+    COMMIT that was held in it must not be applied."""
+    proxy, client = proxied
+    assert (await client.get("/spaces")).status_code == 200
+
+    proxy.pause_before(b"COMMIT")
+    key = f"partition-{uuid.uuid4().hex[:8]}"
+    response = await asyncio.wait_for(
+        client.post("/spaces", json={"key": key, "name": "x"}), CLIENT_PATIENCE
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"].isdigit()
+    assert "database" in response.json()["message"]
+
+    proxy.resume()
+    for _ in range(100):  # recovery, with no restart
+        if (await client.get("/spaces")).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    for _ in range(10):  # the held COMMIT would land right after the network heals
+        assert await _space_keys(real_url, key) == []
+        await asyncio.sleep(0.2)
+
+
+async def test_a_stalled_database_is_503_in_time(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    proxy, client = proxied
+    assert (await client.get("/spaces")).status_code == 200
+    proxy.pause()
+    for request in (client.get("/spaces"), client.post("/spaces", json={"key": "k", "name": "x"})):
+        response = await asyncio.wait_for(request, CLIENT_PATIENCE)
+        assert response.status_code == 503
+    proxy.resume()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"database": "roboscope_no_such_db"}, "does not exist"),
+        ({"username": "roboscope_no_such_role", "password": "wrong"}, "refuses the credentials"),
+    ],
+    ids=["missing-database", "wrong-credentials"],
+)
+async def test_a_database_that_refuses_us_is_named_in_503s_and_health(
+    tmp_path: Path, real_url: str, change: dict[str, str], reason: str
+) -> None:
+    url = make_url(real_url).set(**change)  # type: ignore[arg-type]
+    settings = Settings(database_url=url.render_as_string(hide_password=False), data_dir=tmp_path)
+    async with serving(settings) as client:
+        response = await client.get("/spaces")
+        assert response.status_code == 503
+        assert response.headers["retry-after"].isdigit()
+        body = response.json()
+        assert body["error"] == "service_unavailable"
+        assert f"{url.database} on {url.host}" in body["message"]
+        assert reason in body["message"]
+        assert "wrong" not in body["message"]
+        health = await client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["database"] == "down"
+        assert reason in health.json()["database_error"]
+
+
+@pytest.mark.parametrize("unit", ["read", "transaction"])
+async def test_a_statement_past_the_budget_is_503_not_500(real_url: str, unit: str) -> None:
+    """The server's statement_timeout (or the client's command timeout, whichever fires
+    first) cancels it; either way the caller gets the database's 503."""
+    database = Database(real_url, timeout=1)
+    try:
+        with pytest.raises(ServiceUnavailable) as caught:
+            async with getattr(database, unit)() as conn:
+                await conn.execute(text("SELECT pg_sleep(3)"))
+        assert caught.value.status == 503
+        async with database.read() as conn:  # the pool still works
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await database.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -77,24 +78,57 @@ def test_long_data_dir_falls_back_to_a_short_socket(
     server = EmbeddedRedis(deep)
     servers.append(server)
     server.start()
-    assert len(os.fsencode(server.socket_path)) <= MAX_SOCKET_PATH_BYTES
-    assert server.socket_path.parent != deep.resolve()
+    socket = server.socket_path
+    assert socket is not None
+    assert len(os.fsencode(socket)) <= MAX_SOCKET_PATH_BYTES
+    assert socket.parent != deep.resolve()
+    # An unpredictable name, in a folder only we can enter.
+    assert socket.parent.name.startswith("roboscope-redis-")
+    assert stat.S_IMODE(socket.parent.stat().st_mode) == 0o700
     assert sync_client(server).ping()
-    # The same data dir always maps to the same socket: a later start finds the server again.
-    assert EmbeddedRedis(deep).socket_path == server.socket_path
+    # The data dir records its socket: a later start finds the server again.
+    assert EmbeddedRedis(deep).socket_path == socket
+    other = tmp_path / ("o" * 60) / ("e" * 60)
+    with EmbeddedRedis(other) as second:
+        assert second.socket_path is not None and second.socket_path != socket
     server.stop()
-    assert not server.socket_path.exists()
+    assert not socket.exists()
+    assert not socket.parent.exists()
+
+
+def test_a_redis_at_a_recorded_socket_is_used_only_if_this_data_dir_owns_it(
+    tmp_path: Path, servers: list[EmbeddedRedis]
+) -> None:
+    """A recorded /tmp socket that leads to another data dir's Redis (or into a folder that is
+    not private) is not trusted: the data dir gets its own Redis."""
+    foreign = EmbeddedRedis(tmp_path / "foreign")
+    servers.append(foreign)
+    foreign.start()
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "redis.socket").write_text(f"{foreign.socket_path}\n")
+
+    mine = EmbeddedRedis(deep)
+    servers.append(mine)
+    mine.start()
+    assert mine.pid != foreign.pid
+    assert mine.socket_path != foreign.socket_path
+    assert sync_client(foreign).ping()
 
 
 def test_leftover_server_that_answers_is_reused(
     tmp_path: Path, servers: list[EmbeddedRedis]
 ) -> None:
+    code = (
+        "import sys; from roboscope.realtime.embedded import EmbeddedRedis; "
+        "print(EmbeddedRedis(sys.argv[1]).start())"
+    )
+    # The owner "crashes": its process ends without releasing the server.
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True)
     crashed = EmbeddedRedis(tmp_path)
     servers.append(crashed)
-    crashed.start()
     sync_client(crashed).set("survivor", "1")
-    leftover_pid = crashed.pid
-    del crashed  # the owner "crashed": nobody stopped the server
+    leftover_pid = int((tmp_path / "redis.pid").read_text())
 
     again = EmbeddedRedis(tmp_path)
     servers.append(again)
@@ -289,3 +323,47 @@ async def test_create_redis_accepts_passwords(tmp_path: Path) -> None:
             assert not await ping(wrong)
         finally:
             await wrong.aclose()
+
+
+def test_servers_on_one_data_dir_share_it_and_the_last_one_stops_it(
+    tmp_path: Path, servers: list[EmbeddedRedis]
+) -> None:
+    """Reference-counted: whichever leaves first, the other keeps a working Redis."""
+    for first_out in (0, 1):
+        a, b = EmbeddedRedis(tmp_path), EmbeddedRedis(tmp_path)
+        servers.extend((a, b))
+        assert a.start() == b.start()
+        pid = a.pid
+        assert pid == b.pid and pid is not None
+        assert len(a.users()) == 2
+        leaving, staying = (a, b) if first_out == 0 else (b, a)
+        leaving.stop()
+        assert sync_client(staying).ping()
+        assert pid_alive(pid)
+        staying.stop()
+        wait_gone(pid)
+
+
+def test_a_dead_user_does_not_keep_it_running(tmp_path: Path, servers: list[EmbeddedRedis]) -> None:
+    """A server killed without releasing is pruned: the last live user stops the Redis."""
+    code = (
+        "import sys, os, signal; from roboscope.realtime.embedded import EmbeddedRedis; "
+        "EmbeddedRedis(sys.argv[1]).start(); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
+    server = EmbeddedRedis(tmp_path)
+    servers.append(server)
+    server.start()
+    assert server.users() == [os.getpid()]
+    pid = server.pid
+    assert pid is not None
+    server.stop()
+    wait_gone(pid)
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new"
+    with EmbeddedRedis(data_dir):
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        for name in ("redis.log", "redis.pid", "redis.users"):
+            assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name

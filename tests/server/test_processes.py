@@ -14,7 +14,14 @@ import pytest
 from roboscope.realtime import EmbeddedRedis
 from roboscope.realtime.embedded import pid_alive, socket_path_for
 
-from ..servers import running_server, start_server
+from ..servers import (
+    ServerProcess,
+    run_command,
+    running_server,
+    spawn_server,
+    start_server,
+    wait_until_serving,
+)
 
 
 @pytest.fixture
@@ -77,7 +84,8 @@ def test_serve_runs_and_stops_its_embedded_redis(tmp_path: Path) -> None:
     finally:
         assert server.stop(signal.SIGTERM) == 0
     assert not pid_alive(pid)
-    assert not socket_path_for(data_dir).exists()
+    socket = socket_path_for(data_dir)
+    assert socket is not None and not socket.exists()
 
 
 def test_serve_reuses_the_redis_left_by_a_killed_server(tmp_path: Path) -> None:
@@ -104,3 +112,62 @@ def test_workers_share_one_embedded_redis(tmp_path: Path) -> None:
             for _ in range(20):
                 assert client.post(f"/locks/{session}", json={}).json()["acquired"] is False
         assert grant["acquired"] is True
+
+
+def _presence_works(server: ServerProcess) -> bool:
+    session = str(uuid.uuid4())
+    response = httpx.post(f"{server.api}/presence/{session}", json={"user_id": "u"})
+    return response.status_code == 200
+
+
+@pytest.mark.parametrize("first_out", ["first", "second"])
+def test_two_servers_on_one_data_dir_share_its_redis_in_either_shutdown_order(
+    tmp_path: Path, first_out: str
+) -> None:
+    """Whichever stops first, the other keeps a working Redis; the last one stops it."""
+    data_dir = tmp_path / "data"
+    first = start_server(data_dir)
+    second = start_server(data_dir)
+    try:
+        pid = _embedded_pid(data_dir)
+        assert _presence_works(first) and _presence_works(second)
+        leaving, staying = (first, second) if first_out == "first" else (second, first)
+        assert leaving.stop() == 0
+        assert pid_alive(pid)
+        assert httpx.get(f"{staying.api}/health").json()["redis"] == "up"
+        assert _presence_works(staying)
+        assert staying.stop() == 0
+        assert not pid_alive(pid)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_server_that_cannot_bind_its_port_leaves_the_running_one_alone(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with running_server(data_dir) as running:
+        pid = _embedded_pid(data_dir)
+        port = int(running.url.rsplit(":", 1)[1])
+        refused = run_command("serve", "--port", str(port), data_dir=data_dir)
+        assert refused.returncode != 0
+        assert "address already in use" in refused.stderr.lower()
+        assert pid_alive(pid)
+        assert httpx.get(f"{running.api}/health").json()["redis"] == "up"
+        assert _presence_works(running)
+    assert not pid_alive(pid)
+
+
+def test_two_servers_started_at_once_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    """Both migrate the new SQLite file and start the embedded Redis: one waits for the
+    other instead of failing on "table already exists"."""
+    data_dir = tmp_path / "data"
+    servers = [spawn_server(data_dir) for _ in range(2)]
+    try:
+        for server in servers:
+            wait_until_serving(server)
+            assert _presence_works(server)
+    finally:
+        for server in servers:
+            assert server.stop() == 0

@@ -9,18 +9,23 @@ connection. Reads keep a plain deferred `BEGIN` so they never queue behind write
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..errors import Conflict, RoboscopeError, ServiceUnavailable
+from ..files import private_dir, private_file
 
 _READ_ONLY = "roboscope_read_only"
+_T = TypeVar("_T")
 
 
 class InvalidValue(RoboscopeError):
@@ -28,23 +33,138 @@ class InvalidValue(RoboscopeError):
     code = "invalid_value"
 
 
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    """Turn driver failures into the errors clients are promised (409, 422, 503)."""
+# SQLSTATE classes that mean "this database cannot serve now", not "this request is wrong":
+# connection exceptions, authorization, a missing database, resources, operator intervention
+# (which includes 57014, a statement cancelled by statement_timeout).
+_UNAVAILABLE_SQLSTATES = ("08", "28", "3D", "53", "57")
+_REASONS = {
+    "3D000": "does not exist",
+    "28P01": "refuses the credentials",
+    "28000": "refuses the credentials",
+    "53300": "has too many connections",
+    "57P03": "is starting up or shutting down",
+    "57014": "did not finish a statement in time",
+}
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """503 naming the database (never its password) and why it cannot serve."""
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__("database")
+        self.message = f"database {description} is unavailable ({reason}), retry shortly"
+        self.args = (self.message,)
+        self.reason = reason
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return None
+        code = getattr(seen, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return None
+
+
+def failure_reason(error: BaseException) -> str:
+    """A short, password-free reason for a database failure."""
+    code = _sqlstate(error)
+    if code is not None:
+        return _REASONS.get(code, f"SQLSTATE {code}")
+    if isinstance(error, TimeoutError | exc.TimeoutError):
+        return "does not answer"
+    chain: BaseException | None = error
+    while chain is not None:
+        if isinstance(chain, ConnectionRefusedError):
+            return "refuses connections"
+        if isinstance(chain, TimeoutError):
+            return "does not answer"
+        if isinstance(chain, OSError) and chain.strerror:
+            return chain.strerror.lower()
+        chain = chain.__cause__ or chain.__context__
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        return str(error.orig).splitlines()[0][:120] or error.orig.__class__.__name__
+    return error.__class__.__name__
+
+
+def describe(url: str | URL) -> str:
+    """`name on host:port` for PostgreSQL, the file for SQLite: what an operator recognizes."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return f"{url.database} on {url.host or 'localhost'}:{url.port or 5432}"
+
+
+def describe_failure(url: str | URL, error: BaseException) -> str:
+    return f"database {describe(url)} {failure_reason(error)}"
+
+
+def _stalled(error: BaseException) -> bool:
+    """The connection may be stuck mid-conversation: only a reset is safe."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, exc.InterfaceError)
+    return isinstance(error, TimeoutError | OSError | asyncio.CancelledError)
+
+
+async def _guarded(conn: AsyncConnection, step: Awaitable[_T]) -> _T:
     try:
-        yield
-    except exc.IntegrityError as error:
-        raise Conflict("the change conflicts with existing data") from error
-    except exc.DataError as error:
-        raise InvalidValue("a value cannot be stored") from error
-    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
-        raise ServiceUnavailable("database") from error
-    except exc.DBAPIError as error:
-        if error.connection_invalidated:
-            raise ServiceUnavailable("database") from error
+        return await step
+    except BaseException as error:
+        if _stalled(error):
+            await _reset(conn, error)
         raise
-    except (TimeoutError, OSError) as error:
-        raise ServiceUnavailable("database") from error
+
+
+async def _reset(conn: AsyncConnection, error: BaseException) -> None:
+    """Forget a stuck connection (the pool's invalidate event resets its socket)."""
+    with contextlib.suppress(Exception):
+        await conn.invalidate(error if isinstance(error, Exception) else None)
+
+
+def _asyncpg_socket(driver_connection: Any) -> socket.socket | None:
+    transport = getattr(driver_connection, "_transport", None)  # asyncpg's
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        return sock  # type: ignore[no-any-return]
+    return None
+
+
+def _keepalive_on_connect(engine: AsyncEngine, idle_seconds: float) -> None:
+    """TCP keepalives on each new connection, so an idle pooled connection to a vanished
+    server is found dead in seconds (asyncpg has no option for it)."""
+    idle = max(1, int(idle_seconds))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi: Any, record: Any) -> None:
+        sock = _asyncpg_socket(record.driver_connection)
+        if sock is None:
+            return
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+
+
+def _reset_socket_on_invalidate(engine: AsyncEngine) -> None:
+    """An invalidated connection is closed with a TCP reset (SO_LINGER 0), whoever
+    invalidated it: a plain close lets the kernel go on delivering what it had sent, so a
+    COMMIT held by a partitioned network would be applied after the client got 503."""
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(_dbapi: Any, record: Any, _error: BaseException | None) -> None:
+        sock = _asyncpg_socket(record.driver_connection)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    code = _sqlstate(error)
+    return code is not None and code.startswith(_UNAVAILABLE_SQLSTATES)
 
 
 class Database:
@@ -52,58 +172,130 @@ class Database:
 
     def __init__(self, url: str | URL, *, timeout: float = 5.0) -> None:
         self.url = make_url(url)
+        self.description = describe(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine: AsyncEngine = create_async_engine(self.url, **self._engine_options(timeout))
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _keepalive_on_connect(self.engine, timeout)
+            _reset_socket_on_invalidate(self.engine)
 
     def _engine_options(self, timeout: float) -> dict[str, Any]:
         if self.is_sqlite:
             ensure_sqlite_directory(self.url)
             # `timeout` is SQLite's busy timeout: how long a writer waits for another.
             return {"connect_args": {"timeout": 20}}
+        budget_ms = str(int(timeout * 1000))
         return {
             "pool_pre_ping": True,
             "pool_size": 10,
             "max_overflow": 20,
             "pool_timeout": timeout,
-            # Every request must finish within the clients' 30 s timeout.
-            "connect_args": {"timeout": timeout, "command_timeout": 20},
+            "connect_args": {
+                # A database that stops answering costs a request about `timeout`, far
+                # below the clients' 30 s: the connect, each statement (client side) ...
+                "timeout": timeout,
+                "command_timeout": timeout,
+                # ... and, on the server, a statement or an abandoned transaction, so a
+                # transaction this side gave up on is rolled back there and its locks freed.
+                "server_settings": {
+                    "statement_timeout": budget_ms,
+                    "idle_in_transaction_session_timeout": budget_ms,
+                    "tcp_keepalives_idle": str(max(1, int(timeout))),
+                    "tcp_keepalives_interval": "1",
+                    "tcp_keepalives_count": "3",
+                },
+            },
         }
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
-        with _translate_errors():
-            async with self.engine.begin() as conn:
-                yield conn
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        A connection that stalls (a statement or the COMMIT times out, the task is
+        cancelled) is reset, not rolled back: a ROLLBACK would wait on the same dead network,
+        and a plain close lets the kernel deliver a held COMMIT once the network heals, after
+        the client was told 503. The reset discards it; the server's
+        idle_in_transaction_session_timeout then rolls the transaction back.
+        """
+        with self._translate_errors():
+            async with self.engine.connect() as conn:
+                transaction = await _guarded(conn, conn.begin())
+                try:
+                    yield conn
+                except BaseException as error:
+                    if _stalled(error):
+                        await _reset(conn, error)
+                    elif transaction.is_active:
+                        await _guarded(conn, transaction.rollback())
+                    raise
+                await _guarded(conn, transaction.commit())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only unit of work that never takes SQLite's write lock."""
-        with _translate_errors():
+        with self._translate_errors():
             async with self.engine.connect() as conn:
                 if self.is_sqlite:
                     await conn.execution_options(**{_READ_ONLY: True})
-                yield conn
+                try:
+                    yield conn
+                except BaseException as error:
+                    if _stalled(error):  # returning it to the pool would wait on it again
+                        await _reset(conn, error)
+                    raise
 
     async def ping(self) -> bool:
+        return await self.check() is None
+
+    async def check(self) -> str | None:
+        """None when the database answers, else why not (for /health)."""
         try:
             async with asyncio.timeout(5), self.read() as conn:
                 await conn.execute(text("SELECT 1"))
+        except DatabaseUnavailable as error:
+            return error.reason
         except (ServiceUnavailable, TimeoutError):
-            return False
-        return True
+            return "does not answer"
+        return None
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        """Turn driver failures into the errors clients are promised (409, 422, 503)."""
+        try:
+            yield
+        except exc.IntegrityError as error:
+            raise Conflict("the change conflicts with existing data") from error
+        except exc.DataError as error:
+            raise InvalidValue("a value cannot be stored") from error
+        except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+            raise self._unavailable(error) from error
+        except exc.DBAPIError as error:
+            if error.connection_invalidated or _is_unavailable(error):
+                raise self._unavailable(error) from error
+            raise
+        except (TimeoutError, OSError) as error:
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
+        return DatabaseUnavailable(self.description, failure_reason(error))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 def ensure_sqlite_directory(url: str | URL) -> None:
-    """SQLite creates the file but not its folder (the data dir on a first start)."""
+    """SQLite creates the file but not its folder (the data dir on a first start); both are
+    made private here (folder 0700, file 0600: SQLite gives its WAL the file's mode)."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.database)
+        private_dir(path.parent)
+        private_file(path)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                private_file(Path(f"{path}{suffix}"))
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import pool
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ..files import private_file
 from .engine import ensure_sqlite_directory
 
 
@@ -23,9 +29,29 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to run on every start (a no-op when current)."""
+    """Bring the schema to `revision`; safe to run on every start (a no-op when current).
+
+    Two `serve` started at once on one data dir both migrate its SQLite file: a file lock
+    beside it makes the second wait and then find the schema current.
+    """
     ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    with _sqlite_migration_lock(database_url):
+        command.upgrade(alembic_config(database_url), revision)
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    lock = private_file(Path(f"{url.database}.migrate-lock"))
+    with open(lock, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def downgrade(database_url: str, revision: str) -> None:
@@ -36,10 +62,17 @@ def head_revision(database_url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 
 
-async def current_revision(database_url: str) -> str | None:
+async def current_revision(database_url: str, connect_timeout: float = 10.0) -> str | None:
     """The revision the database is at (None when it was never migrated); raises when the
-    database cannot be reached."""
-    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    database cannot be reached within `connect_timeout` (a stalled one must not hold `serve`)."""
+    is_postgres = make_url(database_url).get_backend_name() == "postgresql"
+    engine = create_async_engine(
+        database_url,
+        poolclass=pool.NullPool,
+        connect_args=(
+            {"timeout": connect_timeout, "command_timeout": connect_timeout} if is_postgres else {}
+        ),
+    )
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(

@@ -11,10 +11,11 @@ from ..wire import Health
 
 
 async def check_health(db: Database, redis: Redis) -> Health:
-    database_up = await db.ping()
+    database_error = await db.check()
     redis_up = await ping(redis)
     return Health(
-        status="ok" if database_up and redis_up else "degraded",
-        database="up" if database_up else "down",
+        status="ok" if database_error is None and redis_up else "degraded",
+        database="up" if database_error is None else "down",
         redis="up" if redis_up else "down",
+        database_error=None if database_error is None else f"{db.description} {database_error}",
     )
