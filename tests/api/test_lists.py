@@ -4,7 +4,9 @@ unfiltered marker lists refused with a way out; long lists encoded without holdi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -157,7 +159,13 @@ async def test_long_lists_stream_the_same_bytes(
 
 
 async def _asgi_get(
-    app: FastAPI, path: str, query: str, on_body: asyncio.Event | None, log: list[str], name: str
+    app: FastAPI,
+    path: str,
+    query: str,
+    on_body: asyncio.Event | None,
+    log: list[str],
+    name: str,
+    on_message: Callable[[], object] | None = None,
 ) -> bytes:
     """Call the ASGI app directly, logging when its body messages are sent."""
     scope = {
@@ -188,6 +196,8 @@ async def _asgi_get(
         if message["type"] == "http.response.start":
             assert message["status"] == 200
         if message["type"] == "http.response.body":
+            if on_message is not None:
+                on_message()
             body.extend(message.get("body", b""))
             if on_body is not None:
                 on_body.set()
@@ -202,23 +212,44 @@ async def _asgi_get(
 async def test_other_requests_are_answered_while_a_long_list_is_encoded(
     app: FastAPI, client: httpx.AsyncClient, make_session: Factory, make_marker: Factory
 ) -> None:
-    """A request that arrives once a long list has begun to go out is answered before that
-    list is finished: encoding does not hold the event loop for the whole list."""
+    """A long list goes out a chunk at a time with the event loop free in between: a task
+    that only counts its turns on the loop gets a turn between each two body messages of the
+    list, and a short request sent meanwhile is answered. (Counting turns, not time: the
+    result does not depend on how busy the machine is.)"""
     session = await make_session()
     await _bulk(client, session["id"], LONG)
     marker = await make_marker()
-    # Warm connections, so the short request measures serving, not connecting.
-    await asyncio.gather(*(client.get(f"/markers/{marker['id']}") for _ in range(3)))
     finished: list[str] = []
     started = asyncio.Event()
+    turns = 0
+    turns_at_body: list[int] = []
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counter = asyncio.create_task(count_turns())
     big = asyncio.create_task(
         _asgi_get(
-            app, "/api/v1/markers", f"work_session_id={session['id']}", started, finished, "big"
+            app,
+            "/api/v1/markers",
+            f"work_session_id={session['id']}",
+            started,
+            finished,
+            "big",
+            on_message=lambda: turns_at_body.append(turns),
         )
     )
     await started.wait()
     small = await _asgi_get(app, f"/api/v1/markers/{marker['id']}", "", None, finished, "small")
     big_body = await big
+    counter.cancel()
     assert json.loads(small)["id"] == marker["id"]
     assert len(json.loads(big_body)) == LONG
-    assert finished == ["small", "big"]
+    # The list went out in pieces, and the loop turned between (almost) each two of them:
+    # one encoding of the whole list would be one message, or messages with no turn between.
+    assert len(turns_at_body) >= LONG // CHUNK_ITEMS
+    gaps_with_a_turn = sum(b > a for a, b in itertools.pairwise(turns_at_body))
+    assert gaps_with_a_turn >= LONG // CHUNK_ITEMS - 1

@@ -319,7 +319,12 @@ def test_health_exits_nonzero_when_redis_is_down(tmp_path: Path) -> None:
     with running_server(tmp_path, env=env) as server:
         run = cli(server.url, "health")
     assert run.code == 1
-    assert run.json == {"status": "degraded", "database": "up", "redis": "down"}
+    assert run.json == {
+        "status": "degraded",
+        "database": "up",
+        "redis": "down",
+        "database_error": None,
+    }
     assert run.stderr == "error: the server is degraded: redis down\n"
 
 
