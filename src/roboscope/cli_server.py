@@ -21,6 +21,23 @@ if TYPE_CHECKING:
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
+# What the server needs beyond the SDK (the `server` extra), by import name.
+_SERVER_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "redis", "pydantic_settings")
+
+
+def _require_server_extra(command: str) -> None:
+    """A base install (the SDK and client commands) has no server: say so in one line."""
+    from importlib.util import find_spec
+
+    missing = [name for name in _SERVER_MODULES if find_spec(name) is None]
+    if missing:
+        typer.echo(
+            f"error: `roboscope {command}` needs the server, which this install lacks "
+            f"({', '.join(missing)}): pip install 'roboscope[server]'",
+            err=True,
+        )
+        raise typer.Exit(1)
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
@@ -35,6 +52,7 @@ def serve(
     one another server on the same data dir runs is shared), and released when the server
     stops (also after SIGTERM): the last server using it stops it.
     """
+    _require_server_extra("serve")
     import uvicorn
 
     from . import __version__
@@ -169,6 +187,7 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database named by ROBOSCOPE_DATABASE_URL (or the embedded one)."""
+    _require_server_extra("db upgrade")
     from sqlalchemy.exc import DBAPIError
 
     from .db.engine import describe_failure

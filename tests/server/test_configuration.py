@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -205,3 +207,27 @@ def test_a_data_dir_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
         f"error: ROBOSCOPE_DATA_DIR ({tmp_path / 'a-file' / 'data'}): cannot be created: "
         "Not a directory"
     )
+
+
+@pytest.mark.parametrize("command", [["serve"], ["db", "upgrade"]])
+def test_a_server_command_without_the_server_extra_is_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`pip install roboscope` is the SDK and the client commands; the server commands then
+    say what to install instead of failing on an import."""
+    hide = "import sys; sys.modules['uvicorn'] = sys.modules['alembic'] = None"
+    run = "from roboscope.cli import app; app()"
+    result = subprocess.run(
+        [sys.executable, "-c", f"{hide}; {run}", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ROBOSCOPE_DATA_DIR": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: `roboscope {' '.join(command)}` needs the server, which this install lacks "
+        "(uvicorn, alembic): pip install 'roboscope[server]'"
+    ]
