@@ -22,6 +22,18 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis:// or rediss:// URL; default: an embedded Redis."
     )
+    redis_max_connections: int = Field(
+        default=100, ge=1, description="Redis connections per process; requests wait for one."
+    )
+    redis_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free Redis connection before a 503."
+    )
+    redis_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Redis connect and command timeout before a 503."
+    )
+    presence_max_devices_per_session: int = Field(
+        default=1000, ge=1, description="A heartbeat of one more device gets 409 presence_full."
+    )
     presence_ttl_seconds: float = Field(default=30.0, gt=0, description="Presence lifetime.")
     lock_default_ttl_seconds: int = Field(default=30, ge=1, description="When none is sent.")
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")

@@ -67,7 +67,7 @@ async def test_redis_outage_is_503_for_realtime_only(
         assert response.headers["retry-after"].isdigit()
         assert response.json() == {
             "error": "service_unavailable",
-            "message": response.json()["message"],
+            "message": "redis is unavailable (unreachable), retry shortly",
             "service": "redis",
         }
 
@@ -77,9 +77,14 @@ async def test_redis_outage_is_503_for_realtime_only(
     assert (await client.get(f"/work-sessions/{session['id']}")).status_code == 200
     health = await client.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "degraded", "database": "up", "redis": "down"}
+    assert health.json() == {
+        "status": "degraded",
+        "database": "up",
+        "redis": "down",
+        "redis_problem": "unreachable",
+    }
 
     await proxy.start()
     assert (await client.get(presence)).json()["users"] == ["u"]
     assert (await client.get(f"/locks/{session['id']}")).json()["locked"] is True
-    assert (await client.get("/health")).json()["status"] == "ok"
+    assert (await client.get("/health")).json() == {"status": "ok", "database": "up", "redis": "up"}

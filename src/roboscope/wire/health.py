@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .common import WireModel
 
 ServiceState = Literal["up", "down"]
@@ -13,3 +15,9 @@ class Health(WireModel):
     status: Literal["ok", "degraded"]
     database: ServiceState
     redis: ServiceState | None = None
+    redis_problem: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Why Redis is down (unreachable, out of memory, busy running a script, …); "
+        "only present when it is.",
+    )
