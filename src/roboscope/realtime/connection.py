@@ -66,8 +66,8 @@ class RedisUnavailable(ServiceUnavailable):
     def __init__(
         self,
         reason: str,
-        *,
         retry_after: int = 2,
+        *,
         outcome_unknown: bool = False,
         unreachable: bool = False,
     ) -> None:
@@ -97,25 +97,46 @@ class _BlockingPool(aioredis.BlockingConnectionPool):
             raise
 
 
+# Error codes that mean "not now", when redis-py has no class for them or Redis 6 wraps them
+# in a script error ("Error running script (call to f_…): @user_script:9: -OOM command …").
+_NOT_NOW = {
+    "OOM": ("out of memory", 5),
+    "BUSY": ("busy running a script", 2),
+    "LOADING": ("loading its data set", 5),
+    "READONLY": ("read-only, a failover is in progress", 2),
+    "MASTERDOWN": ("cluster is unavailable", 2),
+    "CLUSTERDOWN": ("cluster is unavailable", 2),
+    "TRYAGAIN": ("cluster is unavailable", 2),
+}
+
+
+def _error_code(error: ResponseError) -> str:
+    text = str(error)
+    if text.startswith("Error running script"):
+        text = text.rpartition(": -")[2]
+    return text.split(" ", 1)[0]
+
+
 def unavailable(error: BaseException) -> RedisUnavailable | None:
     """The 503 for a redis-py (or socket) error that means "not now"; None for anything else,
     which is a bug and must stay visible as one."""
     if isinstance(error, PoolExhausted):
         return RedisUnavailable(str(error), retry_after=1)
     if isinstance(error, BusyLoadingError):  # a ConnectionError subclass: test it first
-        return RedisUnavailable("loading its data set", retry_after=5)
+        return RedisUnavailable(*_NOT_NOW["LOADING"])
     if isinstance(error, RedisTimeoutError | TimeoutError):
         return RedisUnavailable("timed out", outcome_unknown=True)
     if isinstance(error, RedisConnectionError | OSError):
         return RedisUnavailable("unreachable", outcome_unknown=True, unreachable=True)
+    # redis-py strips the code from the errors it has a class for.
     if isinstance(error, OutOfMemoryError):
-        return RedisUnavailable("out of memory", retry_after=5)
+        return RedisUnavailable(*_NOT_NOW["OOM"])
     if isinstance(error, ReadOnlyError):
-        return RedisUnavailable("read-only, a failover is in progress")
+        return RedisUnavailable(*_NOT_NOW["READONLY"])
     if isinstance(error, TryAgainError | ClusterDownError):  # MasterDownError included
-        return RedisUnavailable("cluster is unavailable")
-    if isinstance(error, ResponseError) and str(error).startswith("BUSY"):
-        return RedisUnavailable("busy running a script")
+        return RedisUnavailable(*_NOT_NOW["CLUSTERDOWN"])
+    if isinstance(error, ResponseError) and (known := _NOT_NOW.get(_error_code(error))):
+        return RedisUnavailable(*known)
     return None
 
 
