@@ -44,9 +44,6 @@ class Settings(BaseSettings):
         description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "
         "the environment configures.",
     )
-    benchmark_routes: bool = Field(
-        default=False, description="Serve the bare baseline route that `bench/` measures."
-    )
 
     @property
     def resolved_database_url(self) -> str:
