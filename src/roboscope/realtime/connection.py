@@ -210,7 +210,9 @@ async def check(client: aioredis.Redis) -> RedisHealth:
             replication = await _info(client, "replication")
     except RedisUnavailable as error:
         return RedisHealth(up=False, problem=error.reason)
-    except (TimeoutError, RedisError, OSError) as error:
+    except TimeoutError:  # no pooled connection came free in time, or the probe stalled
+        return RedisHealth(up=False, problem="timed out")
+    except (RedisError, OSError) as error:
         return RedisHealth(up=False, problem=f"unexpected answer: {error.__class__.__name__}")
     limit = int(memory.get("maxmemory", 0) or 0)
     used = int(memory.get("used_memory", 0) or 0)

@@ -136,6 +136,9 @@ class LockStore:
             if error.outcome_unknown:
                 await self._undo(session_id, token, ttl_ms, wait=not error.unreachable)
             raise
+        except asyncio.CancelledError:  # the request went away mid-call: same uncertainty
+            await self._undo(session_id, token, ttl_ms, wait=False)
+            raise
         if reply is None:
             return None
         fence, now_ms, remaining_ms = cast(list[Any], reply)
