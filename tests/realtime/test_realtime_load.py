@@ -1,5 +1,6 @@
-"""Many concurrent requests on one real server process: waiting for a pooled Redis connection
-is not an outage, so a healthy Redis gives no 503 (and no other error) however many wait."""
+"""Many concurrent requests: waiting for a pooled Redis connection is not an outage, so a
+healthy Redis gives no 503 (and no other error) however many wait, on a real server process
+and in the pool itself."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.exceptions import RedisError
+
+from roboscope.errors import ServiceUnavailable
+from roboscope.realtime.connection import create_redis, unavailable
 
 from ..servers import running_server
 
@@ -62,3 +67,26 @@ async def test_concurrent_requests_wait_for_a_connection(tmp_path: Path, pool: i
             )
         problems = [problem for result in results for problem in result]
         assert problems == [], f"{len(problems)} failed, e.g. {problems[:3]}"
+
+
+async def test_waiting_requests_get_connections_in_turn(redis_url: str) -> None:
+    """A steady load of far more requests than connections: each waits only for the ones
+    ahead of it, so none waits out the pool timeout while Redis answers. (redis-py's own
+    blocking pool let newcomers take freed connections first: some waited until they failed.)"""
+    client = create_redis(redis_url, max_connections=2, pool_timeout=1.0)
+    failures: list[BaseException] = []
+
+    async def steady(index: int) -> None:
+        for _ in range(30):
+            try:
+                await client.incr(f"roboscope:test:turns:{index}")
+            except ServiceUnavailable as error:
+                failures.append(error)
+            except RedisError as error:
+                failures.append(unavailable(error) or error)
+
+    try:
+        await asyncio.gather(*(steady(i) for i in range(300)))
+    finally:
+        await client.aclose()
+    assert failures == []
