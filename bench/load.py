@@ -123,14 +123,30 @@ async def run(
 ) -> RunResult:
     """`clients` connections, each repeating its operation until the deadline or `max_ops`.
 
-    Connections are opened before the clock starts; throughput is measured up to the moment
-    the last in-flight operation finishes (closed loop: a client sends its next request only
-    when the previous one was answered).
+    Connections are opened, and each does one untimed operation, before the clock starts: the
+    server has then accepted every connection. (Otherwise the first requests of many fresh
+    connections measure how fast a loaded server accepts connections, up to seconds with
+    1,000 of them, which no steady client sees.) Failures of that first operation count as
+    errors. Throughput is measured up to the moment the last in-flight operation finishes
+    (closed loop: a client sends its next request only when the previous one was answered).
     """
     connections = [await Connection.open(port) for _ in range(clients)]
     recorder = Recorder()
     try:
         operations = [make_operation(i, conn) for i, conn in enumerate(connections)]
+        pairs = list(zip(connections, operations, strict=True))
+        priming = Recorder()  # its latencies are dropped, its failures are not
+        async with asyncio.timeout(duration_s + grace_s):
+            primed = await asyncio.gather(
+                *(op(conn, priming) for conn, op in pairs), return_exceptions=True
+            )
+        recorder.errors, recorder.first_error = priming.errors, priming.first_error
+        for outcome in primed:
+            if isinstance(outcome, HttpError):
+                recorder.fail(str(outcome))  # that connection is unusable: it sits out the run
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        pairs = [pair for pair, outcome in zip(pairs, primed, strict=True) if outcome is None]
         started = time.perf_counter()
         cpu_started = time.process_time()
         deadline = started + duration_s
@@ -144,7 +160,7 @@ async def run(
                     return  # this connection is unusable; the others carry on
                 recorder.ops += 1
 
-        tasks = [client(c, op) for c, op in zip(connections, operations, strict=True)]
+        tasks = [client(c, op) for c, op in pairs]
         async with asyncio.timeout(duration_s + grace_s):
             await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started

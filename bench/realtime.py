@@ -1,13 +1,14 @@
-"""Lock cycles and presence heartbeats over HTTP, beside a one-`SET NX PX` baseline route.
+"""Lock cycles and presence heartbeats over HTTP, beside a separate one-`SET NX PX` baseline app.
 
-    ./dev bench [--duration 5] [--warmup 1] [--rounds 2] [--clients 64] [--json FILE]
+    ./dev bench [--clients 200,1000] [--workers 1,2] [--duration 5] [--rounds 1] [--json FILE]
 
-One real `roboscope serve` process (1 worker) serves every scenario of a run, so the baseline
-and the scenarios share the same process, Redis, machine and load generator, and their ratio
-says what presence and locks cost on top of "the framework plus one Redis round trip".
-Scenarios are interleaved (baseline, locks, presence, ..., baseline) so drift on a shared
-machine shows up in the per-run rows instead of in the ratio. Timings are reported, never
-asserted. See docs/performance.md.
+For each number of worker processes, `roboscope serve` and the baseline app (bench/
+baseline_app.py: the bare framework plus one Redis call) run side by side, on the same Redis,
+machine and load generator; for each number of concurrent connections the scenarios are
+measured interleaved (baseline, locks, presence, ..., baseline), so drift on a shared machine
+shows up in the per-run rows instead of in the ratio, which says what our app and its rules
+cost on top of "the framework plus one Redis round trip". Every failed request is counted.
+Timings are reported, never asserted. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import statistics
 import sys
@@ -27,8 +29,9 @@ from types import FrameType
 from typing import Any
 
 from . import load
+from .baseline_app import PATH as BASELINE_PATH
 from .load import Connection, Operation, Recorder
-from .server import Server, serve
+from .server import Server, bench_redis, serve_pair
 
 API = "/api/v1"
 BASELINE = "baseline"
@@ -44,10 +47,11 @@ class Scenario:
     name: str
     requests_per_op: int
     make: load.OperationFactory
+    on_baseline_app: bool = False
 
 
 def _baseline(_: int, conn: Connection) -> Operation:
-    request = conn.build("POST", f"{API}/_bench/set-nx")
+    request = conn.build("POST", BASELINE_PATH)
 
     async def op(conn: Connection, rec: Recorder) -> None:
         status, _ = await rec.timed(conn, request)
@@ -97,7 +101,7 @@ def scenarios(clients: int, users_per_session: int) -> dict[str, Scenario]:
     session_count = max(1, -(-clients // users_per_session))
     sessions = [uuid.uuid4() for _ in range(session_count)]
     return {
-        BASELINE: Scenario(BASELINE, 1, _baseline),
+        BASELINE: Scenario(BASELINE, 1, _baseline, on_baseline_app=True),
         LOCKS: Scenario(LOCKS, 2, _lock_cycle),
         PRESENCE: Scenario(PRESENCE, 1, _presence(users_per_session, sessions)),
     }
@@ -111,6 +115,8 @@ class Run:
     """One timed run of one scenario."""
 
     scenario: str
+    workers: int
+    clients: int
     ops_per_s: float
     requests_per_s: float
     p50_ms: float
@@ -132,11 +138,11 @@ def percentile(sorted_ns: list[int], fraction: float) -> float:
 
 
 async def measure(
-    server: Server, scenario: Scenario, args: argparse.Namespace, duration_s: float
+    server: Server, scenario: Scenario, clients: int, args: argparse.Namespace, duration_s: float
 ) -> Run:
     cpu_before = server.cpu_seconds()
     result = await load.run(
-        server.port, args.clients, scenario.make, duration_s=duration_s, max_ops=args.max_ops
+        server.port, clients, scenario.make, duration_s=duration_s, max_ops=args.max_ops
     )
     cpu_after = server.cpu_seconds()
     rec = result.recorder
@@ -146,6 +152,8 @@ async def measure(
     server_cpu_s = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return Run(
         scenario=scenario.name,
+        workers=server.workers,
+        clients=clients,
         ops_per_s=rec.ops / result.elapsed_s,
         requests_per_s=len(latencies) / result.elapsed_s,
         p50_ms=percentile(latencies, 0.50),
@@ -172,6 +180,8 @@ def schedule(rounds: int) -> list[str]:
 @dataclass(frozen=True)
 class Summary:
     scenario: str
+    workers: int
+    clients: int
     runs: int
     ops_per_s: float
     requests_per_s: float
@@ -197,6 +207,8 @@ def summarize(runs: list[Run]) -> list[Summary]:
         summaries.append(
             Summary(
                 scenario=name,
+                workers=group[0].workers,
+                clients=group[0].clients,
                 runs=len(group),
                 ops_per_s=ops,
                 requests_per_s=requests,
@@ -255,13 +267,27 @@ def print_summary(summaries: list[Summary], baseline_runs: list[Run]) -> None:
             f" {s.ratio_requests:>9.0%} {s.ratio_ops:>9.0%} {s.p50_ms:>7.2f} {s.p99_ms:>7.2f}"
             f" {_us(s.server_cpu_us_per_request):>10} {s.errors:>6}"
         )
+
+
+def print_overview(summaries: list[Summary]) -> None:
+    print("\nAll configurations (workers x concurrent connections)\n")
     print(
-        "\nreq ratio = requests/s ÷ baseline requests/s: the fair comparison, per HTTP request."
-        "\nops ratio = operations/s ÷ baseline requests/s; a lock cycle is 2 requests"
-        " (acquire + release),\n  so its ops ratio is about half its req ratio."
+        f"{'workers':>7} {'conns':>6}  {'scenario':<11} {'req/s':>8} {'req ratio':>9}"
+        f" {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    )
+    for s in summaries:
+        print(
+            f"{s.workers:>7} {s.clients:>6}  {s.scenario:<11} {s.requests_per_s:>8.0f}"
+            f" {s.ratio_requests:>9.0%} {s.p50_ms:>8.1f} {s.p99_ms:>8.1f} {s.errors:>6}"
+        )
+    print(
+        "\nreq ratio = requests/s ÷ the baseline app's requests/s, same workers and connections,"
+        "\n  same run: the fair comparison, per HTTP request. ops ratio = operations/s ÷ baseline"
+        "\n  requests/s; a lock cycle is 2 requests (acquire + release)."
         "\nLatencies are per HTTP request (acquire and release each count)."
-        "\nCPU µs/req = server process CPU time per request: what a request costs the server,"
+        "\nCPU µs/req = server CPU time (all its processes) per request: what a request costs,"
         "\n  which a busy machine changes far less than it changes req/s."
+        "\nerrors = requests that failed: any answer but the expected one, or a broken connection."
     )
 
 
@@ -272,8 +298,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="./dev bench",
         description="Lock cycles and presence heartbeats over HTTP against a real "
-        "`roboscope serve`, beside a one-SET-NX baseline route of the same server. "
-        "Uses ROBOSCOPE_REDIS_URL when set, else the server's embedded Redis.",
+        "`roboscope serve`, beside a separate one-SET-NX baseline app, at several numbers of "
+        "concurrent connections and worker processes. Uses ROBOSCOPE_REDIS_URL when set, "
+        "else an embedded Redis of its own.",
     )
 
     def seconds(text: str) -> float:
@@ -291,14 +318,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
         return parse
 
+    def bounded_list(low: int, high: int) -> Callable[[str], list[int]]:
+        one = bounded(low, high)
+
+        def parse(text: str) -> list[int]:
+            values = [one(part) for part in text.split(",") if part.strip()]
+            if not values:
+                raise argparse.ArgumentTypeError("give at least one number")
+            return values
+
+        return parse
+
+    parser.add_argument(
+        "--clients",
+        type=bounded_list(1, 5000),
+        default=[200, 1000],
+        help="concurrent connections, comma-separated (200,1000)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=bounded_list(1, 16),
+        default=[1, 2],
+        help="server worker processes, comma-separated (1,2)",
+    )
     parser.add_argument("--duration", type=seconds, default=5.0, help="seconds per run (5)")
     parser.add_argument(
         "--warmup", type=seconds, default=1.0, help="seconds of warm-up per scenario (1)"
     )
     parser.add_argument(
-        "--rounds", type=bounded(1, 20), default=2, help="rounds of (baseline, locks, presence) (2)"
+        "--rounds", type=bounded(1, 20), default=1, help="rounds of (baseline, locks, presence) (1)"
     )
-    parser.add_argument("--clients", type=bounded(1, 512), default=64, help="connections (64)")
     parser.add_argument(
         "--users-per-session",
         type=bounded(1, 512),
@@ -315,30 +364,64 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def raise_fd_limit(needed: int) -> None:
+    """Let this process (and the servers it starts, which inherit it) hold `needed` files:
+    each connection is one descriptor on each side, and a common soft limit is 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise SystemExit(
+                f"error: {needed} open files are needed, but the hard limit is {hard}:"
+                " raise it (ulimit -Hn) or use fewer --clients"
+            )
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+async def measure_configuration(
+    api: Server, baseline: Server, clients: int, args: argparse.Namespace
+) -> list[Run]:
+    """Warm-up, then the interleaved runs of every scenario at `clients` connections."""
+    plan = scenarios(clients, args.users_per_session)
+    print(f"\n== {api.workers} worker(s), {clients} connections", flush=True)
+    for scenario in plan.values():
+        server = baseline if scenario.on_baseline_app else api
+        print(f"  warm-up {scenario.name} ({args.warmup:g} s)", flush=True)
+        await measure(server, scenario, clients, args, args.warmup)
+    runs = []
+    for name in schedule(args.rounds):
+        scenario = plan[name]
+        server = baseline if scenario.on_baseline_app else api
+        print(f"  run {name} ({args.duration:g} s)", flush=True)
+        runs.append(await measure(server, scenario, clients, args, args.duration))
+    print_runs(runs)
+    print_summary(summarize(runs), [r for r in runs if r.scenario == BASELINE])
+    return runs
+
+
 async def bench(args: argparse.Namespace) -> int:
-    plan = scenarios(args.clients, args.users_per_session)
-    with serve() as server:
+    raise_fd_limit(max(args.clients) * 2 + 1024)
+    runs: list[Run] = []
+    summaries: list[Summary] = []
+    with bench_redis() as (redis_url, redis_label):
         print(
-            f"Roboscope realtime benchmark: {args.clients} clients, {args.duration:g} s per run,"
-            f" 1 server worker (pid {server.process.pid}), Redis: {server.redis},"
-            f" {os.cpu_count()} CPUs",
+            f"Roboscope realtime benchmark: {','.join(map(str, args.clients))} connections,"
+            f" {','.join(map(str, args.workers))} worker(s), {args.duration:g} s per run,"
+            f" Redis: {redis_label}, {os.cpu_count()} CPUs",
             flush=True,
         )
-        for scenario in plan.values():
-            print(f"  warm-up {scenario.name} ({args.warmup:g} s)", flush=True)
-            await measure(server, scenario, args, args.warmup)
-        runs = []
-        for name in schedule(args.rounds):
-            print(f"  run {name} ({args.duration:g} s)", flush=True)
-            runs.append(await measure(server, plan[name], args, args.duration))
-    print_runs(runs)
-    summaries = summarize(runs)
-    print_summary(summaries, [r for r in runs if r.scenario == BASELINE])
+        for workers in args.workers:
+            with serve_pair(redis_url, workers) as (api, baseline):
+                for clients in args.clients:
+                    measured = await measure_configuration(api, baseline, clients, args)
+                    runs.extend(measured)
+                    summaries.extend(summarize(measured))
+    print_overview(summaries)
     if args.json is not None:
         report: dict[str, Any] = {
             "clients": args.clients,
+            "workers": args.workers,
             "duration_s": args.duration,
-            "redis": server.redis,
+            "redis": redis_label,
             "cpus": os.cpu_count(),
             "runs": [{k: v for k, v in asdict(r).items() if k != "latencies_ns"} for r in runs],
             "summary": [asdict(s) for s in summaries],

@@ -1,10 +1,10 @@
-"""A real `roboscope serve` for the benchmark: on a free loopback port, and always stopped.
+"""The servers of a benchmark run: `roboscope serve` and the baseline app, on one Redis.
 
-The server gets its own temporary data dir (SQLite file, embedded Redis socket), one worker,
-and the baseline route (`ROBOSCOPE_BENCHMARK_ROUTES=true`). It runs in its own session so a
-Ctrl-C in the terminal reaches only the benchmark, which then stops the server itself: SIGTERM
-(uvicorn shuts down and `serve` stops its embedded Redis), SIGKILL if that hangs, and a last
-`EmbeddedRedis.stop()` for the data dir in case the server died before cleaning up.
+Both are real uvicorn servers on free loopback ports, with the same number of worker
+processes, and both use the same Redis: `ROBOSCOPE_REDIS_URL` when set, else an embedded
+Redis that the benchmark starts in a temporary data dir (so the baseline can share it). Each
+server runs in its own session so a Ctrl-C in the terminal reaches only the benchmark, which
+then stops the servers itself (SIGTERM, SIGKILL if that hangs) and its embedded Redis.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from roboscope.realtime.embedded import EmbeddedRedis
 
+from . import baseline_app
 from .load import LOOPBACK
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -49,35 +52,56 @@ def redacted(url: str) -> str:
 
 @dataclass(frozen=True)
 class Server:
+    name: str
     process: subprocess.Popen[bytes]
     port: int
-    data_dir: Path
-    redis: str  # what the report prints: "embedded" or the redacted URL
+    workers: int
 
     def cpu_seconds(self) -> float | None:
-        """The server's CPU time so far (Linux /proc), to show whether it is the bottleneck."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+        """CPU time so far of the server and its worker processes (Linux /proc), to show
+        whether the server is the bottleneck; None where /proc is missing."""
+        total = 0.0
+        pids = [self.process.pid, *_children(self.process.pid)]
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                if pid == self.process.pid:
+                    return None
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
-    url = f"http://{LOOPBACK}:{port}/api/v1/health"
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_ready(server: Server, request: urllib.request.Request, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"roboscope serve exited with {process.returncode}:\n{_tail(log)}")
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.name} exited with {server.process.returncode}:\n{_tail(log)}"
+            )
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                if answer.status == 200 and (server.workers == 1 or _all_workers_up(server)):
                     return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"roboscope serve did not answer within {timeout} s:\n{_tail(log)}")
+    raise RuntimeError(f"{server.name} did not answer within {timeout} s:\n{_tail(log)}")
+
+
+def _all_workers_up(server: Server) -> bool:
+    """uvicorn's supervisor forks one process per worker (plus, on Linux, none else)."""
+    return len(_children(server.process.pid)) >= server.workers
 
 
 def _tail(log: Path, lines: int = 20) -> str:
@@ -98,45 +122,88 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve(*, startup_timeout: float = 60.0) -> Iterator[Server]:
-    """Run `roboscope serve` for the duration of the block (ROBOSCOPE_REDIS_URL is honoured)."""
-    data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
-    external = os.environ.get("ROBOSCOPE_REDIS_URL") or None
-    env = {
-        **os.environ,
-        "ROBOSCOPE_DATA_DIR": str(data_dir),
-        "ROBOSCOPE_BENCHMARK_ROUTES": "true",
-    }
-    env.pop("ROBOSCOPE_DATABASE_URL", None)  # these routes never touch the database
-    if external is None:
-        env.pop("ROBOSCOPE_REDIS_URL", None)
-    port = free_port()
-    log = data_dir / "server.log"
-    command = [
-        sys.executable, "-m", "roboscope", "serve",
-        "--host", LOOPBACK, "--port", str(port), "--workers", "1", "--log-level", "warning",
-    ]  # fmt: skip
+def _running(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    ready: str,
+    ready_method: str,
+    workers: int,
+    port: int,
+    log: Path,
+    startup_timeout: float,
+) -> Iterator[Server]:
     process: subprocess.Popen[bytes] | None = None
     try:
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
                 command,
+                cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _wait_ready(process, port, log, startup_timeout)
-        yield Server(
-            process=process,
-            port=port,
-            data_dir=data_dir,
-            redis="embedded (unix socket)" if external is None else redacted(external),
+        server = Server(name=name, process=process, port=port, workers=workers)
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{port}{ready}",
+            method=ready_method,
+            data=b"" if ready_method == "POST" else None,
         )
+        _wait_ready(server, request, log, startup_timeout)
+        yield server
     finally:
         if process is not None:
             _stop(process)
-        if external is None:
-            EmbeddedRedis(data_dir).stop()  # idempotent; only acts if the server left it running
+
+
+@contextlib.contextmanager
+def bench_redis() -> Iterator[tuple[str, str]]:
+    """(url, what to print): ROBOSCOPE_REDIS_URL, else an embedded Redis of the run's own."""
+    external = os.environ.get("ROBOSCOPE_REDIS_URL") or None
+    if external is not None:
+        yield external, redacted(external)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-redis-"))
+    try:
+        with EmbeddedRedis(data_dir) as redis:
+            yield redis.url, "embedded (unix socket)"
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serve_pair(
+    redis_url: str, workers: int, *, startup_timeout: float = 60.0
+) -> Iterator[tuple[Server, Server]]:
+    """(roboscope serve, baseline app), both with `workers` processes, on `redis_url`."""
+    data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
+    api_env = {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url}
+    baseline_env = {**env, "BENCH_REDIS_URL": redis_url}
+    api_port, baseline_port = free_port(), free_port()
+    api_command = [
+        sys.executable, "-m", "roboscope", "serve", "--host", LOOPBACK, "--port", str(api_port),
+        "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+    # The same uvicorn options as `roboscope serve` (see roboscope.cli_server).
+    baseline_command = [
+        sys.executable, "-m", "uvicorn", "bench.baseline_app:create_app", "--factory",
+        "--host", LOOPBACK, "--port", str(baseline_port), "--workers", str(workers),
+        "--log-level", "warning", "--proxy-headers",
+    ]  # fmt: skip
+    try:
+        with (
+            _running(
+                "roboscope serve", api_command, api_env, "/api/v1/health", "GET", workers,
+                api_port, data_dir / "api.log", startup_timeout,
+            ) as api,
+            _running(
+                "baseline app", baseline_command, baseline_env, baseline_app.PATH, "POST",
+                workers, baseline_port, data_dir / "baseline.log", startup_timeout,
+            ) as baseline,
+        ):  # fmt: skip
+            yield api, baseline
+    finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis:// or rediss:// URL; default: an embedded Redis."
     )
+    redis_max_connections: int = Field(
+        default=100, ge=1, description="Redis connections per process; requests wait for one."
+    )
+    redis_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait for a free Redis connection before a 503."
+    )
+    redis_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Redis connect and command timeout before a 503."
+    )
+    presence_max_devices_per_session: int = Field(
+        default=1000, ge=1, description="A heartbeat of one more device gets 409 presence_full."
+    )
     presence_ttl_seconds: float = Field(default=30.0, gt=0, description="Presence lifetime.")
     lock_default_ttl_seconds: int = Field(default=30, ge=1, description="When none is sent.")
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
@@ -88,9 +100,6 @@ class Settings(BaseSettings):
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "
         "the environment configures.",
-    )
-    benchmark_routes: bool = Field(
-        default=False, description="Serve the bare baseline route that `bench/` measures."
     )
 
     @field_validator("database_url")

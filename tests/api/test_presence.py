@@ -15,6 +15,7 @@ from asgi_lifespan import LifespanManager
 from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
+from ..conftest import serving
 from .contract import assert_wire_response
 
 
@@ -118,3 +119,29 @@ async def test_silent_users_expire(short_ttl_client: httpx.AsyncClient) -> None:
     await asyncio.sleep(0.7)
     body = (await short_ttl_client.get(path)).json()
     assert body == {"users": [], "members": [], "user_count": 0, "device_count": 0}
+
+
+async def test_a_full_session_refuses_new_devices_only(settings: Settings, tmp_path: Path) -> None:
+    capped = settings.model_copy(
+        update={"presence_max_devices_per_session": 3, "data_dir": tmp_path}
+    )
+    path = session_path()
+    async with serving(capped) as client:
+        for device in ("a", "b", "c"):
+            beat = await client.post(path, json={"user_id": "u", "device_id": device})
+            assert beat.status_code == 200
+        full = await client.post(path, json={"user_id": "v"})
+        assert full.status_code == 409
+        assert full.json() == {
+            "error": "presence_full",
+            "message": full.json()["message"],
+            "max_devices": 3,
+        }
+        assert "3 devices" in full.json()["message"]
+        again = await client.post(path, json={"user_id": "u", "device_id": "a"})
+        assert again.status_code == 200 and again.json()["device_count"] == 3
+        assert (await client.get(path)).json()["users"] == ["u"]
+
+        await client.delete(f"{path}/u", params={"device_id": "b"})
+        assert (await client.post(path, json={"user_id": "v"})).status_code == 200
+        assert (await client.get(path)).json()["users"] == ["u", "v"]

@@ -1,5 +1,5 @@
-"""Redis going away: presence and locks answer 503, the data API keeps working, and
-everything recovers without a restart."""
+"""Redis going away, full, or busy: presence and locks answer 503 with the reason, /health
+says so, the data API keeps working, and everything recovers without a restart."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from roboscope.realtime.embedded import EmbeddedRedis
 from roboscope.settings import Settings
 
 from ..conftest import require_service, serving
+from ..realtime.busy import admin, busy, private_redis, wait_until_busy_replies
 from ..tcp_proxy import TcpProxy
 from .conftest import SQUARE
+
+__all__ = ["private_redis"]  # the fixture
 
 
 @pytest.fixture
@@ -67,7 +71,7 @@ async def test_redis_outage_is_503_for_realtime_only(
         assert response.headers["retry-after"].isdigit()
         assert response.json() == {
             "error": "service_unavailable",
-            "message": response.json()["message"],
+            "message": "redis is unavailable (unreachable), retry shortly",
             "service": "redis",
         }
 
@@ -77,9 +81,94 @@ async def test_redis_outage_is_503_for_realtime_only(
     assert (await client.get(f"/work-sessions/{session['id']}")).status_code == 200
     health = await client.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "degraded", "database": "up", "redis": "down"}
+    assert health.json() == {
+        "status": "degraded",
+        "database": "up",
+        "redis": "down",
+        "redis_problem": "unreachable",
+    }
 
     await proxy.start()
     assert (await client.get(presence)).json()["users"] == ["u"]
     assert (await client.get(f"/locks/{session['id']}")).json()["locked"] is True
-    assert (await client.get("/health")).json()["status"] == "ok"
+    assert (await client.get("/health")).json() == {"status": "ok", "database": "up", "redis": "up"}
+
+
+@pytest.fixture
+async def on_private_redis(
+    settings: Settings, tmp_path: Path, private_redis: EmbeddedRedis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on a Redis of this test alone, which it may fill or stall."""
+    own = settings.model_copy(update={"redis_url": private_redis.url, "data_dir": tmp_path})
+    async with serving(own) as client:
+        yield client
+
+
+def _assert_503(response: httpx.Response, reason: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"].isdigit()
+    assert response.json() == {
+        "error": "service_unavailable",
+        "message": f"redis is unavailable ({reason}), retry shortly",
+        "service": "redis",
+    }
+
+
+async def _assert_redis_works(client: httpx.AsyncClient) -> None:
+    session = uuid.uuid4()
+    assert (await client.post(f"/presence/{session}", json={"user_id": "u"})).status_code == 200
+    assert (await client.post(f"/locks/{session}", json={})).json()["acquired"] is True
+    health = (await client.get("/health")).json()
+    assert health == {"status": "ok", "database": "up", "redis": "up"}
+
+
+async def test_redis_out_of_memory_is_503_and_reported_until_it_recovers(
+    on_private_redis: httpx.AsyncClient, private_redis: EmbeddedRedis
+) -> None:
+    client = on_private_redis
+    session = uuid.uuid4()
+    held = (await client.post(f"/locks/{session}", json={"owner": "ann"})).json()
+    async with admin(private_redis.url) as redis:
+        await redis.config_set("maxmemory", "1")  # every write is refused: OOM
+        try:
+            _assert_503(
+                await client.post(f"/presence/{session}", json={"user_id": "u"}), "out of memory"
+            )
+            _assert_503(await client.post(f"/locks/{uuid.uuid4()}", json={}), "out of memory")
+            # Reads still work.
+            status = (await client.get(f"/locks/{session}")).json()
+            assert (status["locked"], status["fence"]) == (True, held["fence"])
+            health = await client.get("/health")
+            assert health.status_code == 200
+            report = health.json()
+            assert (report["status"], report["redis"]) == ("degraded", "down")
+            assert report["redis_problem"].startswith("out of memory (")
+        finally:
+            await redis.config_set("maxmemory", "0")
+    await _assert_redis_works(client)
+
+
+async def test_redis_busy_with_a_script_is_503_and_reported_until_it_recovers(
+    on_private_redis: httpx.AsyncClient, private_redis: EmbeddedRedis
+) -> None:
+    client = on_private_redis
+    async with admin(private_redis.url) as redis:
+        await redis.config_set("lua-time-limit", "100")  # BUSY replies after 0.1 s, not 5 s
+    session = uuid.uuid4()
+    async with busy(private_redis.url, 3000):
+        await wait_until_busy_replies(private_redis.url)
+        _assert_503(
+            await client.post(f"/presence/{session}", json={"user_id": "u"}),
+            "busy running a script",
+        )
+        _assert_503(await client.post(f"/locks/{session}", json={}), "busy running a script")
+        _assert_503(await client.get(f"/locks/{session}"), "busy running a script")
+        report = (await client.get("/health")).json()
+        assert report == {
+            "status": "degraded",
+            "database": "up",
+            "redis": "down",
+            "redis_problem": "busy running a script",
+        }
+    await _assert_redis_works(client)
+    assert (await client.get(f"/locks/{session}")).json()["locked"] is False

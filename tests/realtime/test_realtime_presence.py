@@ -11,7 +11,13 @@ import pytest
 from redis.asyncio import Redis
 
 from roboscope.realtime import keys
-from roboscope.realtime.presence import PresenceSnapshot, PresenceStore
+from roboscope.realtime.presence import (
+    DEFAULT_MAX_DEVICES,
+    PRUNE_BATCH,
+    PresenceFull,
+    PresenceSnapshot,
+    PresenceStore,
+)
 
 LONG = 30_000
 
@@ -81,7 +87,7 @@ async def test_abandoned_session_vanishes_from_redis(
     session = uuid4()
     await beat(presence, session, "a", ttl_ms=500)
     await beat(presence, session, "b", device="x", ttl_ms=300)
-    assert await redis_client.exists(*keys.presence(session)) == 3
+    assert await redis_client.exists(*keys.presence(session)) == len(keys.presence(session))
     await asyncio.sleep(0.8)
     # Nobody called since: the keys expired on their own.
     assert await redis_client.exists(*keys.presence(session)) == 0
@@ -269,3 +275,79 @@ async def test_presence_keys_share_the_session_hash_tag(
     stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]
     assert sorted(stored) == sorted(keys.presence(session))
     assert all(f"{{{session}}}" in key for key in stored)
+
+
+async def test_devices_past_the_cap_are_refused_and_present_ones_keep_beating(
+    redis_client: Redis,
+) -> None:
+    presence = PresenceStore(redis_client, max_devices=DEFAULT_MAX_DEVICES)
+    session = uuid4()
+    beats = await asyncio.gather(
+        *(
+            presence.heartbeat(
+                session, f"user-{i // 4}", device_id=f"d{i}", display_name=None, meta=None,
+                ttl_ms=LONG,
+            )
+            for i in range(DEFAULT_MAX_DEVICES)
+        )
+    )  # fmt: skip
+    assert max(beat.device_count for beat in beats) == DEFAULT_MAX_DEVICES
+    for user, device in (("user-0", "one-more"), ("newcomer", "d")):
+        with pytest.raises(PresenceFull) as refused:
+            await presence.heartbeat(
+                session, user, device_id=device, display_name=None, meta=None, ttl_ms=LONG
+            )
+        assert refused.value.device_count == DEFAULT_MAX_DEVICES
+    again = await presence.heartbeat(
+        session, "user-0", device_id="d0", display_name="Ann", meta=None, ttl_ms=LONG
+    )
+    assert (again.user_count, again.device_count) == (DEFAULT_MAX_DEVICES // 4, DEFAULT_MAX_DEVICES)
+    snap = await presence.snapshot(session)
+    assert "newcomer" not in snap.users and snap.device_count == DEFAULT_MAX_DEVICES
+    await presence.leave(session, "user-1")  # four devices leave: four may join
+    for i in range(4):
+        await beat(presence, session, "newcomer", device=f"n{i}")
+    with pytest.raises(PresenceFull):
+        await beat(presence, session, "newcomer", device="n4")
+
+
+async def test_expired_devices_are_pruned_in_bounded_batches(
+    presence: PresenceStore, redis_client: Redis
+) -> None:
+    """Each call removes at most PRUNE_BATCH expired devices (one script never runs long);
+    the ones still waiting are neither counted nor listed."""
+    session = uuid4()
+    expired = 2 * PRUNE_BATCH + 50
+    await beat(presence, session, "ann", device="phone", ttl_ms=LONG)  # keeps the keys alive
+    # All beat within the 2 s TTL (the first ones must not expire before the last beat).
+    await asyncio.gather(
+        *(
+            presence.heartbeat(
+                session, f"gone-{i}", device_id="d", display_name=None, meta=None, ttl_ms=2000
+            )
+            for i in range(expired)
+        )
+    )
+    await asyncio.sleep(2.2)
+    devices = keys.presence_devices(session)
+    assert await redis_client.zcard(devices) == expired + 1
+
+    again = await presence.heartbeat(
+        session, "ann", device_id="phone", display_name=None, meta=None, ttl_ms=LONG
+    )
+    assert (again.user_count, again.device_count) == (1, 1)
+    assert await redis_client.zcard(devices) == expired - PRUNE_BATCH + 1
+    snap = await presence.snapshot(session)
+    assert (snap.users, snap.user_count, snap.device_count) == (["ann"], 1, 1)
+    assert [m.devices for m in snap.members] == [["phone"]]
+    assert await redis_client.zcard(devices) == expired - 2 * PRUNE_BATCH + 1
+    await presence.snapshot(session)
+    assert await redis_client.zcard(devices) == 1
+    assert await redis_client.hlen(keys.presence_users(session)) == 1
+    assert (await presence.leave(session, "ann")).users == []
+    assert await redis_client.exists(*keys.presence(session)) == 0
+
+
+def test_a_store_needs_room_for_one_device(redis_client: Redis) -> None:
+    with pytest.raises(ValueError):
+        PresenceStore(redis_client, max_devices=0)

@@ -22,6 +22,11 @@ def lock(session_id: UUID) -> str:
     return f"{_session(session_id)}:lock"
 
 
+def lock_abandoned(session_id: UUID, token: str) -> str:
+    """Mark of a token whose acquire was given up: it may never take the lock (short TTL)."""
+    return f"{_session(session_id)}:lock:abandoned:{token}"
+
+
 def fence(session_id: UUID) -> str:
     """Counter of the newest fence handed out for this session."""
     return f"{_session(session_id)}:fence"
@@ -42,10 +47,16 @@ def presence_profiles(session_id: UUID) -> str:
     return f"{_session(session_id)}:presence:profiles"
 
 
+def presence_present(session_id: UUID) -> str:
+    """Sorted set user_id -> expiry of the user's latest device (ms): ZCOUNT counts users."""
+    return f"{_session(session_id)}:presence:present"
+
+
 def presence(session_id: UUID) -> list[str]:
     """The presence keys in the order the presence scripts expect them in KEYS."""
     return [
         presence_devices(session_id),
         presence_users(session_id),
         presence_profiles(session_id),
+        presence_present(session_id),
     ]

@@ -21,11 +21,26 @@ microsecond, a lead that a restart, which takes far longer than microseconds, al
 For the same reason the counter may safely expire after a week without grants instead of
 living forever. What the scheme does not survive is the server clock jumping back by more than
 the outage; the row-level fence check in the database is the second line of defence there.
+
+No ghost locks. When Redis answers an acquire too late (a stall past the command timeout) or
+the connection breaks after sending, the caller cannot know whether Redis ran it, and Redis
+may even run it later, when it works through what it was sent. Such a lock would be held for
+its whole TTL by a token nobody has. So the token is made here before sending, the acquire
+script is idempotent for it (a resend answers the first run's grant), and an acquire with an
+unknown outcome is undone before the caller gets its 503: `lock_abandon` frees the lock if
+that token holds it and marks the token so that a copy arriving later cannot take it. After
+any answer the lock is therefore the caller's (its token returned) or not the caller's.
+The undo is retried while Redis cannot answer, for `UNDO_WAIT_SECONDS` within the request,
+then in the background until the lock's TTL has passed (by then a ghost would be gone).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -34,9 +49,13 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import guard
+from roboscope.realtime.connection import RedisUnavailable, guard
+
+log = logging.getLogger("roboscope.locks")
 
 FENCE_COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
+UNDO_WAIT_SECONDS = 10.0
+ABANDON_MARK_EXTRA_MS = 60_000  # the mark outlives the lock TTL it protects, with margin
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,24 +106,89 @@ class LockStore:
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._acquire = scripts.register(client, "lock_acquire")
+        self._abandon = scripts.register(client, "lock_abandon")
         self._extend = scripts.register(client, "lock_extend")
         self._release = scripts.register(client, "lock_release")
         self._status = scripts.register(client, "lock_status")
+        self._undoing: set[asyncio.Task[None]] = set()
 
     async def acquire(
         self, session_id: UUID, *, ttl_ms: int, owner: str | None
     ) -> LockGrant | None:
-        """Take the lock for `ttl_ms` if it is free; None when someone else holds it."""
+        """Take the lock for `ttl_ms` if it is free; None when someone else holds it.
+
+        Raises `RedisUnavailable` when Redis cannot answer; an acquire that may have run is
+        undone first (see the module docstring), so the lock is then not the caller's.
+        """
         ttl_ms = _check_ttl(ttl_ms)
         token = new_token()
         args: list[str | int] = [token, ttl_ms, FENCE_COUNTER_TTL_MS]
         if owner is not None:
             args.append(owner)
-        reply = await self._acquire(keys=[keys.lock(session_id), keys.fence(session_id)], args=args)
+        lock_keys = [
+            keys.lock(session_id),
+            keys.fence(session_id),
+            keys.lock_abandoned(session_id, token),
+        ]
+        try:
+            reply = await self._acquire(keys=lock_keys, args=args)
+        except RedisUnavailable as error:
+            if error.outcome_unknown:
+                await self._undo(session_id, token, ttl_ms, wait=not error.unreachable)
+            raise
+        except asyncio.CancelledError:  # the request went away mid-call: same uncertainty
+            await self._undo(session_id, token, ttl_ms, wait=False)
+            raise
         if reply is None:
             return None
-        fence, now_ms = cast(list[Any], reply)
-        return LockGrant.of(token, fence, owner, now_ms, ttl_ms)
+        fence, now_ms, remaining_ms = cast(list[Any], reply)
+        return LockGrant(token, int(fence), owner, _utc(int(now_ms) + int(remaining_ms)), ttl_ms)
+
+    async def _undo(self, session_id: UUID, token: str, ttl_ms: int, *, wait: bool) -> None:
+        """Abandon `token`'s acquire, in a task that retries while Redis cannot answer.
+
+        With `wait` the caller waits until the undo is done, at most `UNDO_WAIT_SECONDS`, or
+        until Redis turns out to be unreachable (then nobody can see the lock meanwhile); the
+        task goes on in the background either way until it succeeds or the TTL has passed.
+        """
+        settled = asyncio.Event()
+        task = asyncio.create_task(self._abandon_until(session_id, token, ttl_ms, settled))
+        self._undoing.add(task)
+        task.add_done_callback(self._undoing.discard)
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(UNDO_WAIT_SECONDS):
+                    await settled.wait()
+
+    async def _abandon_until(
+        self, session_id: UUID, token: str, ttl_ms: int, settled: asyncio.Event
+    ) -> None:
+        # Once the TTL has passed since now, a grant made by the lost acquire has expired.
+        give_up_at = time.monotonic() + ttl_ms / 1000
+        mark_keys = [keys.lock(session_id), keys.lock_abandoned(session_id, token)]
+        args = [token, ttl_ms + ABANDON_MARK_EXTRA_MS]
+        delay = 0.05
+        try:
+            while True:
+                try:
+                    await self._abandon(keys=mark_keys, args=args)
+                    return
+                except RedisUnavailable as error:
+                    if error.unreachable:
+                        settled.set()
+                    if time.monotonic() + delay >= give_up_at:
+                        log.warning("could not undo a lock acquire on %s: %s", session_id, error)
+                        return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        finally:
+            settled.set()
+
+    async def aclose(self) -> None:
+        """Stop undoing in the background (at shutdown)."""
+        for task in list(self._undoing):
+            task.cancel()
+        await asyncio.gather(*self._undoing, return_exceptions=True)
 
     async def extend(self, session_id: UUID, token: str, *, ttl_ms: int) -> LockGrant | None:
         """Set the remaining TTL to `ttl_ms` from now, keeping the fence.

@@ -6,6 +6,12 @@ Expiry needs no client action: every script prunes expired devices first (by Red
 time, so all API processes agree), and the session's keys carry PEXPIREAT at the latest device
 expiry, so an abandoned session disappears from Redis on its own.
 
+Bounds. A session holds at most `max_devices` present devices: a heartbeat of one more is
+refused (`PresenceFull`) while the devices already present keep beating. A script prunes at
+most `PRUNE_BATCH` expired devices, so none runs long however many expired at once (Redis runs
+one script at a time, for every session); the rest go in the next calls, and until then they
+are neither counted nor listed.
+
 The display name and meta of a user are those of their most recent heartbeat (from any of
 their devices), absent fields included: a heartbeat without `display_name` clears it.
 """
@@ -24,6 +30,18 @@ from roboscope.realtime import keys, scripts
 
 DEFAULT_DEVICE = "default"
 MAX_META_BYTES = 1024
+DEFAULT_MAX_DEVICES = 1000
+PRUNE_BATCH = 100
+
+
+class PresenceFull(Exception):
+    """The session already holds `max_devices` present devices; this new one was not added."""
+
+    def __init__(self, max_devices: int, user_count: int, device_count: int) -> None:
+        super().__init__(f"the work session already has {device_count} devices present")
+        self.max_devices = max_devices
+        self.user_count = user_count
+        self.device_count = device_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +92,15 @@ def _pairs(flat: list[str]) -> dict[str, str]:
 
 
 def _parse(reply: list[Any]) -> PresenceSnapshot:
-    _now, user_count, device_count, flat_states, flat_profiles = reply
+    now, user_count, device_count, flat_states, flat_profiles = reply
     profiles = _pairs(flat_profiles)
     members: list[tuple[int, PresenceMember]] = []
     for user_id, raw_state in _pairs(flat_states).items():
         state = json.loads(raw_state)
-        expiries: dict[str, float] = state["v"]
+        # Devices that expired but await pruning (more expired than one batch) are not here.
+        expiries = {device: at for device, at in state["v"].items() if at > now}
+        if not expiries:
+            continue
         profile = json.loads(profiles.get(user_id, "{}"))
         member = PresenceMember(
             user_id=user_id,
@@ -103,8 +124,11 @@ def _parse(reply: list[Any]) -> PresenceSnapshot:
 class PresenceStore:
     """Presence of users (and their devices) in work sessions, kept in Redis."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, *, max_devices: int = DEFAULT_MAX_DEVICES) -> None:
+        if max_devices < 1:
+            raise ValueError("max_devices must be at least 1")
         self._client = client
+        self.max_devices = max_devices
         self._heartbeat = scripts.register(client, "presence_heartbeat")
         self._leave = scripts.register(client, "presence_leave")
         self._snapshot = scripts.register(client, "presence_snapshot")
@@ -119,15 +143,20 @@ class PresenceStore:
         meta: dict[str, Any] | None,
         ttl_ms: int,
     ) -> PresenceBeat:
-        """Mark one device of `user_id` present for `ttl_ms` from now."""
+        """Mark one device of `user_id` present for `ttl_ms` from now.
+
+        Raises `PresenceFull` (and stores nothing) for a device that is not present yet when
+        the session already holds `max_devices` devices."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
         name = json.dumps(display_name, ensure_ascii=False)
         profile = f'{{"display_name":{name},"meta":{encode_meta(meta)}}}'
         device = device_id or DEFAULT_DEVICE
-        args: list[str | int] = [user_id, device, int(ttl_ms), profile]
+        args = [PRUNE_BATCH, user_id, device, int(ttl_ms), profile, self.max_devices]
         reply = await self._heartbeat(keys=keys.presence(session_id), args=args)
         expires, user_count, device_count = cast(list[int], reply)
+        if not expires:
+            raise PresenceFull(self.max_devices, int(user_count), int(device_count))
         return PresenceBeat(
             user_id=user_id,
             device_id=device,
@@ -140,10 +169,12 @@ class PresenceStore:
         self, session_id: UUID, user_id: str, device_id: str | None = None
     ) -> PresenceSnapshot:
         """One device leaves, or, without `device_id`, every device of the user."""
-        args = [user_id] if device_id is None else [user_id, device_id]
+        args: list[str | int] = [PRUNE_BATCH, user_id]
+        if device_id is not None:
+            args.append(device_id)
         reply = await self._leave(keys=keys.presence(session_id), args=args)
         return _parse(cast(list[Any], reply))
 
     async def snapshot(self, session_id: UUID) -> PresenceSnapshot:
-        reply = await self._snapshot(keys=keys.presence(session_id))
+        reply = await self._snapshot(keys=keys.presence(session_id), args=[PRUNE_BATCH])
         return _parse(cast(list[Any], reply))

@@ -15,10 +15,9 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
-from roboscope.errors import ServiceUnavailable
-from roboscope.realtime.connection import UNAVAILABLE
+from roboscope.realtime.connection import unavailable
 
 # operation -> preludes it needs, in order
 _PRELUDES: dict[str, tuple[str, ...]] = {
@@ -26,6 +25,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "presence_leave": ("presence_common",),
     "presence_snapshot": ("presence_common",),
     "lock_acquire": (),
+    "lock_abandon": (),
     "lock_extend": (),
     "lock_release": (),
     "lock_status": (),
@@ -59,7 +59,7 @@ class Script:
         self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
-        """Run it; an unreachable Redis surfaces as `ServiceUnavailable`."""
+        """Run it; "Redis cannot serve this now" surfaces as `RedisUnavailable`."""
         try:
             try:
                 return await self._client.evalsha(self.sha, len(keys), *keys, *args)
@@ -67,8 +67,11 @@ class Script:
                 # A restarted (or different) Redis has an empty script cache.
                 self.sha = await self._client.script_load(self._text)
                 return await self._client.evalsha(self.sha, len(keys), *keys, *args)
-        except UNAVAILABLE as error:
-            raise ServiceUnavailable("redis") from error
+        except (RedisError, OSError) as error:
+            mapped = unavailable(error)
+            if mapped is None:
+                raise
+            raise mapped from error
 
 
 def register(client: Redis, name: str) -> Script:

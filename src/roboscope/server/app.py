@@ -14,7 +14,6 @@ from .errors import install_error_handlers
 from .middleware import ApiMiddleware
 from .openapi import install_openapi, operation_id
 from .routes import ROUTERS
-from .routes import bench as bench_routes
 from .state import app_state
 
 API_PREFIX = "/api/v1"
@@ -48,8 +47,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
-    if settings.benchmark_routes:  # first, so the baseline pays the least route matching
-        app.include_router(bench_routes.router, prefix=API_PREFIX)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     install_openapi(app)

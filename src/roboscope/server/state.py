@@ -37,20 +37,27 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         embedded = EmbeddedRedis(settings.data_dir)
         redis_url = await asyncio.to_thread(embedded.start)
     database = Database(settings.resolved_database_url, timeout=settings.database_timeout_seconds)
-    redis = create_redis(redis_url)
+    redis = create_redis(
+        redis_url,
+        timeout=settings.redis_timeout_seconds,
+        max_connections=settings.redis_max_connections,
+        pool_timeout=settings.redis_pool_timeout_seconds,
+    )
+    locks = LockStore(redis)
     try:
         yield AppState(
             settings=settings,
             database=database,
             redis=redis,
-            presence=PresenceStore(redis),
-            locks=LockStore(redis),
+            presence=PresenceStore(redis, max_devices=settings.presence_max_devices_per_session),
+            locks=locks,
             lock_policy=LockPolicy(
                 default_ttl_seconds=settings.lock_default_ttl_seconds,
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
         )
     finally:
+        await locks.aclose()
         await redis.aclose()
         await database.dispose()
         if embedded is not None:

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, RoboscopeError
 from ..realtime import PresenceSnapshot, PresenceStore
 from ..realtime.presence import MAX_META_BYTES
+from ..realtime.presence import PresenceFull as SessionFull
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList, PresenceMember
+
+
+class PresenceFull(RoboscopeError):
+    """A new device's heartbeat in a work session that already holds the most devices
+    (`ROBOSCOPE_PRESENCE_MAX_DEVICES_PER_SESSION`); the devices present keep beating."""
+
+    status = 409
+    code = "presence_full"
 
 
 def _as_wire(snapshot: PresenceSnapshot) -> PresenceList:
@@ -52,6 +61,12 @@ async def heartbeat(
         )
     except ValueError:  # raised before anything is sent: meta too large
         raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes of JSON") from None
+    except SessionFull as full:
+        raise PresenceFull(
+            f"work session {session_id} already has {full.device_count} devices present, "
+            f"the most allowed; this device can join when one leaves or expires",
+            max_devices=full.max_devices,
+        ) from None
     return PresenceBeat.model_construct(
         user_id=done.user_id,
         device_id=done.device_id,

@@ -17,6 +17,13 @@ class Health(WireModel):
     redis: ServiceState | None = None
     database_error: str | None = Field(
         default=None,
+        exclude_if=lambda value: value is None,
         description="Why the database is down (e.g. `database roboscope on db:5432 does not "
-        "exist`); absent when it is up.",
+        "exist`); only present when it is.",
+    )
+    redis_problem: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Why Redis is down (unreachable, out of memory, busy running a script, …); "
+        "only present when it is.",
     )

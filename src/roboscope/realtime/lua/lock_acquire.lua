@@ -1,17 +1,31 @@
--- Grant the session's lock if it is free.
--- KEYS[1] lock hash, KEYS[2] fence counter
+-- Grant the session's lock to this token if it is free.
+-- KEYS[1] lock hash, KEYS[2] fence counter, KEYS[3] abandon mark of this token
 -- ARGV[1] token, ARGV[2] ttl (ms), ARGV[3] fence counter TTL (ms), ARGV[4] owner (optional)
--- Returns {fence, now ms} or nil on contention.
+-- Returns {fence, now ms, remaining ttl ms} when the token holds the lock, or nil when
+-- another token holds it or this token was abandoned.
+--
+-- Idempotent for its token: the token is made by the caller before sending, so a second run
+-- of the same request (a resend after a lost connection) answers the grant the first run made
+-- instead of "taken". A token whose request was given up (see lock_abandon.lua) never gets
+-- the lock, however late this script reaches Redis.
 --
 -- fence = max(counter + 1, server time in microseconds): strictly above every earlier fence,
 -- also when the counter was lost to a flush or a restart (see roboscope.realtime.locks).
 -- The fence travels as text and grows with INCR, so it stays exact past 2^53 (Lua numbers
 -- are doubles); the time is built as text from TIME's two integers for the same reason.
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return false
-end
 local clock = redis.call('TIME')
 local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local now_ms = math.floor(now_us / 1000)
+local held = redis.call('HMGET', KEYS[1], 'token', 'fence')
+if held[1] then
+  if held[1] == ARGV[1] then
+    return { held[2], now_ms, redis.call('PTTL', KEYS[1]) }
+  end
+  return false
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return false
+end
 local counter = redis.call('GET', KEYS[2])
 local fence
 if counter and tonumber(counter) >= now_us then
@@ -28,4 +42,4 @@ else
   redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return { fence, math.floor(now_us / 1000) }
+return { fence, now_ms, tonumber(ARGV[2]) }

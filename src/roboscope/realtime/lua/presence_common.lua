@@ -4,13 +4,21 @@
 -- KEYS[2] users    HASH  user_id -> cjson({j = joined us (text), s = last beat ms,
 --                                          v = {device_id = expiry ms}})
 -- KEYS[3] profiles HASH  user_id -> JSON {display_name, meta} from the latest beat (opaque here)
+-- KEYS[4] present  ZSET  user_id -> expiry of the user's latest device (ms): counts users
+-- ARGV[1] the most expired devices one call removes (the prune batch)
 --
--- Expiry uses Redis server time so every API process agrees on who is present.
-local devices_key, users_key, profiles_key = KEYS[1], KEYS[2], KEYS[3]
+-- Expiry uses Redis server time so every API process agrees on who is present. Pruning is
+-- bounded: one call removes at most ARGV[1] expired devices, so no script runs long however
+-- many devices expired at once; the rest go in the next calls. Until then they are still
+-- stored but never counted (counts use ZCOUNT above now) and never listed (the caller drops
+-- what expired by `now`).
+local devices_key, users_key, profiles_key, present_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local prune_batch = tonumber(ARGV[1])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 -- Join instants order the user list; microseconds as text (exact, unlike cjson's 14 digits).
 local now_us_text = clock[1] .. string.format('%06d', tonumber(clock[2]))
+local after_now = '(' .. string.format('%.0f', now)
 
 local function load_state(user)
   local raw = redis.call('HGET', users_key, user)
@@ -22,17 +30,25 @@ end
 
 -- Write a user's state back; a user with no device left is gone.
 local function store_state(user, state)
-  if next(state.v) == nil then
+  local latest = nil
+  for _, expiry in pairs(state.v) do
+    if latest == nil or expiry > latest then
+      latest = expiry
+    end
+  end
+  if latest == nil then
     redis.call('HDEL', users_key, user)
     redis.call('HDEL', profiles_key, user)
+    redis.call('ZREM', present_key, user)
   else
     redis.call('HSET', users_key, user, cjson.encode(state))
+    redis.call('ZADD', present_key, latest, user)
   end
 end
 
--- Drop every device whose expiry has passed; returns true when something changed.
+-- Drop expired devices, at most one batch of them; returns true when something changed.
 local function prune()
-  local expired = redis.call('ZRANGEBYSCORE', devices_key, '-inf', now)
+  local expired = redis.call('ZRANGEBYSCORE', devices_key, '-inf', now, 'LIMIT', 0, prune_batch)
   if #expired == 0 then
     return false
   end
@@ -45,7 +61,7 @@ local function prune()
       touched[pair[1]] = state
     end
   end
-  redis.call('ZREMRANGEBYSCORE', devices_key, '-inf', now)
+  redis.call('ZREM', devices_key, unpack(expired))
   for user, state in pairs(touched) do
     store_state(user, state)
   end
@@ -56,21 +72,29 @@ end
 local function refresh_expiry()
   local top = redis.call('ZRANGE', devices_key, -1, -1, 'WITHSCORES')
   if #top == 0 then
-    redis.call('DEL', devices_key, users_key, profiles_key)
+    redis.call('DEL', devices_key, users_key, profiles_key, present_key)
     return
   end
   local at = string.format('%.0f', tonumber(top[2]))
-  redis.call('PEXPIREAT', devices_key, at)
-  redis.call('PEXPIREAT', users_key, at)
-  redis.call('PEXPIREAT', profiles_key, at)
+  for _, key in ipairs(KEYS) do
+    redis.call('PEXPIREAT', key, at)
+  end
 end
 
--- Counts come from HLEN and ZCARD: O(1), whatever the size of the session.
+-- Present users and devices: O(log n), and exact even while expired ones await pruning.
+local function user_count()
+  return redis.call('ZCOUNT', present_key, after_now, '+inf')
+end
+
+local function device_count()
+  return redis.call('ZCOUNT', devices_key, after_now, '+inf')
+end
+
 local function snapshot()
   return {
     now,
-    redis.call('HLEN', users_key),
-    redis.call('ZCARD', devices_key),
+    user_count(),
+    device_count(),
     redis.call('HGETALL', users_key),
     redis.call('HGETALL', profiles_key),
   }

@@ -1,12 +1,12 @@
--- One device of a user leaves (ARGV[2] given) or all of them (ARGV[2] absent).
--- ARGV[1] user_id, ARGV[2] device_id (optional); returns the snapshot after it.
-local user = ARGV[1]
+-- One device of a user leaves (ARGV[3] given) or all of them (ARGV[3] absent).
+-- ARGV[2] user_id, ARGV[3] device_id (optional); returns the snapshot after it.
+local user = ARGV[2]
 local changed = prune()
 local state = load_state(user)
 if state then
   local leaving = {}
-  if #ARGV >= 2 then
-    leaving[1] = ARGV[2]
+  if #ARGV >= 3 then
+    leaving[1] = ARGV[3]
   else
     for device in pairs(state.v) do
       leaving[#leaving + 1] = device

@@ -1,4 +1,5 @@
--- Who is present now. Prunes first, so the answer never lists an expired device.
+-- Who is present now. Prunes first (one batch); devices that expired but still await
+-- pruning are dropped by the caller, so the answer never lists an expired device.
 if prune() then
   refresh_expiry()
 end
