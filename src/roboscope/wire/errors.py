@@ -39,13 +39,19 @@ class NotFoundError(ErrorBody):
 
 
 class ConflictError(ErrorBody):
-    error: Literal["version_conflict", "conflict"] = Field(
+    error: Literal["version_conflict", "conflict", "presence_full"] = Field(
         description="`version_conflict`: the request's `version` is stale; `conflict`: the "
-        "write collides with stored data (e.g. a space `key` that is taken)."
+        "write collides with stored data (e.g. a space `key` that is taken); "
+        "`presence_full`: the work session already holds the most devices allowed."
     )
     current_version: Version | SkipJsonSchema[None] = Field(
         default=None,
         description="The stored version (with `version_conflict` only): refresh, then retry.",
+        json_schema_extra=_absent_not_null,
+    )
+    max_devices: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The most devices a work session may hold (with `presence_full` only).",
         json_schema_extra=_absent_not_null,
     )
 

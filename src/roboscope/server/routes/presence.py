@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ...services import presence
+from ...wire.errors import ConflictError
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from ..deps import Realtime
 from ..responses import wire
@@ -13,7 +14,17 @@ from ..responses import wire
 router = APIRouter(prefix="/presence", tags=["presence"])
 
 
-@router.post("/{session_id}", response_model=PresenceBeat)
+@router.post(
+    "/{session_id}",
+    response_model=PresenceBeat,
+    responses={
+        409: {
+            "model": ConflictError,
+            "description": "`presence_full`: a new device past "
+            "ROBOSCOPE_PRESENCE_MAX_DEVICES_PER_SESSION (devices already present keep beating).",
+        }
+    },
+)
 async def heartbeat(rt: Realtime, session_id: UUID, body: PresenceHeartbeat) -> Response:
     """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s.
     Answers the counts only; `GET` lists who is present."""
