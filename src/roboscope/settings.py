@@ -101,6 +101,24 @@ class Settings(BaseSettings):
         description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "
         "the environment configures.",
     )
+    changes_retention_days: float = Field(
+        default=7.0, gt=0, description="Change log records older than this are removed."
+    )
+    changes_retention_count: int = Field(
+        default=1_000_000, ge=1, description="At most this many change log records are kept."
+    )
+    live_queue_size: int = Field(
+        default=500, ge=1, description="Events a live stream may fall behind before it is dropped."
+    )
+    live_ping_seconds: float = Field(
+        default=15.0, gt=0, description="Comment heartbeats on idle live streams."
+    )
+    live_poll_seconds: float = Field(
+        default=2.0, gt=0, description="Change log poll that covers lost wake-ups."
+    )
+    live_send_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A stream whose client accepts nothing this long ends."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,9 @@ from ..files import private_dir, private_file
 
 _READ_ONLY = "roboscope_read_only"
 _T = TypeVar("_T")
+
+AFTER_COMMIT = "roboscope.after_commit"
+"""Key in `AsyncConnection.info` for what a transaction hands to `Database.after_commit`."""
 
 
 class InvalidValue(RoboscopeError):
@@ -174,6 +177,8 @@ class Database:
         self.url = make_url(url)
         self.description = describe(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        # Called with what committed transactions noted under AFTER_COMMIT (wake-ups).
+        self.after_commit: Callable[[Any], None] | None = None
         self.engine: AsyncEngine = create_async_engine(self.url, **self._engine_options(timeout))
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -218,19 +223,46 @@ class Database:
         and a plain close lets the kernel deliver a held COMMIT once the network heals, after
         the client was told 503. The reset discards it; the server's
         idle_in_transaction_session_timeout then rolls the transaction back.
+
+        What the block left in `conn.info` under `AFTER_COMMIT` goes to the `after_commit`
+        listener once the commit succeeded (and is dropped otherwise).
         """
         with self._translate_errors():
             async with self.engine.connect() as conn:
+                conn.info.pop(AFTER_COMMIT, None)
                 transaction = await _guarded(conn, conn.begin())
                 try:
                     yield conn
                 except BaseException as error:
+                    conn.info.pop(AFTER_COMMIT, None)
                     if _stalled(error):
                         await _reset(conn, error)
                     elif transaction.is_active:
                         await _guarded(conn, transaction.rollback())
                     raise
+                notes = conn.info.pop(AFTER_COMMIT, None)
                 await _guarded(conn, transaction.commit())
+        if notes and self.after_commit is not None:
+            self.after_commit(notes)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read whose statements all see one snapshot of the database (PostgreSQL's
+        REPEATABLE READ; SQLite's WAL read transaction does that already), so a cursor and
+        the rows read after it agree exactly."""
+        with self._translate_errors():
+            async with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    await conn.execution_options(**{_READ_ONLY: True})
+                else:
+                    await conn.execution_options(isolation_level="REPEATABLE READ")
+                try:
+                    async with conn.begin():
+                        yield conn
+                except BaseException as error:
+                    if _stalled(error):  # returning it to the pool would wait on it again
+                        await _reset(conn, error)
+                    raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

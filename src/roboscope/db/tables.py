@@ -173,3 +173,36 @@ idempotency_keys = Table(
     Column("body", LargeBinary),
     Column("created_at", Timestamp, nullable=False, index=True),
 )
+
+# The change log (an outbox): one row per create, update or delete, written in the same
+# transaction as the change. `cursor` comes from `change_counter`, whose one row is locked
+# until commit, so cursors become visible in order: a reader never sees cursor n+1 while n
+# may still commit (the sequence gap that an autoincrement column would leave).
+changes = Table(
+    "changes",
+    metadata,
+    Column("cursor", BigInteger, primary_key=True, autoincrement=False),
+    Column("op", String(16), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", Uuid, nullable=False),
+    Column("work_session_id", Uuid),
+    Column("space_id", Uuid),
+    Column("version", BigInteger),
+    Column("data", Json, nullable=False),
+    Column("actor", String(500)),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_changes_work_session_id_cursor", "work_session_id", "cursor"),
+    Index("ix_changes_space_id_cursor", "space_id", "cursor"),
+    Index("ix_changes_entity_entity_id_cursor", "entity", "entity_id", "cursor"),
+    Index("ix_changes_created_at", "created_at"),
+)
+
+# One row (id 1): the last cursor handed out, and the newest cursor removed by retention
+# (a reader asking for changes after an older cursor would miss some: 410).
+change_counter = Table(
+    "change_counter",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_cursor", BigInteger, nullable=False),
+    Column("purged_through", BigInteger, nullable=False),
+)

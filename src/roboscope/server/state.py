@@ -7,16 +7,22 @@ Redis itself (`roboscope serve` starts it once, before any worker, and passes it
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.asyncio import Redis
 
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
+from ..services import changes
+from ..services.live import LiveHub
 from ..services.locks import LockPolicy
 from ..settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +33,7 @@ class AppState:
     presence: PresenceStore
     locks: LockStore
     lock_policy: LockPolicy
+    live: LiveHub
 
 
 @asynccontextmanager
@@ -44,6 +51,15 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         pool_timeout=settings.redis_pool_timeout_seconds,
     )
     locks = LockStore(redis)
+    live = LiveHub(
+        database,
+        redis,
+        queue_size=settings.live_queue_size,
+        poll_seconds=settings.live_poll_seconds,
+    )
+    database.after_commit = live.committed
+    await live.start()
+    retention = asyncio.create_task(_retain_changes(database, settings))
     try:
         yield AppState(
             settings=settings,
@@ -55,10 +71,28 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 default_ttl_seconds=settings.lock_default_ttl_seconds,
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
+            live=live,
         )
     finally:
+        retention.cancel()
+        await live.stop()
         await locks.aclose()
         await redis.aclose()
         await database.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+async def _retain_changes(database: Database, settings: Settings) -> None:
+    """Trim the change log now and then; every process does, which is harmless (each pass
+    removes a prefix that is gone already or goes now)."""
+    retention = changes.Retention(
+        max_age=timedelta(days=settings.changes_retention_days),
+        max_count=settings.changes_retention_count,
+    )
+    while True:
+        try:
+            await changes.purge_expired(database, retention)
+        except Exception as error:  # down database: next round
+            log.warning("change log retention failed: %s", error)
+        await asyncio.sleep(60)

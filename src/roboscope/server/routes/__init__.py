@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from . import (
     anchors,
+    changes,
     health,
     laser_guides,
     locks,
@@ -33,6 +34,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         anchors,
         laser_guides,
         reference_sets,
+        changes,
     )
 )
 """Mounted one by one on the app: one level of nesting less to match through."""

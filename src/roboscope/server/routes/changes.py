@@ -1,0 +1,109 @@
+"""The change log over HTTP: the audit trail, a session's catch-up, and its live stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
+
+from ...errors import InvalidInput
+from ...services import changes, live
+from ...wire import ErrorBody
+from ...wire.changes import ChangePage
+from ..deps import DB, Realtime
+from ..responses import wire
+
+router = APIRouter(tags=["changes"])
+
+Since = Annotated[
+    int | None, Query(ge=0, description="A cursor: only changes after it (default: all kept).")
+]
+Limit = Annotated[int, Query(ge=1, le=changes.PAGE_LIMIT, description="Page size.")]
+GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": ErrorBody, "description": "The cursor is older than the kept log: reload."}
+}
+
+
+@router.get("/events", response_model=ChangePage, responses=GONE)
+async def list_events(
+    db: DB,
+    since: Since = None,
+    limit: Limit = changes.PAGE_LIMIT,
+    entity: changes.Entity | None = None,
+    entity_id: UUID | None = None,
+    work_session_id: UUID | None = None,
+    space_id: UUID | None = None,
+) -> Response:
+    """The audit trail: every recorded create, update and delete, oldest first, filtered;
+    page with `since=<cursor>` of the previous page while `has_more`."""
+    page = await changes.list_changes(
+        db,
+        since=since or 0,
+        limit=limit,
+        entity=entity,
+        entity_id=entity_id,
+        work_session_id=work_session_id,
+        space_id=space_id,
+    )
+    return wire(page)
+
+
+@router.get("/work-sessions/{session_id}/changes", response_model=ChangePage, responses=GONE)
+async def session_changes(
+    db: DB, session_id: UUID, since: Since = None, limit: Limit = changes.PAGE_LIMIT
+) -> Response:
+    """The session's changes after `since` (its markers, their details, its anchors and the
+    session itself), in order, and the cursor to ask from next."""
+    page = await changes.list_changes(db, since=since or 0, limit=limit, work_session_id=session_id)
+    return wire(page)
+
+
+@router.get(
+    "/work-sessions/{session_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The live stream."},
+        404: {"model": ErrorBody, "description": "No such work session."},
+        **GONE,
+    },
+)
+async def session_events(
+    rt: Realtime,
+    session_id: UUID,
+    since: Since = None,
+    last_event_id: Annotated[
+        str | None, Header(description="Resume after this event (sent by EventSource).")
+    ] = None,
+) -> Response:
+    """`text/event-stream`: `presence.snapshot` and `lock.snapshot`, then every data change
+    after `Last-Event-ID` (or `since`), then live events. See docs/live.md."""
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise InvalidInput("Last-Event-ID must be a change cursor (a whole number)")
+        since = int(last_event_id)
+    stream = await rt.live.open(
+        session_id,
+        since=since,
+        snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
+    )
+    settings = rt.settings
+    return EventSourceResponse(
+        _sse(stream),
+        ping=settings.live_ping_seconds,
+        send_timeout=settings.live_send_timeout_seconds,
+        headers={"X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(stream: AsyncIterator[live.LiveEvent]) -> AsyncIterator[ServerSentEvent]:
+    async for event in stream:
+        yield ServerSentEvent(
+            data=event.data,
+            event=event.name,
+            id=None if event.cursor is None else str(event.cursor),
+        )
