@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
-from roboscope.db.tables import metadata
+from roboscope.db.tables import change_counter, metadata
 from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
@@ -88,7 +88,8 @@ async def database(app: FastAPI) -> AsyncIterator[Database]:
     db: Database = app.state.roboscope.database
     async with db.transaction() as conn:
         for table in reversed(metadata.sorted_tables):
-            await conn.execute(table.delete())
+            if table is not change_counter:  # its one row is part of the schema
+                await conn.execute(table.delete())
     yield db
 
 

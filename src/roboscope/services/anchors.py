@@ -15,6 +15,7 @@ from ..db.engine import Database
 from ..errors import InvalidReference, NotFound
 from ..ids import new_id
 from ..wire import Anchor, AnchorUpdate, AnchorUpsert
+from . import changes
 from .clock import utcnow
 from .locks import Fence, LockToken, enforce_fence, fence_of
 
@@ -46,7 +47,10 @@ async def upsert_anchor(
         if await session_rows.get_work_session(conn, body.session_id) is None:
             raise InvalidReference(f"work session {body.session_id} does not exist")
         row = await rows.upsert_anchor(conn, values)
-    return Anchor.model_validate(dict(row)), row["id"] == values["id"]
+        anchor = Anchor.model_validate(dict(row))
+        created = row["id"] == values["id"]
+        await changes.record(conn, "created" if created else "updated", "anchor", [anchor])
+    return anchor, created
 
 
 async def list_anchors(db: Database, *, session_id: UUID | None) -> list[Anchor]:
@@ -74,6 +78,8 @@ async def update_anchor(
         else:
             values = {"world_position": patch.world_position, "updated_at": utcnow()}
             row = await rows.update_anchor(conn, anchor_id, values)
+            if row is not None:
+                await changes.record(conn, "updated", "anchor", [Anchor.model_validate(dict(row))])
     if row is None:
         raise _not_found(anchor_id)
     return Anchor.model_validate(dict(row))
@@ -83,5 +89,8 @@ async def delete_anchor(db: Database, anchor_id: UUID, *, lock: LockToken | None
     fence = await _anchor_fence(db, lock, anchor_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
-        if not await rows.delete_anchor(conn, anchor_id):
+        row = await rows.get_anchor(conn, anchor_id)
+        if row is None or not await rows.delete_anchor(conn, anchor_id):
             raise _not_found(anchor_id)
+        gone = changes.tombstone(id=anchor_id, session_id=row["session_id"])
+        await changes.record(conn, "deleted", "anchor", [gone])

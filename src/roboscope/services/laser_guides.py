@@ -16,6 +16,7 @@ from ..db.engine import Database
 from ..errors import NotFound
 from ..ids import new_id
 from ..wire import LaserGuide, LaserGuidePut
+from . import changes
 from .clock import utcnow
 
 
@@ -50,10 +51,16 @@ async def put_laser_guide(
         if not await space_rows.space_exists(conn, space_id):
             raise NotFound(f"space {space_id} does not exist")
         row = await rows.put_laser_guide(conn, values)
-    return LaserGuide.model_validate(dict(row)), row["id"] == values["id"]
+        guide = LaserGuide.model_validate(dict(row))
+        created = row["id"] == values["id"]
+        await changes.record(conn, "created" if created else "updated", "laser_guide", [guide])
+    return guide, created
 
 
 async def delete_laser_guide(db: Database, space_id: UUID) -> None:
     async with db.transaction() as conn:
-        if not await rows.delete_laser_guide(conn, space_id):
+        row = await rows.get_laser_guide(conn, space_id)
+        if row is None or not await rows.delete_laser_guide(conn, space_id):
             raise await _missing(conn, space_id)
+        gone = changes.tombstone(id=row["id"], space_id=space_id)
+        await changes.record(conn, "deleted", "laser_guide", [gone])

@@ -19,6 +19,7 @@ from ..db import markers as marker_rows
 from ..db.engine import Database
 from ..errors import NotFound, RoboscopeError
 from ..wire import MarkerDetails, MarkerDetailsPut
+from . import changes
 from .clock import utcnow
 from .locks import LockToken, enforce_fence, fence_of_marker
 
@@ -116,7 +117,7 @@ async def calculate_details(
             "updated_at": now,
         }
         row = await rows.upsert_details(conn, values, update=[*COMPUTED, "updated_at"])
-    return MarkerDetails.model_validate(dict(row))
+        return await _recorded(conn, row, marker["work_session_id"])
 
 
 async def put_details(
@@ -128,19 +129,34 @@ async def put_details(
     values = {"marker_id": marker_id, **body.model_dump(), "created_at": now, "updated_at": now}
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
-        if await marker_rows.get_marker(conn, marker_id, for_share=True) is None:
+        marker = await marker_rows.get_marker(conn, marker_id, for_share=True)
+        if marker is None:
             raise _marker_missing(marker_id)
         row = await rows.upsert_details(
             conn, values, update=[*COMPUTED, "custom_props", "updated_at"]
         )
-    return MarkerDetails.model_validate(dict(row))
+        return await _recorded(conn, row, marker["work_session_id"])
+
+
+async def _recorded(
+    conn: AsyncConnection, row: Mapping[Any, Any], session_id: UUID
+) -> MarkerDetails:
+    """The upserted details, recorded in the change log: created when the upsert inserted
+    (both timestamps are this write's), updated otherwise."""
+    details = MarkerDetails.model_validate(dict(row))
+    op: changes.Op = "created" if row["created_at"] == row["updated_at"] else "updated"
+    await changes.record(conn, op, "details", [details], work_session_id=session_id)
+    return details
 
 
 async def delete_details(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
     fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
+        session_id = await marker_rows.marker_session_id(conn, marker_id)
+        if session_id is None:
+            raise _marker_missing(marker_id)
         if not await rows.delete_details(conn, marker_id):
-            if await marker_rows.get_marker(conn, marker_id) is None:
-                raise _marker_missing(marker_id)
             raise NotFound(f"marker {marker_id} has no details")
+        gone = changes.tombstone(marker_id=marker_id)
+        await changes.record(conn, "deleted", "details", [gone], work_session_id=session_id)

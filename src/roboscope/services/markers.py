@@ -21,6 +21,7 @@ from ..db.engine import Database
 from ..errors import InvalidReference, LockRejected, NotFound
 from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
+from . import changes
 from .clock import utcnow
 from .conditional_writes import refused_write
 from .idempotency import Answer, Once, write_once
@@ -84,6 +85,7 @@ async def create_markers(
             )
         await rows.insert_markers(conn, values)
         created = [Marker.model_validate(row) for row in values]
+        await changes.record(conn, "created", "marker", created)
         return created if bulk else created[0]
 
     return await write_once(db, once, write)
@@ -159,19 +161,26 @@ async def update_marker(
     db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
 ) -> Marker:
     fence = await fence_of_marker(db, lock, marker_id)
-    changes = patch.changes()
+    edits = patch.changes()
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
         row = await rows.update_marker(
-            conn, marker_id, {**changes, "updated_at": utcnow()}, expected_version=patch.version
+            conn, marker_id, {**edits, "updated_at": utcnow()}, expected_version=patch.version
         )
         if row is None:
             raise refused_write("marker", marker_id, await rows.marker_version(conn, marker_id))
-        if changes.keys() & set(CORNERS):
+        session_id = row["work_session_id"]
+        if edits.keys() & set(CORNERS):
             details = await recalculate(conn, row)
+            if details is not None:
+                await changes.record(
+                    conn, "updated", "details", [details], work_session_id=session_id
+                )
         else:
             details = details_of(await details_rows.get_details(conn, marker_id))
-    return _marker(dict(row), details)
+        marker = _marker(dict(row), details)
+        await changes.record(conn, "updated", "marker", [marker])
+    return marker
 
 
 async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
@@ -179,7 +188,11 @@ async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None
     fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
+        session_id = await rows.marker_session_id(conn, marker_id)
+        if session_id is None:
+            raise _not_found(marker_id)
         # Details first (they reference the marker).
         await details_rows.delete_details(conn, marker_id)
-        if not await rows.delete_marker(conn, marker_id):
-            raise _not_found(marker_id)
+        await rows.delete_marker(conn, marker_id)
+        gone = changes.tombstone(id=marker_id, work_session_id=session_id)
+        await changes.record(conn, "deleted", "marker", [gone])

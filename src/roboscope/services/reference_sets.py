@@ -15,6 +15,7 @@ from ..db.engine import Database
 from ..errors import NotFound, VersionConflict
 from ..ids import new_id
 from ..wire import ReferenceMarkerInput, ReferenceSet, ReferenceSetCreate, ReferenceSetUpdate
+from . import changes
 from .clock import utcnow
 
 
@@ -51,7 +52,9 @@ async def create_reference_set(
         if not await space_rows.space_exists(conn, space_id):
             raise _space_not_found(space_id)
         await rows.insert_reference_set(conn, values)
-    return ReferenceSet.model_validate(values)
+        created = ReferenceSet.model_validate(values)
+        await changes.record(conn, "created", "reference_set", [created])
+    return created
 
 
 async def list_reference_sets(db: Database, space_id: UUID) -> list[ReferenceSet]:
@@ -74,22 +77,27 @@ async def get_reference_set(db: Database, set_id: UUID) -> ReferenceSet:
 async def update_reference_set(
     db: Database, set_id: UUID, patch: ReferenceSetUpdate
 ) -> ReferenceSet:
-    changes = patch.changes()
+    edits = patch.changes()
     if patch.markers is not None:
-        changes["markers"] = _stored_markers(patch.markers)
+        edits["markers"] = _stored_markers(patch.markers)
     async with db.transaction() as conn:
         row = await rows.update_reference_set(
-            conn, set_id, {**changes, "updated_at": utcnow()}, expected_version=patch.version
+            conn, set_id, {**edits, "updated_at": utcnow()}, expected_version=patch.version
         )
         if row is None:
             current = await rows.reference_set_version(conn, set_id)
             if current is None:
                 raise _not_found(set_id)
             raise VersionConflict("reference set", current)
-    return ReferenceSet.model_validate(dict(row))
+        updated = ReferenceSet.model_validate(dict(row))
+        await changes.record(conn, "updated", "reference_set", [updated])
+    return updated
 
 
 async def delete_reference_set(db: Database, set_id: UUID) -> None:
     async with db.transaction() as conn:
-        if not await rows.delete_reference_set(conn, set_id):
+        row = await rows.get_reference_set(conn, set_id)
+        if row is None or not await rows.delete_reference_set(conn, set_id):
             raise _not_found(set_id)
+        gone = changes.tombstone(id=set_id, space_id=row["space_id"])
+        await changes.record(conn, "deleted", "reference_set", [gone])

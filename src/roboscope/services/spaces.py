@@ -19,6 +19,7 @@ from ..db.engine import Database
 from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..wire import Space, SpaceCreate, SpaceUpdate
+from . import changes
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .idempotency import Answer, Once, write_once
@@ -48,7 +49,9 @@ async def create_space(db: Database, body: SpaceCreate, *, once: Once | None = N
 
     async def write(conn: AsyncConnection) -> Space:
         await rows.insert_space(conn, values)
-        return Space.model_validate(values)
+        space = Space.model_validate(values)
+        await changes.record(conn, "created", "space", [space])
+        return space
 
     with _naming_duplicate(body.key):
         return await write_once(db, once, write)
@@ -97,7 +100,9 @@ async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Spac
             if not changed:
                 return Space.model_validate(dict(row))
             updated = await rows.update_space(conn, space_id, {**changed, "updated_at": utcnow()})
-    return Space.model_validate(dict(updated or row))
+            space = Space.model_validate(dict(updated or row))
+            await changes.record(conn, "updated", "space", [space])
+    return space
 
 
 async def delete_space(db: Database, space_id: UUID) -> None:
@@ -109,3 +114,7 @@ async def delete_space(db: Database, space_id: UUID) -> None:
         await guide_rows.delete_laser_guide(conn, space_id)
         await reference_set_rows.delete_reference_sets_of_space(conn, space_id)
         await rows.delete_space(conn, space_id)
+        # The sessions' streams end with their own delete; what was inside them goes unsaid.
+        gone = [changes.tombstone(id=s, space_id=space_id) for s in session_ids]
+        await changes.record(conn, "deleted", "work_session", gone)
+        await changes.record(conn, "deleted", "space", [changes.tombstone(id=space_id)])

@@ -19,6 +19,7 @@ from ..db.engine import Database
 from ..errors import InvalidReference, NotFound
 from ..ids import new_id
 from ..wire import SessionType, WorkSession, WorkSessionCreate, WorkSessionStatus, WorkSessionUpdate
+from . import changes
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .conditional_writes import refused_write
@@ -71,7 +72,9 @@ async def create_work_session(
         if not await space_rows.space_exists(conn, body.space_id):
             raise InvalidReference(f"space {body.space_id} does not exist")
         await rows.insert_work_session(conn, values)
-        return WorkSession.model_validate(values)
+        session = WorkSession.model_validate(values)
+        await changes.record(conn, "created", "work_session", [session])
+        return session
 
     return await write_once(db, once, write)
 
@@ -108,17 +111,17 @@ async def update_work_session(
     db: Database, session_id: UUID, patch: WorkSessionUpdate, *, lock: LockToken | None = None
 ) -> WorkSession:
     fence = await fence_of(lock, session_id)
-    changes = patch.changes()
+    edits = patch.changes()
     now = utcnow()
     started, completed = _stamps(patch.status, patch.model_fields_set, now)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
-        if "space_id" in changes and not await space_rows.space_exists(conn, changes["space_id"]):
-            raise InvalidReference(f"space {changes['space_id']} does not exist")
+        if "space_id" in edits and not await space_rows.space_exists(conn, edits["space_id"]):
+            raise InvalidReference(f"space {edits['space_id']} does not exist")
         row = await rows.update_work_session(
             conn,
             session_id,
-            {**changes, "updated_at": now},
+            {**edits, "updated_at": now},
             expected_version=patch.version,
             stamp_started=started,
             stamp_completed=completed,
@@ -126,7 +129,9 @@ async def update_work_session(
         if row is None:
             version = await rows.work_session_version(conn, session_id)
             raise refused_write("work session", session_id, version)
-    return WorkSession.model_validate(dict(row))
+        session = WorkSession.model_validate(dict(row))
+        await changes.record(conn, "updated", "work_session", [session])
+    return session
 
 
 async def delete_work_session(
@@ -135,6 +140,9 @@ async def delete_work_session(
     fence = await fence_of(lock, session_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
-        if not await rows.work_session_exists(conn, session_id):
+        row = await rows.get_work_session(conn, session_id)
+        if row is None:
             raise _not_found(session_id)
         await delete_work_sessions_with_contents(conn, [session_id])
+        gone = changes.tombstone(id=session_id, space_id=row["space_id"])
+        await changes.record(conn, "deleted", "work_session", [gone])
