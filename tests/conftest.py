@@ -18,6 +18,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
@@ -39,6 +41,27 @@ def require_service(variable: str, what: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def create_postgres_database(shared: URL, name: str, *, fresh: bool = False) -> str:
+    """A database `name` on the server of `shared` (dropped first when `fresh`); its URL."""
+
+    async def create() -> None:
+        engine = create_async_engine(shared, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                if fresh:
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                exists = await conn.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if not exists:
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    return shared.set(database=name).render_as_string(hide_password=False)
 
 
 async def _drop_everything(url: str) -> None:

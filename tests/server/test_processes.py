@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from roboscope.realtime import EmbeddedRedis
 from roboscope.realtime.embedded import pid_alive, socket_path_for
 
 from ..servers import (
@@ -22,17 +18,6 @@ from ..servers import (
     start_server,
     wait_until_serving,
 )
-
-
-@pytest.fixture
-def shared_redis_url(tmp_path: Path) -> Iterator[str]:
-    """The CI Redis when there is one, else an embedded Redis of the test's own."""
-    external = os.environ.get("ROBOSCOPE_TEST_REDIS_URL")
-    if external:
-        yield external
-        return
-    with EmbeddedRedis(tmp_path / "redis") as redis:
-        yield redis.url
 
 
 def test_two_processes_agree_on_presence_and_locks(tmp_path: Path, shared_redis_url: str) -> None:

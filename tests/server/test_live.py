@@ -1,0 +1,241 @@
+"""Live streams against real server processes (in-process clients buffer whole responses):
+exactly-once delivery under concurrent writers, resume with Last-Event-ID, fan-out across
+processes, the end of a deleted session's stream, and a stalled consumer's bounded cost."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+from sqlalchemy.engine import make_url
+
+from roboscope.db.migrate import upgrade
+
+from ..conftest import create_postgres_database, require_service
+from ..servers import running_server
+
+SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
+Json = dict[str, Any]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A migrated database of the test's own that several server processes can share."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
+    else:
+        shared = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
+        url = create_postgres_database(shared, f"{shared.database}_live", fresh=True)
+    upgrade(url)
+    yield {"ROBOSCOPE_DATABASE_URL": url}
+
+
+@pytest.fixture
+def env(database_env: dict[str, str], shared_redis_url: str) -> dict[str, str]:
+    return {**database_env, "ROBOSCOPE_REDIS_URL": shared_redis_url}
+
+
+async def _session(api: str) -> str:
+    async with httpx.AsyncClient(base_url=api) as http:
+        space = await http.post("/spaces", json={"key": f"k-{uuid.uuid4()}", "name": "S"})
+        body = {"space_id": space.json()["id"], "session_type": "inspection"}
+        session: str = (await http.post("/work-sessions", json=body)).json()["id"]
+        return session
+
+
+class Subscriber:
+    """Reads one stream in the background; `events` grows as they arrive."""
+
+    def __init__(self, api: str, session_id: str, last_event_id: str | None = None) -> None:
+        self.events: list[tuple[str, str, Json]] = []  # (event, id, data)
+        self.ended = False
+        self._arrived = asyncio.Event()
+        headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
+        self._task = asyncio.create_task(self._read(api, session_id, headers))
+
+    async def _read(self, api: str, session_id: str, headers: dict[str, str]) -> None:
+        url = f"/work-sessions/{session_id}/events"
+        try:
+            async with (
+                httpx.AsyncClient(base_url=api, timeout=httpx.Timeout(10, read=None)) as http,
+                aconnect_sse(http, "GET", url, headers=headers) as sse,
+            ):
+                assert sse.response.status_code == 200
+                async for event in sse.aiter_sse():
+                    self.events.append((event.event, event.id, event.json()))
+                    self._arrived.set()
+        finally:
+            self.ended = True
+            self._arrived.set()
+
+    def data(self) -> list[tuple[str, str, Json]]:
+        return [e for e in self.events if e[1]]
+
+    async def until(self, done: Callable[[Subscriber], bool]) -> None:
+        """Wait (bounded by the caller) until `done(self)`; a stream that ends first fails."""
+        while not done(self):
+            if self._task.done():
+                self._task.result()
+                if not done(self):
+                    raise AssertionError(f"stream ended after {self.events}")
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+def data_events(count: int) -> Callable[[Subscriber], bool]:
+    return lambda s: len(s.data()) >= count
+
+
+def snapshots_sent(s: Subscriber) -> bool:
+    return len(s.events) >= 2
+
+
+async def _write(api: str, session_id: str, mutations: int, label: str) -> list[tuple[str, int]]:
+    """One marker created, then PATCHed: `mutations` writes; answers (id, version) of each."""
+    async with httpx.AsyncClient(base_url=api) as http:
+        body = {"work_session_id": session_id, **SQUARE, "label": label}
+        marker = (await http.post("/markers", json=body)).json()
+        written = [(marker["id"], 0)]
+        for step in range(mutations - 1):
+            patched = await http.patch(f"/markers/{marker['id']}", json={"label": f"{label}{step}"})
+            assert patched.status_code == 200, patched.text
+            written.append((marker["id"], patched.json()["version"]))
+        return written
+
+
+async def test_one_subscriber_sees_every_change_of_8_writers_exactly_once_and_resumes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        watcher = Subscriber(server.api, session)
+        async with asyncio.timeout(20):
+            await watcher.until(snapshots_sent)
+        assert [e[0] for e in watcher.events[:2]] == ["presence.snapshot", "lock.snapshot"]
+
+        counts = [63] * 4 + [62] * 4  # 500 mutations
+        written = await asyncio.gather(
+            *(_write(server.api, session, n, f"w{i}-") for i, n in enumerate(counts))
+        )
+        async with asyncio.timeout(60):
+            await watcher.until(data_events(500))
+        got = [(d["id"], d["version"]) for _, _, d in watcher.data()]
+        assert len(got) == len(set(got)) == 500
+        assert sorted(got) == sorted(p for one in written for p in one)
+        for one in written:  # each marker's versions in order
+            marker_id = one[0][0]
+            assert [v for m, v in got if m == marker_id] == list(range(len(one)))
+        last_id = watcher.data()[-1][1]
+        await watcher.close()
+
+        missed = await _write(server.api, session, 50, "late-")
+        resumed = Subscriber(server.api, session, last_event_id=last_id)
+        async with asyncio.timeout(20):
+            await resumed.until(data_events(50))
+        await _write(server.api, session, 1, "after-")
+        async with asyncio.timeout(20):
+            await resumed.until(data_events(51))
+        events = resumed.data()
+        assert [(d["id"], d["version"]) for _, _, d in events[:50]] == missed
+        assert events[50][2]["label"] == "after-"
+        await asyncio.sleep(0.5)
+        assert len(resumed.data()) == 51
+        await resumed.close()
+
+
+async def test_a_write_on_one_process_reaches_a_subscriber_on_another(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    with (
+        running_server(tmp_path / "a", env=env) as a,
+        running_server(tmp_path / "b", env=env) as b,
+    ):
+        session = await _session(a.api)
+        watcher = Subscriber(b.api, session)
+        async with asyncio.timeout(20):
+            await watcher.until(snapshots_sent)
+        written = await _write(a.api, session, 3, "from-a-")
+        async with asyncio.timeout(20):
+            await watcher.until(data_events(3))
+        assert [(d["id"], d["version"]) for _, _, d in watcher.data()] == written
+        await watcher.close()
+
+
+async def test_deleting_the_session_ends_its_stream(tmp_path: Path, env: dict[str, str]) -> None:
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        watcher = Subscriber(server.api, session)
+        async with asyncio.timeout(20):
+            await watcher.until(snapshots_sent)
+        async with httpx.AsyncClient(base_url=server.api) as http:
+            assert (await http.delete(f"/work-sessions/{session}")).status_code == 204
+        async with asyncio.timeout(20):
+            await watcher.until(lambda s: s.ended)
+        assert watcher.events[-1][0] == "work_session.deleted"
+        assert watcher.events[-1][2]["id"] == session
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def test_a_stalled_consumer_is_dropped_instead_of_growing_memory(
+    tmp_path: Path, database_env: dict[str, str], shared_redis_url: str
+) -> None:
+    env = {
+        **database_env,
+        "ROBOSCOPE_REDIS_URL": shared_redis_url,
+        "ROBOSCOPE_LIVE_QUEUE_SIZE": "16",
+    }
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        # A client that asks for the stream and then never reads a byte.
+        host, port = server.url.removeprefix("http://").split(":")
+        stalled = socket.create_connection((host, int(port)))
+        stalled.sendall(
+            f"GET /api/v1/work-sessions/{session}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        await asyncio.sleep(0.5)
+        before = _rss_kib(server.process.pid)
+        meta = {"blob": "x" * 60_000}
+        async with httpx.AsyncClient(base_url=server.api) as http:
+            body = {"work_session_id": session, **SQUARE, "meta": meta}
+            marker = (await http.post("/markers", json=body)).json()
+            # ~24 MB of events for a client that reads none: several times what the
+            # kernel's socket buffers hold, so the server itself must hold or drop the rest.
+            for n in range(400):
+                answer = await http.patch(f"/markers/{marker['id']}", json={"label": str(n)})
+                assert answer.status_code == 200
+            grown_mib = (_rss_kib(server.process.pid) - before) / 1024
+            # The server still answers everyone else.
+            assert (await http.get("/health")).status_code == 200
+        stalled.setblocking(False)
+        received = b""
+        async with asyncio.timeout(30):
+            while b"stream.dropped" not in received:
+                try:
+                    chunk = stalled.recv(65536)
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)
+                    continue
+                if not chunk:
+                    break
+                received += chunk
+        stalled.close()
+        # Once it reads again, it learns why its stream ended (and resumes from its last id).
+        assert b"event: stream.dropped" in received
+        assert grown_mib < 16, f"server grew {grown_mib:.1f} MiB for a stalled consumer"
