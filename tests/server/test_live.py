@@ -154,6 +154,35 @@ async def test_one_subscriber_sees_every_change_of_8_writers_exactly_once_and_re
         await resumed.close()
 
 
+async def test_snapshot_and_stream_stitch_without_a_gap_or_a_repeat(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A client loads the list while 4 writers keep writing, then streams from the list's
+    cursor: every write after the snapshot arrives once, none from before it."""
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        writers = asyncio.gather(*(_write(server.api, session, 30, f"w{i}-") for i in range(4)))
+        await asyncio.sleep(0.3)  # the writers are busy when the snapshot is read
+        async with httpx.AsyncClient(base_url=server.api) as http:
+            listed = await http.get("/markers", params={"work_session_id": session})
+            cursor = listed.headers["x-roboscope-cursor"]
+            view = {m["id"]: m for m in listed.json()}
+            watcher = Subscriber(server.api, session, last_event_id=cursor)
+            written = await writers
+            total = sum(len(one) for one in written)
+            seen_before = sum(m["version"] + 1 for m in view.values())
+            async with asyncio.timeout(30):
+                await watcher.until(data_events(total - seen_before))
+            for _, _, marker in watcher.data():
+                old = view.get(marker["id"])
+                # each event is the next version of what the client holds: no gap, no repeat
+                assert marker["version"] == (-1 if old is None else old["version"]) + 1
+                view[marker["id"]] = marker
+            final = await http.get("/markers", params={"work_session_id": session})
+            assert view == {m["id"]: m for m in final.json()}
+            await watcher.close()
+
+
 async def test_a_write_on_one_process_reaches_a_subscriber_on_another(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ..services.paging import Page
+from ..wire.changes import CURSOR_HEADER
 
 CHUNK_ITEMS = 100
 """Rows converted and encoded per step (about a millisecond of work for markers)."""
@@ -27,6 +28,8 @@ JSON = "application/json"
 
 def list_response(request: Request, page: Page[Any]) -> Response:
     headers = {}
+    if page.change_cursor is not None:
+        headers[CURSOR_HEADER] = str(page.change_cursor)
     if page.next_cursor is not None:
         next_url = request.url.include_query_params(cursor=page.next_cursor)
         headers["link"] = f'<{next_url}>; rel="next"'

@@ -6,7 +6,7 @@ time; `response_model=` on each route still documents the shape in OpenAPI.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pydantic_core
 from pydantic import BaseModel
@@ -21,9 +21,15 @@ FENCED_WRITE: dict[int | str, dict[str, object]] = {
 error centrally)."""
 
 
-def wire(body: BaseModel | Sequence[BaseModel], status_code: int = 200) -> Response:
+def wire(
+    body: BaseModel | Sequence[BaseModel],
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     content = pydantic_core.to_json(body)
-    return Response(content, status_code=status_code, media_type="application/json")
+    return Response(
+        content, status_code=status_code, media_type="application/json", headers=headers
+    )
 
 
 def no_content() -> Response:

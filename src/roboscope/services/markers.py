@@ -119,8 +119,10 @@ async def list_markers(
 ) -> Page[Marker]:
     """Every marker, or one session's. An unfiltered list without `limit` that would hold more
     than the configured maximum is refused (it once answered 148k markers, 80 MB, in 17 s):
-    the message says how to page instead."""
-    async with db.read() as conn:
+    the message says how to page instead. The change log cursor is read in the same snapshot:
+    a client streams the session's changes after it and misses or repeats none."""
+    async with db.snapshot() as conn:
+        cursor = await changes.current_cursor(conn)
         unbounded = work_session_id is None and paging.limit is None
         if unbounded and await rows.more_markers_than(conn, max_items, after=paging.after):
             raise ListTooLarge(
@@ -132,7 +134,7 @@ async def list_markers(
         found = await rows.list_markers(
             conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
         )
-    return page(found, paging, _listed, _listed_id)
+    return page(found, paging, _listed, _listed_id, change_cursor=cursor)
 
 
 async def list_markers_of_session(
@@ -140,13 +142,14 @@ async def list_markers_of_session(
 ) -> Page[Marker]:
     """`GET /work-sessions/{id}/markers`: like the filtered list, but 404 for an unknown
     session (the path names the session as a resource)."""
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
+        cursor = await changes.current_cursor(conn)
         if await session_rows.get_work_session(conn, session_id) is None:
             raise NotFound(f"work session {session_id} does not exist")
         found = await rows.list_markers(
             conn, work_session_id=session_id, after=paging.after, limit=paging.fetch
         )
-    return page(found, paging, _listed, _listed_id)
+    return page(found, paging, _listed, _listed_id, change_cursor=cursor)
 
 
 async def get_marker(db: Database, marker_id: UUID) -> Marker:

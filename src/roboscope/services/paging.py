@@ -50,6 +50,8 @@ class Page(Generic[T]):
     rows: Sequence[Any]
     convert: Callable[[Any], T]
     next_cursor: str | None = None
+    change_cursor: int | None = None
+    """The change log cursor the rows are as of (snapshot reads: `X-Roboscope-Cursor`)."""
 
     def items(self) -> list[T]:
         return [self.convert(row) for row in self.rows]
@@ -80,9 +82,11 @@ def page(
     request: PageRequest,
     convert: Callable[[Any], T],
     row_id: Callable[[Any], UUID],
+    *,
+    change_cursor: int | None = None,
 ) -> Page[T]:
     """The page of `rows` (read with `request.fetch`), and the cursor of the next one."""
     if request.limit is None or len(rows) <= request.limit:
-        return Page(rows, convert)
+        return Page(rows, convert, change_cursor=change_cursor)
     rows = rows[: request.limit]
-    return Page(rows, convert, encode_cursor(row_id(rows[-1])))
+    return Page(rows, convert, encode_cursor(row_id(rows[-1])), change_cursor)

@@ -99,12 +99,14 @@ async def list_work_sessions(
     return page(found, paging, _listed, _row_id)
 
 
-async def get_work_session(db: Database, session_id: UUID) -> WorkSession:
-    async with db.read() as conn:
+async def get_work_session(db: Database, session_id: UUID) -> tuple[WorkSession, int]:
+    """The session, and the change log cursor it is as of (read in one snapshot)."""
+    async with db.snapshot() as conn:
+        cursor = await changes.current_cursor(conn)
         row = await rows.get_work_session(conn, session_id)
     if row is None:
         raise _not_found(session_id)
-    return WorkSession.model_validate(dict(row))
+    return WorkSession.model_validate(dict(row)), cursor
 
 
 async def update_work_session(

@@ -15,6 +15,7 @@ from ...wire import (
     WorkSessionStatus,
     WorkSessionUpdate,
 )
+from ...wire.changes import CURSOR_HEADER
 from ..deps import DB, WriteLock
 from ..lists import list_response
 from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
@@ -47,7 +48,9 @@ async def create_work_session(db: DB, once: IdempotencyKey, body: WorkSessionCre
 
 @router.get("/{session_id}", response_model=WorkSession)
 async def get_work_session(db: DB, session_id: UUID) -> Response:
-    return wire(await work_sessions.get_work_session(db, session_id))
+    """`X-Roboscope-Cursor`: the change log cursor to stream the session's changes after."""
+    session, cursor = await work_sessions.get_work_session(db, session_id)
+    return wire(session, headers={CURSOR_HEADER: str(cursor)})
 
 
 @router.get("/{session_id}/markers", response_model=list[Marker])
