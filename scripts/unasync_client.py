@@ -53,6 +53,10 @@ RENAMES = {
     "async_sleep": "sleep",
     "async_cleanup": "cleanup",
     "async_notify": "notify",
+    # httpx-sse and httpx
+    "aconnect_sse": "connect_sse",
+    "aiter_sse": "iter_sse",
+    "aread": "read",
 }
 
 HEADER = (

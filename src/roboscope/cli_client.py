@@ -32,7 +32,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from typer._click.globals import get_current_context
 
-from .client import DEFAULT_URL, Client, ClientError, Unavailable
+from .client import DEFAULT_URL, Client, ClientError, Event, ReloadRequired, Unavailable
 from .wire import (
     Anchor,
     AnchorUpdate,
@@ -1055,6 +1055,82 @@ def health(json_out: Json = False, url: Url = None) -> None:
         fail(f"the server is {report.status}: {', '.join(down)} down")
 
 
+# watch
+
+
+def describe(event: Event) -> str:
+    """One readable line about an event (without its time)."""
+    data = event.data
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    if not isinstance(data, Mapping):
+        return json.dumps(data)
+    if event.kind in ("marker", "work_session", "anchor"):
+        what = {"marker": "marker", "work_session": "session", "anchor": "anchor"}[event.kind]
+        parts = [f"{what} {data.get('id')}"]
+        if "version" in data:
+            parts.append(f"v{data['version']}")
+        for name in ("label", "status", "run", "local_z"):
+            if data.get(name) is not None:
+                parts.append(f"{name}={data[name]}")
+        return " ".join(parts)
+    if event.kind == "details":
+        return f"details of marker {data.get('marker_id')}"
+    if event.name == "presence.snapshot":
+        return "present: " + (", ".join(map(str, data.get("users", []))) or "nobody")
+    if event.kind == "lock":
+        if event.name == "lock.snapshot" and not data.get("locked"):
+            return "unlocked"
+        owner = data.get("owner") or "someone"
+        until = f" until {data['expires_at']}" if data.get("expires_at") else ""
+        return f"held by {owner}{until} (fence {data.get('fence')})"
+    if event.kind == "presence":
+        device = f" on {data['device_id']}" if data.get("device_id") else ""
+        reason = f" ({data['reason']})" if data.get("reason") else ""
+        return f"{data.get('user_id')}{device}{reason}"
+    return json.dumps(data, ensure_ascii=False)
+
+
+def watch(
+    session_id: SessionId,
+    since: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Start after this change cursor (e.g. a list's X-Roboscope-Cursor); "
+            "default: only what happens from now on.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line instead of text.")
+    ] = False,
+    url: Url = None,
+) -> None:
+    """Follow a work session live: one line per change, presence and lock event, resumed
+    by itself after a drop; exits 1 when the stream cannot be resumed (the session is gone,
+    or the cursor is older than the server keeps), 0 when the session is deleted."""
+    try:
+        with Client(server_url(url)) as client:
+            for event in client.events(session_id, since=since):
+                if json_out:
+                    line = {
+                        "event": event.name,
+                        "cursor": event.cursor,
+                        "data": as_json(event.data),
+                    }
+                    typer.echo(json.dumps(line, ensure_ascii=False))
+                else:
+                    stamp = datetime.now().strftime("%H:%M:%S")
+                    cursor = f"#{event.cursor}" if event.cursor is not None else ""
+                    typer.echo(f"{stamp} {event.name:<22} {cursor:>8}  {describe(event)}")
+    except ReloadRequired as error:
+        fail(f"{error} (start again without --since, or with a newer cursor)")
+    except ClientError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add the client commands to the `roboscope` command."""
     app.add_typer(spaces_app, name="spaces")
@@ -1067,3 +1143,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(presence_app, name="presence")
     app.add_typer(lock_app, name="lock")
     app.command("health")(health)
+    app.command("watch")(watch)

@@ -38,10 +38,12 @@ from .errors import (
     LockLost,
     LockUnavailable,
     NotFound,
+    ReloadRequired,
     Unavailable,
     VersionConflict,
     raise_for_error,
 )
+from .events import Event, MarkerSnapshot
 
 __all__ = [
     "API_PREFIX",
@@ -60,6 +62,7 @@ __all__ = [
     "ClientError",
     "Conflict",
     "ConnectionFailed",
+    "Event",
     "HeldLock",
     "Id",
     "Invalid",
@@ -67,9 +70,11 @@ __all__ = [
     "LockUnavailable",
     "Locked",
     "MarkerChanges",
+    "MarkerSnapshot",
     "MarkerSync",
     "NotFound",
     "PresenceSession",
+    "ReloadRequired",
     "Unavailable",
     "VersionConflict",
     "backoff",

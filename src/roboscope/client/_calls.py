@@ -40,6 +40,7 @@ from ..wire import (
     WorkSessionStatus,
     WorkSessionUpdate,
 )
+from ..wire.changes import CURSOR_HEADER, ChangePage
 from ..wire.common import Patch
 from ..wire.locks import (
     LockAcquire,
@@ -52,6 +53,7 @@ from ..wire.locks import (
 )
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from .errors import BadResponse, ConnectionFailed, raise_for_error
+from .events import MarkerSnapshot
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -221,6 +223,44 @@ def list_markers(work_session_id: Id | None) -> Call[list[Marker]]:
     return Call(
         "GET", "/markers", many(Marker), _query(work_session_id=_uid_or_none(work_session_id))
     )
+
+
+def marker_snapshot(work_session_id: Id) -> Call[MarkerSnapshot]:
+    """The session's markers with the change log cursor they are as of (a snapshot to follow
+    the session's changes from)."""
+    parse_markers = many(Marker)
+
+    def parse(response: httpx.Response) -> MarkerSnapshot:
+        cursor = response.headers.get(CURSOR_HEADER, "")
+        if not cursor.isdigit():
+            raise BadResponse(f"the marker list came without a {CURSOR_HEADER} header")
+        return MarkerSnapshot(parse_markers(response), int(cursor))
+
+    return Call("GET", f"/work-sessions/{uid(work_session_id)}/markers", parse)
+
+
+def session_changes(work_session_id: Id, since: int | None, limit: int | None) -> Call[ChangePage]:
+    path = f"/work-sessions/{uid(work_session_id)}/changes"
+    return Call("GET", path, one(ChangePage), _query(since=since, limit=limit))
+
+
+def list_events(
+    since: int | None,
+    limit: int | None,
+    entity: str | None,
+    entity_id: Id | None,
+    work_session_id: Id | None,
+    space_id: Id | None,
+) -> Call[ChangePage]:
+    params = _query(
+        since=since,
+        limit=limit,
+        entity=entity,
+        entity_id=_uid_or_none(entity_id),
+        work_session_id=_uid_or_none(work_session_id),
+        space_id=_uid_or_none(space_id),
+    )
+    return Call("GET", "/events", one(ChangePage), params)
 
 
 def create_marker(body: MarkerCreate, lock_token: str | None) -> Call[Marker]:

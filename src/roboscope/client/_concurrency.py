@@ -74,6 +74,19 @@ class AsyncBackground:
             return False
         return True
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def interrupt(self, close: Callable[[], object] | None = None) -> None:
+        """Stop now, even in the middle of a step: for a loop whose step is a long read (a
+        live stream), which is safe to cut. The task is cancelled (`close` is for threads)."""
+        task = self._task
+        self._stopping.set()
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
     async def stop(self) -> None:
         task = self._task
         self._stopping.set()
@@ -106,6 +119,20 @@ class Background:
     def pause(self, seconds: float) -> bool:
         """Wait `seconds`; answer True (end the loop) if asked to stop meanwhile."""
         return self._stopping.wait(max(0.0, seconds))
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def interrupt(self, close: Callable[[], object] | None = None) -> None:
+        """`AsyncBackground.interrupt` for threads, which cannot be cancelled: `close` shuts
+        the connection the loop is reading, the loop's read fails at the next bytes the
+        server sends (a live stream's keep-alive) and the loop, finding itself stopped,
+        ends; then the thread is joined."""
+        self._stopping.set()
+        if close is not None:
+            cleanup(close, "closing the stream")
+        self.stop()
 
     def stop(self) -> None:
         thread = self._thread

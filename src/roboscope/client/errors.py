@@ -86,6 +86,11 @@ class LockLost(ClientError):
     """A held lock expired or was taken over; its token no longer authorizes writes."""
 
 
+class ReloadRequired(ApiError):
+    """410: the changes after the client's cursor are no longer kept. Reload the state
+    (e.g. the session's markers, with their cursor) and follow the changes from there."""
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
@@ -113,6 +118,8 @@ def raise_for_error(response: httpx.Response) -> httpx.Response:
         )
     if status == 503:
         raise Unavailable(status, code, message, body, _retry_after(response))
+    if status == 410:
+        raise ReloadRequired(status, code, message, body)
     kind: type[ApiError] = {
         400: Invalid,
         404: NotFound,

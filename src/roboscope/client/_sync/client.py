@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -35,6 +35,7 @@ from ...wire import (
     WorkSessionStatus,
     WorkSessionUpdate,
 )
+from ...wire.changes import ChangePage
 from ...wire.common import JsonObject
 from ...wire.locks import (
     LockAcquire,
@@ -50,6 +51,8 @@ from .. import _calls as calls
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
 from .._calls import Call, Id, finish, unreachable
 from ..changes import ChangeHandler
+from ..events import Event, MarkerSnapshot
+from .events import follow_events
 from .locks import HeldLock
 from .marker_sync import MarkerSync
 from .presence import PresenceSession
@@ -82,6 +85,11 @@ class Client:
             timeout=timeout,
             transport=transport,
         )
+
+    @property
+    def http(self) -> httpx.Client:
+        """The httpx client underneath (its base URL is the API's `/api/v1`)."""
+        return self._http
 
     @property
     def base_url(self) -> str:
@@ -362,6 +370,45 @@ class Client:
             self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
         )
 
+    # Changes and live events
+
+    def marker_snapshot(self, work_session_id: Id) -> MarkerSnapshot:
+        """The session's markers and the change log cursor they are as of: load this, then
+        follow `events(session_id, since=snapshot.cursor)` (see docs/live.md)."""
+        return self._send(calls.marker_snapshot(work_session_id))
+
+    def session_changes(
+        self, work_session_id: Id, *, since: int | None = None, limit: int | None = None
+    ) -> ChangePage:
+        """The session's changes after `since`, in order, and the cursor to ask from next
+        (`ReloadRequired` when `since` is older than the kept log)."""
+        return self._send(calls.session_changes(work_session_id, since, limit))
+
+    def list_events(
+        self,
+        *,
+        since: int | None = None,
+        limit: int | None = None,
+        entity: str | None = None,
+        entity_id: Id | None = None,
+        work_session_id: Id | None = None,
+        space_id: Id | None = None,
+    ) -> ChangePage:
+        """One page of the audit trail (every recorded create, update and delete)."""
+        return self._send(
+            calls.list_events(since, limit, entity, entity_id, work_session_id, space_id)
+        )
+
+    def events(
+        self, work_session_id: Id, *, since: int | None = None, ping: float | None = None
+    ) -> Iterator[Event]:
+        """The session's live events: `presence.snapshot` and `lock.snapshot`, the changes
+        after `since` (None: none before now), then live events; resumed by itself after a
+        drop with `Last-Event-ID` and backoff. Raises `ReloadRequired` (410) when `since` is
+        older than the kept log, `NotFound` for an unknown session; ends after
+        `work_session.deleted`."""
+        return follow_events(self._http, work_session_id, since=since, ping=ping)
+
     # Sync
 
     def marker_sync(
@@ -372,6 +419,7 @@ class Client:
         interval: float = 5.0,
         initial: Iterable[Marker] = (),
     ) -> MarkerSync:
-        """A context manager that polls the session's markers every `interval` seconds while
-        inside and calls `on_change` with what changed."""
+        """A context manager that keeps the session's markers in sync while inside (a
+        snapshot, then the live stream; polling every `interval` seconds only while the
+        stream is unavailable) and calls `on_change` with each change."""
         return MarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)

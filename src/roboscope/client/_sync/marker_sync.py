@@ -1,14 +1,18 @@
 # Generated from client/_async/marker_sync.py by scripts/unasync_client.py: do not edit.
 # Edit the async source, then run `python scripts/unasync_client.py`.
-"""Marker sync by polling: the seed guide's SyncManager, done right.
+"""Marker sync: a work session's markers kept equal to the server's, change by change.
 
-The seed posts the whole marker list on every tick and leaves the diffing to each view. Here
-the sync keeps the last snapshot and reports only what changed (see `changes.diff`): markers
-added, markers updated (a new version, or server-derived fields such as calculated details
-that change without one), and markers removed (as last seen). The snapshot advances only
-after the callback returns, so a callback that fails sees the same changes again on the next
-poll (at-least-once, never lost). Polls never overlap, and a failing poll is logged, kept in
-`last_error`, and retried on the next tick.
+The seed guide's SyncManager posts the whole list every 30 s and leaves the diffing to each
+view. Here the sync loads the list once with the change log cursor it is as of, then follows
+the session's live stream from that cursor (`client.events`): every marker change arrives
+once, in order, within milliseconds, and the callback gets exactly what changed (`added`,
+`updated`, `removed`). A marker's details, which change without a new marker version, update
+the marker too. The view advances only after the callback returns, so a callback that fails
+sees the same change again (at-least-once, never lost).
+
+When the stream cannot be followed (the server lost the cursor: 410; or it has no stream)
+the sync reloads the list and diffs it, and falls back to polling every `interval` seconds
+while the stream is unavailable.
 """
 
 from __future__ import annotations
@@ -20,21 +24,29 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Self
 from uuid import UUID
 
-from ...wire import Marker
+import httpx
+
+from ...wire import Marker, MarkerDetails
 from .._calls import Id, uid
-from .._concurrency import Background, Mutex, notify
+from .._concurrency import Background, Fetch, Mutex, notify
 from ..changes import ChangeHandler, MarkerChanges, diff
-from ..errors import ClientError
+from ..errors import ApiError, ClientError, ReloadRequired
+from ..events import Event
+from .events import follow_events
 
 if TYPE_CHECKING:
     from .client import Client
 
 log = logging.getLogger("roboscope.client")
 
+STREAM_PING = 2.0
+"""Keep-alive the sync asks of its stream: a dead connection, or a `close()` of the blocking
+client, is noticed within about this long."""
+
 
 class MarkerSync:
-    """A context manager from `client.marker_sync(session_id, on_change, interval=5)`:
-    polls in the background while inside."""
+    """A context manager from `client.marker_sync(session_id, on_change)`: keeps `markers`
+    equal to the server's while inside, calling `on_change` with each change."""
 
     def __init__(
         self,
@@ -51,17 +63,23 @@ class MarkerSync:
         self.work_session_id = uid(work_session_id)
         self.on_change = on_change
         self.interval = interval
+        """Seconds between polls while the stream is unavailable."""
         self._snapshot: dict[UUID, Marker] = {marker.id: marker for marker in initial}
+        self.cursor: int | None = None
+        """The change log cursor `markers` is as of."""
         self.polls = 0
-        """Successful polls so far."""
+        """Full reloads so far."""
+        self.events = 0
+        """Stream events applied so far."""
         self.last_synced: datetime | None = None
         self.last_error: BaseException | None = None
-        self._polling = Mutex()
+        self._syncing = Mutex()
         self._background = Background()
+        self._stream: httpx.Response | None = None
 
     @property
     def markers(self) -> Mapping[UUID, Marker]:
-        """The markers as of the last successful poll (read-only)."""
+        """The markers as the server has them, as of `cursor` (read-only)."""
         return MappingProxyType(self._snapshot)
 
     @property
@@ -69,8 +87,8 @@ class MarkerSync:
         return self._background.running
 
     def __enter__(self) -> Self:
-        self.poll()  # the first poll fails loudly and fills the snapshot
-        self._background.start(self._poll_forever, f"marker sync {self.work_session_id}")
+        self.poll()  # the first load fails loudly and fills the snapshot
+        self._background.start(self._follow_forever, f"marker sync {self.work_session_id}")
         return self
 
     def __exit__(
@@ -82,29 +100,99 @@ class MarkerSync:
         self.close()
 
     def close(self) -> None:
-        self._background.stop()
+        self._background.interrupt(self._close_stream)
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def _connected(self, response: httpx.Response) -> None:
+        self._stream = response
 
     def poll(self) -> MarkerChanges:
-        """Sync now (the seed's "force sync"): fetch, diff, call back if anything changed."""
-        with self._polling:
-            markers = self._client.list_markers(work_session_id=self.work_session_id)
-            changes = diff(self._snapshot, markers)
+        """Reload now (the seed's "force sync"): fetch the list and its cursor, diff, call
+        back if anything changed; the stream then continues from that cursor."""
+        with self._syncing:
+            loaded = self._client.marker_snapshot(self.work_session_id)
+            changes = diff(self._snapshot, loaded.markers)
             if changes:
                 notify(self.on_change, changes)
-            self._snapshot = {marker.id: marker for marker in markers}
+            self._snapshot = {marker.id: marker for marker in loaded.markers}
+            self.cursor = loaded.cursor
             self.polls += 1
             self.last_synced = datetime.now(UTC)
             return changes
 
-    def _poll_forever(self) -> None:
-        while True:
-            if self._background.pause(self.interval):
-                return
+    def _follow_forever(self) -> None:
+        while not self._background.stopping:
             try:
-                self.poll()
-            except Exception as error:  # the next tick retries
+                for event in follow_events(
+                    self._client.http,
+                    self.work_session_id,
+                    since=self.cursor,
+                    ping=STREAM_PING,
+                    on_connect=self._connected,
+                    stopped=lambda: self._background.stopping,
+                ):
+                    self._apply(event)
+                return  # the session was deleted: nothing more will change
+            except ReloadRequired:
+                self._recover(self.poll)
+            except ApiError as error:  # a server without a stream: poll instead
+                log.warning("marker sync of %s polls: %s", self.work_session_id, error)
                 self.last_error = error
-                if isinstance(error, ClientError):
-                    log.warning("marker sync of %s failed: %s", self.work_session_id, error)
-                else:
-                    log.exception("marker sync of %s failed", self.work_session_id)
+                if self._background.pause(self.interval):
+                    return
+                self._recover(self.poll)
+            except Exception as error:  # a failing callback: the change comes again
+                self.last_error = error
+                log.exception("marker sync of %s failed", self.work_session_id)
+                if self._background.pause(self.interval):
+                    return
+
+    def _recover(self, step: Fetch[object]) -> None:
+        try:
+            step()
+        except Exception as error:  # the next round retries
+            self.last_error = error
+            if isinstance(error, ClientError):
+                log.warning("marker sync of %s failed: %s", self.work_session_id, error)
+            else:
+                log.exception("marker sync of %s failed", self.work_session_id)
+
+    def _apply(self, event: Event) -> None:
+        """One stream event into the view, the callback told first (if it raises, the view
+        and the cursor stay, and the event comes again after the resume)."""
+        with self._syncing:
+            if event.cursor is None or (self.cursor is not None and event.cursor <= self.cursor):
+                return  # presence and locks, or what the snapshot already holds
+            changes = _change_of(self._snapshot, event)
+            if changes:
+                notify(self.on_change, changes)
+                for marker in (*changes.added, *changes.updated):
+                    self._snapshot[marker.id] = marker
+                for marker in changes.removed:
+                    self._snapshot.pop(marker.id, None)
+            self.cursor = event.cursor
+            self.events += 1
+            self.last_synced = datetime.now(UTC)
+
+
+def _change_of(view: Mapping[UUID, Marker], event: Event) -> MarkerChanges:
+    """What a data event changes in a session's marker view."""
+    if event.name == "marker.created" or event.name == "marker.updated":
+        marker: Marker = event.data
+        old = view.get(marker.id)
+        return MarkerChanges(added=(marker,)) if old is None else MarkerChanges(updated=(marker,))
+    if event.name == "marker.deleted":
+        gone = view.get(UUID(event.data["id"]))
+        return MarkerChanges(removed=(gone,)) if gone else MarkerChanges()
+    if event.kind == "details":  # details change without a new marker version
+        details = event.data if isinstance(event.data, MarkerDetails) else None
+        old = view.get(details.marker_id if details else UUID(event.data["marker_id"]))
+        if old is None:
+            return MarkerChanges()
+        return MarkerChanges(updated=(old.model_copy(update={"details": details}),))
+    if event.name == "work_session.deleted":
+        return MarkerChanges(removed=tuple(view.values()))
+    return MarkerChanges()

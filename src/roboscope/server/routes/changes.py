@@ -76,6 +76,16 @@ async def session_events(
     rt: Realtime,
     session_id: UUID,
     since: Since = None,
+    ping: Annotated[
+        float | None,
+        Query(
+            ge=1,
+            le=60,
+            description="Seconds between keep-alive comments on an idle stream (default: "
+            "ROBOSCOPE_LIVE_PING_SECONDS); a client that wants to notice a dead connection, "
+            "or to stop reading, sooner asks for fewer.",
+        ),
+    ] = None,
     last_event_id: Annotated[
         str | None, Header(description="Resume after this event (sent by EventSource).")
     ] = None,
@@ -94,7 +104,7 @@ async def session_events(
     settings = rt.settings
     return EventSourceResponse(
         _sse(stream),
-        ping=settings.live_ping_seconds,
+        ping=ping or settings.live_ping_seconds,
         send_timeout=settings.live_send_timeout_seconds,
         headers={"X-Accel-Buffering": "no"},
     )

@@ -1,0 +1,81 @@
+# Generated from client/_async/events.py by scripts/unasync_client.py: do not edit.
+# Edit the async source, then run `python scripts/unasync_client.py`.
+"""A work session's live events, followed across drops: `client.events(session_id)`.
+
+The stream resumes by itself after a dropped connection, a server restart or a `503`, with
+`Last-Event-ID` set to the last data change it delivered and full-jitter backoff between
+attempts, so the caller sees every change once and in order. What cannot be resumed raises:
+`ReloadRequired` (410: the changes after the cursor are no longer kept), `NotFound` (no such
+work session) and other refusals. The stream ends after a `work_session.deleted` event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import httpx
+from httpx_sse import connect_sse
+
+from .._backoff import backoff
+from .._calls import Id, uid
+from .._concurrency import sleep
+from ..errors import Unavailable, raise_for_error
+from ..events import Event, parse_event
+
+log = logging.getLogger("roboscope.client")
+
+# Reads wait for events; the server sends a comment at least every 15 s on an idle stream,
+# so a read that waits much longer than that is a dead connection: reconnect.
+STREAM_TIMEOUT = httpx.Timeout(10.0, read=45.0)
+MAX_DELAY = 30.0
+
+
+def follow_events(
+    http: httpx.Client,
+    session_id: Id,
+    *,
+    since: int | None = None,
+    ping: float | None = None,
+    on_connect: Callable[[httpx.Response], object] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
+) -> Iterator[Event]:
+    """The events after `since` (None: from now on), then live ones, resumed across drops.
+
+    `ping` asks the server for keep-alive comments that often; `on_connect` is handed each
+    new response (to close it from elsewhere); once `stopped()` the stream ends instead of
+    resuming.
+    """
+    path = f"/work-sessions/{uid(session_id)}/events"
+    params = {} if ping is None else {"ping": str(ping)}
+    last = since
+    attempt = 0
+    while not stopped():
+        headers = {"Accept": "text/event-stream"}
+        if last is not None:
+            headers["Last-Event-ID"] = str(last)
+        try:
+            with connect_sse(
+                http, "GET", path, params=params, headers=headers, timeout=STREAM_TIMEOUT
+            ) as source:
+                if on_connect is not None:
+                    on_connect(source.response)
+                if source.response.status_code >= 400:
+                    source.response.read()
+                    raise_for_error(source.response)
+                attempt = 0
+                for message in source.iter_sse():
+                    event = parse_event(message.event, message.id, message.data)
+                    if event.cursor is not None:
+                        last = event.cursor
+                    if event.name == "stream.dropped":  # we fell behind: resume from `last`
+                        break
+                    yield event
+                    if event.name == "work_session.deleted":
+                        return
+        except (httpx.TransportError, httpx.StreamError, Unavailable) as error:
+            if stopped():
+                return
+            log.info("event stream of %s interrupted (%s); resuming", session_id, error)
+        attempt += 1
+        sleep(backoff(attempt, base=0.25, cap=MAX_DELAY))
