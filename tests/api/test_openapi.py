@@ -22,6 +22,7 @@ ERROR_SCHEMAS = {
     "400": "BadRequestError",
     "403": "CrossSiteError",
     "404": "NotFoundError",
+    "410": "CursorExpiredError",
     "409": "ConflictError",
     "413": "BodyTooLargeError",
     "415": "UnsupportedMediaTypeError",

@@ -95,6 +95,14 @@ class ValidationErrorBody(ErrorBody):
     )
 
 
+class CursorExpiredError(ErrorBody):
+    error: Literal["cursor_expired"]
+    oldest_cursor: int = Field(
+        description="The log now starts after this cursor: reload, then follow from the "
+        "reloaded state's cursor."
+    )
+
+
 class LockedError(ErrorBody):
     error: Literal["locked"]
 

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from ...errors import InvalidInput
 from ...services import changes, live
-from ...wire import ErrorBody
 from ...wire.changes import ChangePage
+from ...wire.errors import CursorExpiredError, NotFoundError
 from ..deps import DB, Realtime
 from ..responses import wire
 
@@ -25,7 +25,10 @@ Since = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=changes.PAGE_LIMIT, description="Page size.")]
 GONE: dict[int | str, dict[str, Any]] = {
-    410: {"model": ErrorBody, "description": "The cursor is older than the kept log: reload."}
+    410: {
+        "model": CursorExpiredError,
+        "description": "The cursor is older than the kept log: reload.",
+    }
 }
 
 
@@ -68,7 +71,7 @@ async def session_changes(
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The live stream."},
-        404: {"model": ErrorBody, "description": "No such work session."},
+        404: {"model": NotFoundError, "description": "No such work session."},
         **GONE,
     },
 )
