@@ -205,25 +205,6 @@ async def test_marker_sync_reports_small_diffs(api: AsyncClient) -> None:
     assert len(seen) == 4
 
 
-async def test_marker_sync_polls_in_the_background(api: AsyncClient) -> None:
-    session = await new_session(api)
-    queue: asyncio.Queue[MarkerChanges] = asyncio.Queue()
-
-    async def on_change(changes: MarkerChanges) -> None:
-        await queue.put(changes)
-
-    async with api.marker_sync(session.id, on_change, interval=0.1) as sync:
-        marker = await api.create_marker(square(session.id))
-        async with asyncio.timeout(WAIT):
-            changes = await queue.get()
-        assert [m.id for m in changes.added] == [marker.id]
-        await api.delete_marker(marker.id)
-        async with asyncio.timeout(WAIT):
-            changes = await queue.get()
-        assert [m.id for m in changes.removed] == [marker.id]
-        assert sync.last_error is None
-
-
 async def test_marker_sync_redelivers_after_a_failing_callback(api: AsyncClient) -> None:
     session = await new_session(api)
     marker = await api.create_marker(square(session.id))
