@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from roboscope.realtime.embedded import pid_alive, socket_path_for
 
