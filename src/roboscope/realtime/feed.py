@@ -12,15 +12,57 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from .connection import UNAVAILABLE
+from .connection import unavailable
 
 CHANNEL = "roboscope:live"
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveNotice:
+    """A presence or lock event as a script announced it (see lua/live_common.lua)."""
+
+    session_id: UUID
+    name: str
+    fields: dict[str, Any]
+
+
+def notice(payload: dict[str, Any]) -> LiveNotice | None:
+    """The announcement in a channel message, in Python values; None for a wake-up."""
+    if "e" not in payload:
+        return None
+    name = str(payload["e"])
+    fields: dict[str, Any]
+    if name.startswith("presence."):
+        profile = json.loads(payload["p"]) if "p" in payload else {}
+        fields = {
+            "user_id": payload["u"],
+            "device_id": payload["d"],
+            "display_name": profile.get("display_name"),
+            "meta": profile.get("meta"),
+            "expires_at": _utc(payload.get("x")),
+            "reason": payload.get("r"),
+        }
+    else:
+        fields = {
+            "owner": payload.get("o"),
+            "fence": int(payload["f"]),
+            "expires_at": _utc(payload.get("x")),
+        }
+    return LiveNotice(UUID(payload["s"]), name, fields)
+
+
+def _utc(ms: Any) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
 
 
 async def publish(redis: Redis, message: dict[str, Any]) -> None:
@@ -28,7 +70,9 @@ async def publish(redis: Redis, message: dict[str, Any]) -> None:
     change is committed already, and the streams' poll will find it)."""
     try:
         await redis.publish(CHANNEL, json.dumps(message, separators=(",", ":")))
-    except UNAVAILABLE as error:
+    except (RedisError, OSError) as error:
+        if unavailable(error) is None:
+            raise
         log.warning("live wake-up not published (%s); streams will catch up by polling", error)
 
 
@@ -63,7 +107,9 @@ async def listen(
                     log.warning("ignored a malformed live message: %r", message["data"])
                     continue
                 on_message(payload)
-        except UNAVAILABLE as error:
+        except (RedisError, OSError) as error:
+            if unavailable(error) is None:
+                raise
             log.warning("live channel lost (%s); reconnecting in %.1f s", error, backoff)
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]

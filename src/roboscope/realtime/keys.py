@@ -27,6 +27,20 @@ def lock_abandoned(session_id: UUID, token: str) -> str:
     return f"{_session(session_id)}:lock:abandoned:{token}"
 
 
+def lock_announced(session_id: UUID) -> str:
+    """Hash of the grant the live stream last announced (owner, fence, expiry): whoever finds
+    it after the lock expired announces the expiry, once (lock_sweep.lua)."""
+    return f"{_session(session_id)}:lock:announced"
+
+
+PRESENCE_DUE = f"{PREFIX}:presence:due"
+"""Sorted set session id -> earliest device expiry (ms): where the sweeper looks. Not
+hash-tagged (it spans sessions), so no script touches it together with a session's keys."""
+
+LOCKS_DUE = f"{PREFIX}:locks:due"
+"""Sorted set session id -> lock expiry (ms), for the sweeper (like PRESENCE_DUE)."""
+
+
 def fence(session_id: UUID) -> str:
     """Counter of the newest fence handed out for this session."""
     return f"{_session(session_id)}:fence"

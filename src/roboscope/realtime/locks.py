@@ -129,6 +129,7 @@ class LockStore:
             keys.lock(session_id),
             keys.fence(session_id),
             keys.lock_abandoned(session_id, token),
+            keys.lock_announced(session_id),
         ]
         try:
             reply = await self._acquire(keys=lock_keys, args=args)
@@ -142,7 +143,13 @@ class LockStore:
         if reply is None:
             return None
         fence, now_ms, remaining_ms = cast(list[Any], reply)
+        await self._due(session_id, int(now_ms) + int(remaining_ms))
         return LockGrant(token, int(fence), owner, _utc(int(now_ms) + int(remaining_ms)), ttl_ms)
+
+    async def _due(self, session_id: UUID, expires_ms: int) -> None:
+        """Tell the sweeper when to look for this lock's expiry (it announces it once)."""
+        async with guard():
+            await self._client.zadd(keys.LOCKS_DUE, {str(session_id): expires_ms})
 
     async def _undo(self, session_id: UUID, token: str, ttl_ms: int, *, wait: bool) -> None:
         """Abandon `token`'s acquire, in a task that retries while Redis cannot answer.
@@ -165,7 +172,11 @@ class LockStore:
     ) -> None:
         # Once the TTL has passed since now, a grant made by the lost acquire has expired.
         give_up_at = time.monotonic() + ttl_ms / 1000
-        mark_keys = [keys.lock(session_id), keys.lock_abandoned(session_id, token)]
+        mark_keys = [
+            keys.lock(session_id),
+            keys.lock_abandoned(session_id, token),
+            keys.lock_announced(session_id),
+        ]
         args = [token, ttl_ms + ABANDON_MARK_EXTRA_MS]
         delay = 0.05
         try:
@@ -196,15 +207,18 @@ class LockStore:
         None when `token` does not hold the lock now (wrong token, released, or expired).
         """
         ttl_ms = _check_ttl(ttl_ms)
-        reply = await self._extend(keys=[keys.lock(session_id)], args=[token, ttl_ms])
+        lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
+        reply = await self._extend(keys=lock_keys, args=[token, ttl_ms])
         if reply is None:
             return None
         fence, now_ms, owner = cast(list[Any], reply)
+        await self._due(session_id, int(now_ms) + ttl_ms)
         return LockGrant.of(token, fence, owner, now_ms, ttl_ms)
 
     async def release(self, session_id: UUID, token: str) -> bool:
         """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
-        released = await self._release(keys=[keys.lock(session_id)], args=[token])
+        lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
+        released = await self._release(keys=lock_keys, args=[token])
         return bool(released)
 
     async def status(self, session_id: UUID) -> LockState | None:

@@ -27,6 +27,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from roboscope.realtime import keys, scripts
+from roboscope.realtime.connection import guard
 
 DEFAULT_DEVICE = "default"
 MAX_META_BYTES = 1024
@@ -157,6 +158,8 @@ class PresenceStore:
         expires, user_count, device_count = cast(list[int], reply)
         if not expires:
             raise PresenceFull(self.max_devices, int(user_count), int(device_count))
+        async with guard():  # the sweeper announces the expiry if no call comes by first
+            await self._client.zadd(keys.PRESENCE_DUE, {str(session_id): expires}, lt=True)
         return PresenceBeat(
             user_id=user_id,
             device_id=device,

@@ -18,17 +18,22 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from roboscope.realtime.connection import unavailable
+from roboscope.realtime.feed import CHANNEL as LIVE_CHANNEL
 
 # operation -> preludes it needs, in order
+_PRESENCE = ("live_common", "presence_common")
 _PRELUDES: dict[str, tuple[str, ...]] = {
-    "presence_heartbeat": ("presence_common",),
-    "presence_leave": ("presence_common",),
-    "presence_snapshot": ("presence_common",),
-    "lock_acquire": (),
-    "lock_abandon": (),
-    "lock_extend": (),
-    "lock_release": (),
+    "presence_heartbeat": _PRESENCE,
+    "presence_leave": _PRESENCE,
+    "presence_snapshot": _PRESENCE,
+    "presence_sweep": _PRESENCE,
+    "lock_acquire": ("live_common",),
+    "lock_abandon": ("live_common",),
+    "lock_extend": ("live_common",),
+    "lock_release": ("live_common",),
     "lock_status": (),
+    "lock_sweep": ("live_common",),
+    "due_reschedule": (),
 }
 
 
@@ -43,7 +48,7 @@ def source(name: str) -> str:
         raise KeyError(f"unknown script {name!r}")
     parts = [_read(prelude) for prelude in _PRELUDES[name]]
     parts.append(_read(name))
-    return "\n".join(parts)
+    return "\n".join(parts).replace("__LIVE_CHANNEL__", LIVE_CHANNEL)
 
 
 class Script:

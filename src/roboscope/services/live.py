@@ -28,7 +28,8 @@ from ..db import work_sessions as session_rows
 from ..db.engine import Database
 from ..errors import NotFound
 from ..realtime import LockStore, PresenceStore, feed
-from ..wire.changes import Change
+from ..realtime.sweeper import Sweeper
+from ..wire.changes import Change, LockEvent, PresenceEvent
 from . import changes, locks, presence
 
 log = logging.getLogger(__name__)
@@ -92,12 +93,14 @@ class LiveHub:
         self._poll_seconds = poll_seconds
         self._topics: dict[UUID, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper = Sweeper(redis)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._spawn(feed.listen(self._redis, self._on_message, self.poll_soon))
         self._spawn(self._poll_forever())
+        self._spawn(self._sweeper.run())
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -136,8 +139,9 @@ class LiveHub:
         try:
             if "changed" in payload:
                 self.wake(UUID(text) for text in payload["changed"])
-            elif "event" in payload:
-                self.deliver(UUID(payload["session"]), LiveEvent(payload["event"], payload["data"]))
+            elif (announced := feed.notice(payload)) and announced.session_id in self._topics:
+                # built only for sessions streamed here: every process gets every message
+                self.deliver(announced.session_id, _announcement(announced))
         except (KeyError, TypeError, ValueError):
             log.warning("ignored a malformed live message: %r", payload)
 
@@ -260,6 +264,13 @@ class LiveHub:
                     last = event.cursor
         finally:
             self._unsubscribe(session_id, subscriber)
+
+
+def _announcement(announced: feed.LiveNotice) -> LiveEvent:
+    """A presence or lock event as the stream sends it (one JSON encoding for everyone)."""
+    model = PresenceEvent if announced.name.startswith("presence.") else LockEvent
+    body = model.model_validate(announced.fields)
+    return LiveEvent(announced.name, pydantic_core.to_json(body, exclude_none=True).decode())
 
 
 async def snapshots(

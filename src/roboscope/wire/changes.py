@@ -38,6 +38,30 @@ class Change(WireModel):
         return f"{self.entity}.{self.op}"
 
 
+class PresenceEvent(WireModel):
+    """`presence.joined` / `presence.updated` (a new profile: not a leave and a join) /
+    `presence.left` of one device of a user."""
+
+    user_id: str
+    device_id: str
+    display_name: str | None = None
+    meta: dict[str, JsonValue] | None = None
+    expires_at: Timestamp | None = Field(default=None, description="Until when it counts.")
+    reason: Literal["left", "expired"] | None = Field(
+        default=None, description="Why it left (`presence.left` only)."
+    )
+
+
+class LockEvent(WireModel):
+    """`lock.acquired|extended|released|expired`: the grant, never its token."""
+
+    owner: str | None = None
+    fence: int
+    expires_at: Timestamp | None = Field(
+        default=None, description="Until when it is held (acquired and extended only)."
+    )
+
+
 class ChangePage(WireModel):
     """Changes after the asked cursor, oldest first, and the cursor to ask from next."""
 

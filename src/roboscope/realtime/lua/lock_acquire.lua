@@ -1,5 +1,6 @@
 -- Grant the session's lock to this token if it is free.
--- KEYS[1] lock hash, KEYS[2] fence counter, KEYS[3] abandon mark of this token
+-- KEYS[1] lock hash, KEYS[2] fence counter, KEYS[3] abandon mark of this token,
+-- KEYS[4] the announced grant (see lock_sweep.lua)
 -- ARGV[1] token, ARGV[2] ttl (ms), ARGV[3] fence counter TTL (ms), ARGV[4] owner (optional)
 -- Returns {fence, now ms, remaining ttl ms} when the token holds the lock, or nil when
 -- another token holds it or this token was abandoned.
@@ -13,6 +14,8 @@
 -- also when the counter was lost to a flush or a restart (see roboscope.realtime.locks).
 -- The fence travels as text and grows with INCR, so it stays exact past 2^53 (Lua numbers
 -- are doubles); the time is built as text from TIME's two integers for the same reason.
+-- The announced grant outlives the lock by this much, for the sweeper to announce its expiry.
+local announce_grace_ms = 3600000
 local clock = redis.call('TIME')
 local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local now_ms = math.floor(now_us / 1000)
@@ -42,4 +45,18 @@ else
   redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+-- A grant that expired unannounced (the sweeper had not come by yet) is announced first.
+local previous = redis.call('HMGET', KEYS[4], 'o', 'f')
+if previous[2] then
+  publish_live({ e = 'lock.expired', o = previous[1] or nil, f = previous[2] })
+end
+local expires = now_ms + tonumber(ARGV[2])
+redis.call('DEL', KEYS[4])
+if #ARGV >= 4 then
+  redis.call('HSET', KEYS[4], 'f', fence, 'x', expires, 'o', ARGV[4])
+else
+  redis.call('HSET', KEYS[4], 'f', fence, 'x', expires)
+end
+redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[2]) + announce_grace_ms)
+publish_live({ e = 'lock.acquired', o = ARGV[4], f = fence, x = expires })
 return { fence, now_ms, tonumber(ARGV[2]) }

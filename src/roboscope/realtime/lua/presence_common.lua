@@ -46,7 +46,8 @@ local function store_state(user, state)
   end
 end
 
--- Drop expired devices, at most one batch of them; returns true when something changed.
+-- Drop expired devices, at most one batch of them, announcing each (presence.left, reason
+-- expired); returns true when something changed.
 local function prune()
   local expired = redis.call('ZRANGEBYSCORE', devices_key, '-inf', now, 'LIMIT', 0, prune_batch)
   if #expired == 0 then
@@ -55,6 +56,7 @@ local function prune()
   local touched = {}
   for _, member in ipairs(expired) do
     local pair = cjson.decode(member)
+    publish_live({ e = 'presence.left', u = pair[1], d = pair[2], r = 'expired' })
     local state = touched[pair[1]] or load_state(pair[1])
     if state then
       state.v[pair[2]] = nil
@@ -68,14 +70,16 @@ local function prune()
   return true
 end
 
--- Let the whole session vanish when its last device expires, even if nobody calls again.
+-- Let the whole session vanish after its last device expired, even if nobody calls again; a
+-- grace period later, so the sweeper can still announce that expiry (presence_sweep.lua).
+local expiry_grace_ms = 300000
 local function refresh_expiry()
   local top = redis.call('ZRANGE', devices_key, -1, -1, 'WITHSCORES')
   if #top == 0 then
     redis.call('DEL', devices_key, users_key, profiles_key, present_key)
     return
   end
-  local at = string.format('%.0f', tonumber(top[2]))
+  local at = string.format('%.0f', tonumber(top[2]) + expiry_grace_ms)
   for _, key in ipairs(KEYS) do
     redis.call('PEXPIREAT', key, at)
   end

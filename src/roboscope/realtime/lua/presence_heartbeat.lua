@@ -8,13 +8,15 @@ local user, device, ttl, profile = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local max_devices = tonumber(ARGV[6])
 local changed = prune()
 local member = cjson.encode({ user, device })
-if not redis.call('ZSCORE', devices_key, member) and device_count() >= max_devices then
+local known = redis.call('ZSCORE', devices_key, member)
+if not known and device_count() >= max_devices then
   if changed then
     refresh_expiry()
   end
   return { 0, user_count(), device_count() }
 end
 local expires = now + ttl
+local previous_profile = redis.call('HGET', profiles_key, user)
 local state = load_state(user) or { j = now_us_text, v = {} }
 state.v[device] = expires
 state.s = now
@@ -22,4 +24,10 @@ store_state(user, state)
 redis.call('HSET', profiles_key, user, profile)
 redis.call('ZADD', devices_key, expires, member)
 refresh_expiry()
+-- A device counts as known only while it has not expired (one awaiting pruning rejoins).
+if not known or tonumber(known) <= now then
+  publish_live({ e = 'presence.joined', u = user, d = device, p = profile, x = expires })
+elseif previous_profile ~= profile then
+  publish_live({ e = 'presence.updated', u = user, d = device, p = profile, x = expires })
+end
 return { expires, user_count(), device_count() }

@@ -14,7 +14,9 @@ if state then
   end
   for _, device in ipairs(leaving) do
     state.v[device] = nil
-    redis.call('ZREM', devices_key, cjson.encode({ user, device }))
+    if redis.call('ZREM', devices_key, cjson.encode({ user, device })) == 1 then
+      publish_live({ e = 'presence.left', u = user, d = device, r = 'left' })
+    end
   end
   store_state(user, state)
   changed = true
