@@ -268,3 +268,92 @@ async def test_a_stalled_consumer_is_dropped_instead_of_growing_memory(
         # Once it reads again, it learns why its stream ended (and resumes from its last id).
         assert b"event: stream.dropped" in received
         assert grown_mib < 16, f"server grew {grown_mib:.1f} MiB for a stalled consumer"
+
+
+def _announced(watcher: Subscriber) -> list[tuple[str, dict[str, object]]]:
+    """The presence and lock events after the two snapshots, without their times."""
+    return [
+        (name, {k: v for k, v in data.items() if k != "expires_at"})
+        for name, _, data in watcher.events[2:]
+        if name.startswith(("presence.", "lock."))
+    ]
+
+
+async def test_presence_and_lock_events_arrive_once_with_two_processes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Joined, updated (a new profile, not a leave and a join), left, expired; acquired,
+    extended, released, expired: each once on a stream of either process, expiries included
+    although nobody calls (both processes sweep; the scripts announce each change once)."""
+    env = {**env, "ROBOSCOPE_PRESENCE_TTL_SECONDS": "1"}
+    with (
+        running_server(tmp_path / "a", env=env) as a,
+        running_server(tmp_path / "b", env=env) as b,
+    ):
+        session = await _session(a.api)
+        watchers = [Subscriber(a.api, session), Subscriber(b.api, session)]
+        for watcher in watchers:
+            async with asyncio.timeout(20):
+                await watcher.until(snapshots_sent)
+        beat = f"/presence/{session}"
+        async with httpx.AsyncClient(base_url=a.api) as http:
+            ann = {"user_id": "ann", "device_id": "ipad", "display_name": "Ann"}
+            assert (await http.post(beat, json=ann)).status_code == 200
+            assert (await http.post(beat, json=ann)).status_code == 200  # nothing new
+            renamed = {**ann, "display_name": "Ann B."}
+            assert (await http.post(beat, json=renamed)).status_code == 200
+            bob = {"user_id": "bob", "device_id": "phone"}
+            assert (await http.post(beat, json=bob)).status_code == 200
+            assert (await http.delete(f"{beat}/bob")).status_code == 200
+            expired = (
+                "presence.left",
+                {"user_id": "ann", "device_id": "ipad", "reason": "expired"},
+            )
+            for watcher in watchers:  # ann beats no more: her expiry comes with no call
+                async with asyncio.timeout(20):
+                    await watcher.until(lambda s: expired in _announced(s))
+
+            grant = (
+                await http.post(f"/locks/{session}", json={"ttl_seconds": 1, "owner": "ann"})
+            ).json()
+            fence = int(grant["fence"])
+            extended = await http.post(
+                f"/locks/{session}/extend", json={"token": grant["token"], "ttl_seconds": 1}
+            )
+            assert extended.json()["extended"] is True
+            lock_expired = ("lock.expired", {"owner": "ann", "fence": fence})
+            for watcher in watchers:
+                async with asyncio.timeout(20):
+                    await watcher.until(lambda s: lock_expired in _announced(s))
+            again = (await http.post(f"/locks/{session}", json={"owner": "bob"})).json()
+            released = await http.request(
+                "DELETE", f"/locks/{session}", json={"token": again["token"]}
+            )
+            assert released.json()["released"] is True
+            last = ("lock.released", {"owner": "bob", "fence": int(again["fence"])})
+            for watcher in watchers:
+                async with asyncio.timeout(20):
+                    await watcher.until(lambda s: last in _announced(s))
+        expected = [
+            (
+                "presence.joined",
+                {"user_id": "ann", "device_id": "ipad", "display_name": "Ann", "meta": {}},
+            ),
+            (
+                "presence.updated",
+                {"user_id": "ann", "device_id": "ipad", "display_name": "Ann B.", "meta": {}},
+            ),
+            ("presence.joined", {"user_id": "bob", "device_id": "phone", "meta": {}}),
+            ("presence.left", {"user_id": "bob", "device_id": "phone", "reason": "left"}),
+            expired,
+            ("lock.acquired", {"owner": "ann", "fence": fence}),
+            ("lock.extended", {"owner": "ann", "fence": fence}),
+            lock_expired,
+            ("lock.acquired", {"owner": "bob", "fence": int(again["fence"])}),
+            last,
+        ]
+        await asyncio.sleep(1.5)  # a second announcement of anything would arrive by now
+        for watcher in watchers:
+            assert _announced(watcher) == expected
+            assert all("token" not in str(data) for _, _, data in watcher.events)
+            await watcher.close()

@@ -28,6 +28,11 @@ BATCH = 100
 """Due sessions handled per kind and round."""
 
 
+def _text(score: bytes | str) -> str:
+    """A score exactly as Redis wrote it (ZSCORE in a script compares with this text)."""
+    return score.decode() if isinstance(score, bytes) else score
+
+
 class Sweeper:
     def __init__(self, client: Redis, *, interval: float = 1.0) -> None:
         self._client = client
@@ -67,7 +72,7 @@ class Sweeper:
                     start=0,
                     num=BATCH,
                     withscores=True,
-                    score_cast_func=str,
+                    score_cast_func=_text,
                 )
             for session, score in cast(list[tuple[str, str]], due):
                 next_due = await sweep_one(UUID(session))
