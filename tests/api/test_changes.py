@@ -201,3 +201,15 @@ async def test_a_cursor_older_than_the_kept_log_gets_410(
     assert "reload" in gone.json()["message"]
     kept = (await client.get("/events", params={"since": base + 5})).json()["changes"]
     assert [c["data"]["label"] for c in kept] == ["5", "6", "7", "8", "9"]
+
+
+async def test_a_stream_is_refused_as_json_before_it_starts(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    missing = await client.get("/work-sessions/00000000-0000-7000-8000-000000000000/events")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    session = await make_session()
+    url = f"/work-sessions/{session['id']}/events"
+    bad = await client.get(url, headers={"Last-Event-ID": "not-a-cursor"})
+    assert bad.status_code == 422
+    assert (await client.get(url, params={"ping": 0})).status_code == 422

@@ -374,3 +374,38 @@ def test_the_sdk_and_cli_import_no_server_code() -> None:
     helped = python("-X", "importtime", "-m", "roboscope", "--help")
     assert helped.returncode == 0 and "spaces" in helped.stdout
     assert sorted(m for m in imported(helped.stderr) if m.startswith(FORBIDDEN)) == []
+
+
+def test_watch_follows_a_session_until_it_is_deleted(
+    server_url: str, session: dict[str, Any]
+) -> None:
+    """`watch` as a real process: one JSON line per event as it happens, exit 0 when the
+    session is deleted; an unknown session is one line and exit 1."""
+    sid = session["id"]
+    env = {**os.environ, "ROBOSCOPE_URL": server_url}
+    command = [sys.executable, "-m", "roboscope", "watch", sid, "--json"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    ) as watcher:
+        assert watcher.stdout is not None
+        lines = [json.loads(watcher.stdout.readline()) for _ in range(2)]  # the snapshots
+        ok(server_url, "markers", "create", "--session", sid, *SQUARE_ARGS, "--label", "A")
+        lines.append(json.loads(watcher.stdout.readline()))
+        cli(server_url, "sessions", "delete", sid)
+        out, err = watcher.communicate(timeout=30)
+    lines += [json.loads(line) for line in out.splitlines()]
+    assert [line["event"] for line in lines] == [
+        "presence.snapshot",
+        "lock.snapshot",
+        "marker.created",
+        "work_session.deleted",
+    ]
+    assert lines[2]["data"]["label"] == "A" and lines[2]["cursor"] < lines[3]["cursor"]
+    assert watcher.returncode == 0, err
+
+    gone = roboscope("watch", sid, env={"ROBOSCOPE_URL": server_url})
+    assert gone.returncode == 1
+    assert gone.stderr.startswith("error: 404") and "Traceback" not in gone.stderr
+
+
+SQUARE_ARGS = ("--p1", "0,0,0", "--p2", "1,0,0", "--p3", "1,0,1", "--p4", "0,0,1")

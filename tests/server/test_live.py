@@ -5,6 +5,7 @@ processes, the end of a deleted session's stream, and a stalled consumer's bound
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +17,10 @@ import pytest
 from httpx_sse import aconnect_sse
 from sqlalchemy.engine import make_url
 
+from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
+from roboscope.services import markers
+from roboscope.wire import MarkerCreate
 
 from ..conftest import create_postgres_database, require_service
 from ..servers import running_server
@@ -138,6 +142,21 @@ async def test_one_subscriber_sees_every_change_of_8_writers_exactly_once_and_re
             assert [v for m, v in got if m == marker_id] == list(range(len(one)))
         last_id = watcher.data()[-1][1]
         await watcher.close()
+        # The catch-up endpoint agrees with the stream, change for change.
+        async with httpx.AsyncClient(base_url=server.api) as http:
+            caught: list[tuple[str, str, Json]] = []
+            since = int(watcher.data()[0][1]) - 1
+            while True:
+                url = f"/work-sessions/{session}/changes"
+                page = (await http.get(url, params={"since": since})).json()
+                caught += [
+                    (f"{c['entity']}.{c['op']}", str(c["cursor"]), c["data"])
+                    for c in page["changes"]
+                ]
+                since = page["cursor"]
+                if not page["has_more"]:
+                    break
+        assert caught == watcher.data()
 
         missed = await _write(server.api, session, 50, "late-")
         resumed = Subscriber(server.api, session, last_event_id=last_id)
@@ -357,3 +376,58 @@ async def test_presence_and_lock_events_arrive_once_with_two_processes(
             assert _announced(watcher) == expected
             assert all("token" not in str(data) for _, _, data in watcher.events)
             await watcher.close()
+
+
+async def test_a_change_whose_wake_up_was_lost_still_arrives(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A write that publishes no wake-up (here: made by a process without a live hub, as
+    when Redis drops the message) reaches the stream by the log poll: late, never lost."""
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        watcher = Subscriber(server.api, session)
+        async with asyncio.timeout(20):
+            await watcher.until(snapshots_sent)
+        database = Database(env["ROBOSCOPE_DATABASE_URL"])  # no after_commit: nothing published
+        try:
+            body = MarkerCreate.model_validate({"work_session_id": session, **SQUARE})
+            answer = await markers.create_marker(database, body)
+        finally:
+            await database.dispose()
+        async with asyncio.timeout(20):
+            await watcher.until(data_events(1))
+        assert watcher.data()[0][2] == json.loads(answer.body)
+        await watcher.close()
+
+
+async def test_streams_end_cleanly_when_the_server_stops(tmp_path: Path, env: dict[str, str]) -> None:
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        watchers = [Subscriber(server.api, session) for _ in range(3)]
+        for watcher in watchers:
+            async with asyncio.timeout(20):
+                await watcher.until(snapshots_sent)
+        stopping = asyncio.create_task(asyncio.to_thread(server.stop))
+        for watcher in watchers:  # bounded by the test timeout, not by a duration assertion
+            async with asyncio.timeout(30):
+                await watcher.until(lambda s: s.ended)
+            # A clean end of the response, with the event that says why: reconnect elsewhere.
+            assert watcher.events[-1][0] == "stream.closing"
+            await watcher.close()
+        assert await stopping == 0
+
+
+async def test_idle_streams_get_keep_alive_comments(tmp_path: Path, env: dict[str, str]) -> None:
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        async with (
+            httpx.AsyncClient(base_url=server.api, timeout=httpx.Timeout(10, read=30)) as http,
+            http.stream("GET", f"/work-sessions/{session}/events", params={"ping": 1}) as response,
+        ):
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["cache-control"] == "no-store"
+            seen = ""
+            async for chunk in response.aiter_text():
+                seen += chunk
+                if ": ping" in seen:
+                    break

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import pydantic_core
@@ -52,12 +52,22 @@ class LiveEvent:
 
 
 _DROPPED = LiveEvent("stream.dropped", '{"reason":"slow_consumer"}')
+_CLOSING = LiveEvent("stream.closing", '{"reason":"server_shutdown"}')
+_LAST = (_DROPPED, _CLOSING)
 
 
 @dataclass(slots=True, eq=False)
 class Subscriber:
     queue: asyncio.Queue[LiveEvent]
     dropped: bool = False
+
+    def close(self) -> None:
+        """End the stream cleanly (server shutdown): its client reconnects elsewhere."""
+        if not self.dropped:
+            self.dropped = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(_CLOSING)
 
     def offer(self, event: LiveEvent) -> None:
         """Queue `event`; a full queue means a consumer that does not keep up: its backlog
@@ -217,6 +227,7 @@ class LiveHub:
         *,
         since: int | None,
         snapshots: Callable[[], Awaitable[list[LiveEvent]]],
+        closing: Closing | None = None,
     ) -> AsyncIterator[LiveEvent]:
         """A session's stream: checked (404, 410) and subscribed before it is returned, so
         errors are answers rather than broken streams, and nothing committed from now on
@@ -233,11 +244,19 @@ class LiveHub:
         except BaseException:
             self._unsubscribe(session_id, subscriber)
             raise
-        return self._stream(session_id, subscriber, first, now if since is None else since)
+        return self._stream(session_id, subscriber, first, now if since is None else since, closing)
 
     async def _stream(
-        self, session_id: UUID, subscriber: Subscriber, first: list[LiveEvent], since: int
+        self,
+        session_id: UUID,
+        subscriber: Subscriber,
+        first: list[LiveEvent],
+        since: int,
+        closing: Closing | None,
     ) -> AsyncIterator[LiveEvent]:
+        on_close = (
+            None if closing is None else asyncio.ensure_future(_close_on(closing, subscriber))
+        )
         try:
             for event in first:
                 yield event
@@ -258,12 +277,25 @@ class LiveHub:
                 if event.cursor is not None and event.cursor <= last:
                     continue
                 yield event
-                if event is _DROPPED or event.name == "work_session.deleted":
+                if event in _LAST or event.name == "work_session.deleted":
                     return
                 if event.cursor is not None:
                     last = event.cursor
         finally:
+            if on_close is not None:
+                on_close.cancel()
             self._unsubscribe(session_id, subscriber)
+
+
+class Closing(Protocol):
+    """What says the server is stopping (the HTTP edge's shutdown event)."""
+
+    async def wait(self) -> object: ...
+
+
+async def _close_on(closing: Closing, subscriber: Subscriber) -> None:
+    await closing.wait()
+    subscriber.close()
 
 
 def _announcement(announced: feed.LiveNotice) -> LiveEvent:

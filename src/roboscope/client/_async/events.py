@@ -66,8 +66,8 @@ async def follow_events(
                     event = parse_event(message.event, message.id, message.data)
                     if event.cursor is not None:
                         last = event.cursor
-                    if event.name == "stream.dropped":  # we fell behind: resume from `last`
-                        break
+                    if event.kind == "stream":  # dropped (we fell behind) or the server stops:
+                        break  # resume from `last`, here or at another process
                     yield event
                     if event.name == "work_session.deleted":
                         return

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
@@ -19,6 +20,8 @@ from ..deps import DB, Realtime
 from ..responses import wire
 
 router = APIRouter(tags=["changes"])
+
+SHUTDOWN_GRACE_SECONDS = 2.0
 
 Since = Annotated[
     int | None, Query(ge=0, description="A cursor: only changes after it (default: all kept).")
@@ -99,10 +102,14 @@ async def session_events(
         if not last_event_id.isdigit():
             raise InvalidInput("Last-Event-ID must be a change cursor (a whole number)")
         since = int(last_event_id)
+    # Set by sse-starlette when the server stops: the stream then ends with `stream.closing`
+    # (a clean end of the response, so clients reconnect at once) within the grace period.
+    stopping = anyio.Event()
     stream = await rt.live.open(
         session_id,
         since=since,
         snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
+        closing=stopping,
     )
     settings = rt.settings
     return EventSourceResponse(
@@ -110,6 +117,8 @@ async def session_events(
         ping=ping or settings.live_ping_seconds,
         send_timeout=settings.live_send_timeout_seconds,
         headers={"X-Accel-Buffering": "no"},
+        shutdown_event=stopping,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )
 
 
