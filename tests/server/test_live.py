@@ -400,7 +400,9 @@ async def test_a_change_whose_wake_up_was_lost_still_arrives(
         await watcher.close()
 
 
-async def test_streams_end_cleanly_when_the_server_stops(tmp_path: Path, env: dict[str, str]) -> None:
+async def test_streams_end_cleanly_when_the_server_stops(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
     with running_server(tmp_path / "a", env=env) as server:
         session = await _session(server.api)
         watchers = [Subscriber(server.api, session) for _ in range(3)]
