@@ -43,8 +43,8 @@ def test_client_and_async_client_have_the_same_methods() -> None:
     assert {RENAMED.get(name, name) for name in async_methods} == set(blocking)
     assert not any(blocking.values())  # nothing to await in the blocking client
     # Every API call is a coroutine in the async client; the behaviours return context
-    # managers in both.
-    behaviours = {"presence", "hold_lock", "marker_sync", "base_url"}
+    # managers in both, `events` an iterator, `http` and `base_url` are properties.
+    behaviours = {"presence", "hold_lock", "marker_sync", "events", "base_url", "http"}
     assert {name for name, is_async in async_methods.items() if not is_async} == behaviours
 
 

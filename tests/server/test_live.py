@@ -19,7 +19,10 @@ from sqlalchemy.engine import make_url
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
+from roboscope.realtime import EmbeddedRedis
+from roboscope.server.state import app_state
 from roboscope.services import markers
+from roboscope.settings import Settings
 from roboscope.wire import MarkerCreate
 
 from ..conftest import create_postgres_database, require_service
@@ -433,3 +436,20 @@ async def test_idle_streams_get_keep_alive_comments(tmp_path: Path, env: dict[st
                 seen += chunk
                 if ": ping" in seen:
                     break
+
+
+async def test_stopping_right_after_starting_never_hangs(tmp_path: Path) -> None:
+    """The live hub's background tasks stop even when the stop lands while they connect to
+    Redis (redis-py can swallow a cancel there): a server that cannot bind its port stops
+    its app at once after starting it."""
+    with EmbeddedRedis(tmp_path / "redis") as redis:
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'stop.db'}",
+            redis_url=redis.url,
+        )
+        await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        for delay in (0, 0.0005, 0.001, 0.002, 0.005):
+            async with asyncio.timeout(20):  # bounded: a hang fails here
+                async with app_state(settings):
+                    await asyncio.sleep(delay)

@@ -7,7 +7,6 @@ Redis itself (`roboscope serve` starts it once, before any worker, and passes it
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from ..services import changes
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
 from ..settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +53,13 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         redis,
         queue_size=settings.live_queue_size,
         poll_seconds=settings.live_poll_seconds,
+        retention=changes.Retention(
+            max_age=timedelta(days=settings.changes_retention_days),
+            max_count=settings.changes_retention_count,
+        ),
     )
     database.after_commit = live.committed
     await live.start()
-    retention = asyncio.create_task(_retain_changes(database, settings))
     try:
         yield AppState(
             settings=settings,
@@ -74,25 +74,9 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             live=live,
         )
     finally:
-        retention.cancel()
         await live.stop()
         await locks.aclose()
         await redis.aclose()
         await database.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
-
-
-async def _retain_changes(database: Database, settings: Settings) -> None:
-    """Trim the change log now and then; every process does, which is harmless (each pass
-    removes a prefix that is gone already or goes now)."""
-    retention = changes.Retention(
-        max_age=timedelta(days=settings.changes_retention_days),
-        max_count=settings.changes_retention_count,
-    )
-    while True:
-        try:
-            await changes.purge_expired(database, retention)
-        except Exception as error:  # down database: next round
-            log.warning("change log retention failed: %s", error)
-        await asyncio.sleep(60)

@@ -35,6 +35,8 @@ from . import changes, locks, presence
 log = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 500
+STOP_ROUNDS = 5
+RETENTION_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,13 @@ class _Topic:
 
 class LiveHub:
     def __init__(
-        self, db: Database, redis: Redis, *, queue_size: int = 500, poll_seconds: float = 2.0
+        self,
+        db: Database,
+        redis: Redis,
+        *,
+        queue_size: int = 500,
+        poll_seconds: float = 2.0,
+        retention: changes.Retention | None = None,
     ) -> None:
         self._db = db
         self._redis = redis
@@ -104,6 +112,7 @@ class LiveHub:
         self._topics: dict[UUID, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper = Sweeper(redis)
+        self._retention = retention
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -111,11 +120,22 @@ class LiveHub:
         self._spawn(feed.listen(self._redis, self._on_message, self.poll_soon))
         self._spawn(self._poll_forever())
         self._spawn(self._sweeper.run())
+        if self._retention is not None:
+            self._spawn(self._retain_forever(self._retention))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop every background task. A cancel that lands while redis-py is connecting can
+        be swallowed by it (the task carries on to its next wait), so the tasks still running
+        are asked again: shutdown never waits forever on one of them."""
+        pending = set(self._tasks)
+        for _ in range(STOP_ROUNDS):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1)
+        if pending:
+            log.warning("%d live background tasks did not stop", len(pending))
         self._tasks.clear()
 
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -154,6 +174,16 @@ class LiveHub:
                 self.deliver(announced.session_id, _announcement(announced))
         except (KeyError, TypeError, ValueError):
             log.warning("ignored a malformed live message: %r", payload)
+
+    async def _retain_forever(self, retention: changes.Retention) -> None:
+        """Trim the change log now and then; every process does, which is harmless (each
+        pass removes a prefix that is gone already or goes now)."""
+        while True:
+            try:
+                await changes.purge_expired(self._db, retention)
+            except Exception as error:  # a down database: next round
+                log.warning("change log retention failed: %s", error)
+            await asyncio.sleep(RETENTION_SECONDS)
 
     async def _poll_forever(self) -> None:
         while True:
