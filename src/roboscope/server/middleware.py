@@ -49,8 +49,9 @@ class ApiMiddleware:
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))  # (the stream sets its own)
+                    message = {**message, "headers": headers}
             await send(message)
 
         if scope["method"] in WRITE_METHODS:
