@@ -72,6 +72,22 @@ class Server:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
 
+    def rss_bytes(self) -> int | None:
+        """Resident memory of the server and its worker processes (Linux /proc `VmRSS`);
+        None where /proc is missing."""
+        total = 0
+        for pid in [self.process.pid, *_children(self.process.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                if pid == self.process.pid:
+                    return None
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        return total
+
 
 def _children(pid: int) -> list[int]:
     found = []
@@ -173,6 +189,50 @@ def bench_redis() -> Iterator[tuple[str, str]]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def _api_command(port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "roboscope", "serve", "--host", LOOPBACK, "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def serve_api(
+    redis_url: str, workers: int = 1, *, startup_timeout: float = 60.0
+) -> Iterator[Server]:
+    """`roboscope serve` alone (its own temporary data dir and SQLite file), on `redis_url`."""
+    data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
+    env |= {"ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url}
+    port = free_port()
+    try:
+        with _running(
+            "roboscope serve", _api_command(port, workers), env, "/api/v1/health", "GET",
+            workers, port, data_dir / "api.log", startup_timeout,
+        ) as api:  # fmt: skip
+            yield api
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serve_module(
+    name: str, module: str, *, ready: str = "/health", startup_timeout: float = 30.0
+) -> Iterator[Server]:
+    """`python -m <module> --port <free port>`: a one-process baseline server of the bench."""
+    data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
+    port = free_port()
+    command = [sys.executable, "-m", module, "--port", str(port)]
+    try:
+        with _running(
+            name, command, dict(os.environ), ready, "GET", 1, port, data_dir / "server.log",
+            startup_timeout,
+        ) as server:  # fmt: skip
+            yield server
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def serve_pair(
     redis_url: str, workers: int, *, startup_timeout: float = 60.0
@@ -183,10 +243,7 @@ def serve_pair(
     api_env = {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url}
     baseline_env = {**env, "BENCH_REDIS_URL": redis_url}
     api_port, baseline_port = free_port(), free_port()
-    api_command = [
-        sys.executable, "-m", "roboscope", "serve", "--host", LOOPBACK, "--port", str(api_port),
-        "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
+    api_command = _api_command(api_port, workers)
     # The same uvicorn options as `roboscope serve` (see roboscope.cli_server).
     baseline_command = [
         sys.executable, "-m", "uvicorn", "bench.baseline_app:create_app", "--factory",
