@@ -150,6 +150,7 @@ async def _subscriber_process(pipe: Pipe, port: int, path: str, count: int) -> N
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
     loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    os.set_blocking(pipe.fileno(), True)  # the event loop made it non-blocking: sends are large
     subs = _Subscribers(count, receipts=[[] for _ in range(count)])
     request = stream_request(port, path)
     gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
