@@ -12,6 +12,10 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """Per phase (connect, read, write, pool); well inside the 30 s every request must fit."""
 
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
+"""Idle connections are dropped well before the server closes them (uvicorn's keep-alive,
+5 s by default): a request sent on a connection the server is closing at that moment fails."""
+
 
 def sdk_version() -> str:
     try:

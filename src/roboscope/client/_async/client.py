@@ -46,7 +46,7 @@ from ...wire.locks import (
 )
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from .. import _calls as calls
-from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
+from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, finish, unreachable
 from ..changes import AsyncChangeHandler
 from ..events import Event, MarkerSnapshot
@@ -82,6 +82,7 @@ class AsyncClient:
             headers={**HEADERS, **(headers or {})},
             timeout=timeout,
             transport=transport,
+            limits=LIMITS,
         )
 
     @property

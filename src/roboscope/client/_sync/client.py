@@ -48,7 +48,7 @@ from ...wire.locks import (
 )
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from .. import _calls as calls
-from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, api_url
+from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, finish, unreachable
 from ..changes import ChangeHandler
 from ..events import Event, MarkerSnapshot
@@ -84,6 +84,7 @@ class Client:
             headers={**HEADERS, **(headers or {})},
             timeout=timeout,
             transport=transport,
+            limits=LIMITS,
         )
 
     @property
