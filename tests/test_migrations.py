@@ -11,27 +11,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roboscope.db.migrate import downgrade, upgrade
 from roboscope.db.tables import metadata
 
-from .conftest import require_service
-
-
-async def _create_database(admin_url: str, name: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            exists = await conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            )
-            if not exists:
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
+from .conftest import create_postgres_database, require_service
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -42,8 +29,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         return
     shared = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
     name = f"{shared.database}_migrations"
-    asyncio.run(_create_database(shared.render_as_string(hide_password=False), name))
-    url = shared.set(database=name).render_as_string(hide_password=False)
+    url = create_postgres_database(shared, name)
     downgrade(url, "base")
     yield url
     downgrade(url, "base")

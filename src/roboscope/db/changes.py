@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,15 +87,14 @@ async def list_changes(
     return (await conn.execute(stmt)).mappings().all()
 
 
-async def sessions_changed_after(conn: AsyncConnection, after: int) -> tuple[set[UUID], int]:
-    """The work sessions with changes after `after`, and the newest cursor seen."""
-    stmt = select(changes.c.work_session_id, func.max(changes.c.cursor)).where(
-        changes.c.cursor > after, changes.c.work_session_id.is_not(None)
+async def sessions_changed_after(conn: AsyncConnection, after: int) -> set[UUID]:
+    """The work sessions with changes after `after`."""
+    stmt = (
+        select(changes.c.work_session_id)
+        .where(changes.c.cursor > after, changes.c.work_session_id.is_not(None))
+        .distinct()
     )
-    stmt = stmt.group_by(changes.c.work_session_id)
-    found = (await conn.execute(stmt)).all()
-    newest = max((int(cursor) for _, cursor in found), default=after)
-    return {session_id for session_id, _ in found}, newest
+    return set((await conn.execute(stmt)).scalars())
 
 
 async def purge(conn: AsyncConnection, *, older_than: datetime, keep_last: int, batch: int) -> int:

@@ -197,7 +197,7 @@ class LiveHub:
         after = min(topic.cursor for topic in self._topics.values())
         try:
             async with self._db.read() as conn:
-                changed, _ = await change_rows.sessions_changed_after(conn, after)
+                changed = await change_rows.sessions_changed_after(conn, after)
         except Exception as error:  # the database may be down: try again next round
             log.warning("live poll failed: %s", error)
             return
@@ -246,10 +246,6 @@ class LiveHub:
         topic.subscribers.discard(subscriber)
         if not topic.subscribers:
             del self._topics[session_id]
-
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(topic.subscribers) for topic in self._topics.values())
 
     async def open(
         self,
