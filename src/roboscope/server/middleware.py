@@ -1,6 +1,8 @@
 """Pure ASGI middleware for what every API answer needs (no per-request task overhead).
 
 - `Cache-Control: no-store` on every answer: iOS caches GET responses otherwise.
+- The `send` it wraps, in the scope for the live stream (server/event_stream.py): its
+  frames, after a head that passed here, skip the wrapper that only looks at heads.
 - Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
   over the headers, each refusal a short JSON error:
   - 403 when a browser says the request comes from another site (`Sec-Fetch-Site`): a page
@@ -18,6 +20,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
+from .event_stream import RAW_SEND
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _OWN_SITE = frozenset({b"same-origin", b"none"})  # `none`: typed in the address bar
@@ -45,6 +48,7 @@ class ApiMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[RAW_SEND] = send  # the live stream's frames skip the wrappers below (event_stream.py)
 
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -20,6 +20,7 @@ from ..services import changes
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
 from ..settings import Settings
+from .event_stream import EventStreams
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class AppState:
     locks: LockStore
     lock_policy: LockPolicy
     live: LiveHub
+    streams: EventStreams
 
 
 @asynccontextmanager
@@ -60,6 +62,8 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
     )
     database.after_commit = live.committed
     await live.start()
+    streams = EventStreams(send_timeout=settings.live_send_timeout_seconds)
+    streams.start()
     try:
         yield AppState(
             settings=settings,
@@ -72,8 +76,10 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
             live=live,
+            streams=streams,
         )
     finally:
+        await streams.stop()
         await live.stop()
         await locks.aclose()
         await redis.aclose()

@@ -7,17 +7,19 @@ once and from other processes through Redis pub/sub, with a poll as the safety n
 wake-up delays an event, never loses it). Presence and lock events are not in the log: a
 stream starts with their current state and then gets their events from the channel.
 
-A subscriber's queue is bounded: one that does not keep up is dropped with a last event
-saying why, instead of growing the server's memory; it resumes with `Last-Event-ID`.
+What a subscriber may fall behind is bounded: one that does not keep up is dropped with a
+last event saying why, instead of growing the server's memory; it resumes with
+`Last-Event-ID`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import pydantic_core
@@ -39,50 +41,120 @@ STOP_ROUNDS = 5
 RETENTION_SECONDS = 60.0
 
 
-@dataclass(frozen=True, slots=True)
 class LiveEvent:
-    """One event of a stream, its JSON encoded once for every subscriber; `cursor` is set for
-    data changes (the stream's `id:`), not for presence and lock events."""
+    """One event of a stream, encoded once for every subscriber: its JSON and its whole SSE
+    frame; `cursor` is set for data changes (the stream's `id:`), not for presence and lock
+    events."""
 
-    name: str
-    data: str
-    cursor: int | None = None
+    __slots__ = ("cursor", "data", "frame", "name")
+
+    def __init__(self, name: str, data: str, cursor: int | None = None) -> None:
+        self.name = name
+        self.data = data
+        self.cursor = cursor
+        self.frame = sse_frame(name, data, cursor)
+
+    def __repr__(self) -> str:
+        return f"LiveEvent({self.name!r}, {self.data!r}, {self.cursor!r})"
 
     @classmethod
     def of_change(cls, change: Change) -> LiveEvent:
         return cls(change.event, pydantic_core.to_json(change.data).decode(), change.cursor)
 
 
+def sse_frame(name: str, data: str, cursor: int | None = None) -> bytes:
+    """`id:` (data changes only), `event:`, `data:` lines and the blank line that ends an SSE
+    event. JSON has no raw line breaks; anything else is split over `data:` lines."""
+    if "\n" in data or "\r" in data:
+        data = "\ndata: ".join(data.splitlines())
+    head = "" if cursor is None else f"id: {cursor}\n"
+    return f"{head}event: {name}\ndata: {data}\n\n".encode()
+
+
+PING_FRAME = b": ping\n\n"
 _DROPPED = LiveEvent("stream.dropped", '{"reason":"slow_consumer"}')
 _CLOSING = LiveEvent("stream.closing", '{"reason":"server_shutdown"}')
-_LAST = (_DROPPED, _CLOSING)
 
 
-@dataclass(slots=True, eq=False)
 class Subscriber:
-    queue: asyncio.Queue[LiveEvent]
-    dropped: bool = False
+    """One stream's place in the hub, and the rules of its order: the snapshots, then the log
+    after its cursor, then live events without any the catch-up sent, ending after
+    `work_session.deleted`, `stream.dropped` or `stream.closing`.
+
+    The hub hands it events synchronously (`offer`), one call per subscriber and event, with
+    no task switch; the HTTP edge (server/event_stream.py) implements how frames reach the
+    client (`_write`, `_finish`). Until the catch-up is over, live events wait in a backlog of
+    at most `queue_size`; after it, the edge holds what its client has not accepted yet, as
+    many frames, and `_write` answers False past that: the stream is then dropped."""
+
+    __slots__ = ("backlog", "done", "first", "last", "live", "queue_size", "session_id")
+
+    def __init__(self, queue_size: int) -> None:
+        self.session_id: UUID | None = None
+        self.first: list[LiveEvent] = []
+        self.last = 0
+        self.backlog: deque[LiveEvent] | None = deque()
+        self.live = False
+        self.done = False
+        self.queue_size = queue_size
+
+    def offer(self, event: LiveEvent) -> None:
+        if self.done:
+            return
+        if not self.live:
+            backlog = self.backlog
+            assert backlog is not None
+            if len(backlog) >= self.queue_size:
+                self.drop()
+            else:
+                backlog.append(event)
+            return
+        self._emit(event)
 
     def close(self) -> None:
         """End the stream cleanly (server shutdown): its client reconnects elsewhere."""
-        if not self.dropped:
-            self.dropped = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(_CLOSING)
+        if not self.done:
+            self.done = True
+            self.backlog = None
+            self._finish(_CLOSING.frame, discard=True)
 
-    def offer(self, event: LiveEvent) -> None:
-        """Queue `event`; a full queue means a consumer that does not keep up: its backlog
-        is dropped and replaced by the one event that ends its stream."""
-        if self.dropped:
-            return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(_DROPPED)
+    def drop(self) -> None:
+        """A consumer that does not keep up: its backlog is discarded and replaced by the one
+        event that ends its stream (it resumes from the log with `Last-Event-ID`)."""
+        if not self.done:
+            self.done = True
+            self.backlog = None
+            self._finish(_DROPPED.frame, discard=True)
+
+    def go_live(self) -> None:
+        """After the catch-up: what waited in the backlog, then every event as it comes."""
+        self.live = True
+        backlog, self.backlog = self.backlog, None
+        while backlog and not self.done:
+            self._emit(backlog.popleft())
+
+    def _emit(self, event: LiveEvent) -> None:
+        cursor = event.cursor
+        if cursor is not None:
+            if cursor <= self.last:
+                return  # sent by the catch-up already
+            self.last = cursor
+            if event.name == "work_session.deleted":
+                self.done = True
+                self._finish(event.frame, discard=False)
+                return
+        if not self._write(event.frame):
+            self.drop()
+
+    # -- what the HTTP edge implements --------------------------------------------------
+
+    def _write(self, frame: bytes) -> bool:
+        """Send `frame` now or hold it; False when the client is too far behind to hold it."""
+        raise NotImplementedError
+
+    def _finish(self, frame: bytes | None, *, discard: bool) -> None:
+        """Send `frame` (after what is held, or instead of it with `discard`), then end."""
+        raise NotImplementedError
 
 
 @dataclass(slots=True, eq=False)
@@ -107,7 +179,7 @@ class LiveHub:
     ) -> None:
         self._db = db
         self._redis = redis
-        self._queue_size = queue_size
+        self.queue_size = queue_size
         self._poll_seconds = poll_seconds
         self._topics: dict[UUID, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -225,103 +297,94 @@ class LiveHub:
     def deliver(self, session_id: UUID, event: LiveEvent, topic: _Topic | None = None) -> None:
         topic = topic or self._topics.get(session_id)
         if topic is not None:
+            # Each offer writes to its client at once (server/event_stream.py): the hub's loop
+            # is the whole fan-out, no task per subscriber wakes up.
             for subscriber in topic.subscribers:
                 subscriber.offer(event)
 
     # -- subscriptions ----------------------------------------------------------------------
 
-    async def _subscribe(self, session_id: UUID) -> Subscriber:
+    async def _subscribe(self, session_id: UUID, subscriber: Subscriber) -> None:
         if session_id not in self._topics:
             async with self._db.read() as conn:
                 cursor = await changes.current_cursor(conn)
             self._topics.setdefault(session_id, _Topic(cursor))
-        subscriber = Subscriber(asyncio.Queue(self._queue_size))
+        subscriber.session_id = session_id
         self._topics[session_id].subscribers.add(subscriber)
-        return subscriber
 
-    def _unsubscribe(self, session_id: UUID, subscriber: Subscriber) -> None:
-        topic = self._topics.get(session_id)
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a stream (its end, whatever the reason); harmless when done already."""
+        session_id = subscriber.session_id
+        topic = None if session_id is None else self._topics.get(session_id)
         if topic is None:
             return
         topic.subscribers.discard(subscriber)
         if not topic.subscribers:
-            del self._topics[session_id]
+            del self._topics[session_id]  # type: ignore[arg-type]
 
     async def open(
         self,
         session_id: UUID,
+        subscriber: Subscriber,
         *,
         since: int | None,
         snapshots: Callable[[], Awaitable[list[LiveEvent]]],
-        closing: Closing | None = None,
-    ) -> AsyncIterator[LiveEvent]:
-        """A session's stream: checked (404, 410) and subscribed before it is returned, so
+    ) -> None:
+        """Check a session's stream (404, 410) and subscribe it before any byte is sent, so
         errors are answers rather than broken streams, and nothing committed from now on
-        can slip between the catch-up and the live events."""
+        can slip between the catch-up and the live events. `follow` then sends it."""
         async with self._db.snapshot() as conn:
             if await session_rows.get_work_session(conn, session_id) is None:
                 raise NotFound(f"work session {session_id} does not exist")
             if since is not None:
                 await changes.require_retained(conn, since)
             now = await changes.current_cursor(conn)
-        subscriber = await self._subscribe(session_id)
+        subscriber.last = now if since is None else since
+        await self._subscribe(session_id, subscriber)
         try:
-            first = await snapshots()
+            subscriber.first = await snapshots()
         except BaseException:
-            self._unsubscribe(session_id, subscriber)
+            self.unsubscribe(subscriber)
             raise
-        return self._stream(session_id, subscriber, first, now if since is None else since, closing)
 
-    async def _stream(
-        self,
-        session_id: UUID,
-        subscriber: Subscriber,
-        first: list[LiveEvent],
-        since: int,
-        closing: Closing | None,
-    ) -> AsyncIterator[LiveEvent]:
-        on_close = (
-            None if closing is None else asyncio.ensure_future(_close_on(closing, subscriber))
-        )
-        try:
-            for event in first:
-                yield event
-            last = since
-            while True:  # catch up from the log: every change after `since`, in order
-                page = await changes.list_changes(
-                    self._db, since=last, limit=CATCH_UP_PAGE, work_session_id=session_id
-                )
-                for change in page.changes:
-                    yield LiveEvent.of_change(change)
-                    if change.event == "work_session.deleted":
-                        return
-                last = page.cursor
-                if not page.has_more:
-                    break
-            while True:  # then live: the hub's events, without what the catch-up sent
-                event = await subscriber.queue.get()
-                if event.cursor is not None and event.cursor <= last:
-                    continue
-                yield event
-                if event in _LAST or event.name == "work_session.deleted":
+    async def follow(
+        self, subscriber: Subscriber, send: Callable[[bytes], Awaitable[None]]
+    ) -> None:
+        """Send an opened stream its snapshots and the log after its cursor, each write
+        awaited (a slow reader slows its own catch-up, nobody else's), then switch it to
+        live events, which the hub hands it as they come (`Subscriber.offer`)."""
+        session_id = subscriber.session_id
+        first, subscriber.first = subscriber.first, []
+        for event in first:
+            if subscriber.done:
+                return
+            await send(event.frame)
+        while not subscriber.done:  # catch up from the log: every change after `last`
+            page = await changes.list_changes(
+                self._db, since=subscriber.last, limit=CATCH_UP_PAGE, work_session_id=session_id
+            )
+            for change in page.changes:
+                if subscriber.done:
                     return
-                if event.cursor is not None:
-                    last = event.cursor
-        finally:
-            if on_close is not None:
-                on_close.cancel()
-            self._unsubscribe(session_id, subscriber)
+                event = LiveEvent.of_change(change)
+                subscriber.last = change.cursor
+                if event.name == "work_session.deleted":
+                    subscriber.done = True
+                    subscriber.backlog = None
+                    subscriber._finish(event.frame, discard=True)
+                    return
+                await send(event.frame)
+            subscriber.last = max(subscriber.last, page.cursor)
+            if not page.has_more:
+                break
+        if not subscriber.done:
+            subscriber.go_live()
 
-
-class Closing(Protocol):
-    """What says the server is stopping (the HTTP edge's shutdown event)."""
-
-    async def wait(self) -> object: ...
-
-
-async def _close_on(closing: Closing, subscriber: Subscriber) -> None:
-    await closing.wait()
-    subscriber.close()
+    def close_all(self) -> None:
+        """Server shutdown: every stream of this process ends with `stream.closing`."""
+        for topic in list(self._topics.values()):
+            for subscriber in list(topic.subscribers):
+                subscriber.close()
 
 
 def _announcement(announced: feed.LiveNotice) -> LiveEvent:

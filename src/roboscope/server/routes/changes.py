@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio
 from fastapi import APIRouter, Header, Query
-from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
 from ...errors import InvalidInput
@@ -17,11 +14,10 @@ from ...services import changes, live
 from ...wire.changes import ChangePage
 from ...wire.errors import CursorExpiredError, NotFoundError
 from ..deps import DB, Realtime
+from ..event_stream import EventStream
 from ..responses import wire
 
 router = APIRouter(tags=["changes"])
-
-SHUTDOWN_GRACE_SECONDS = 2.0
 
 Since = Annotated[
     int | None, Query(ge=0, description="A cursor: only changes after it (default: all kept).")
@@ -71,7 +67,7 @@ async def session_changes(
 
 @router.get(
     "/work-sessions/{session_id}/events",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The live stream."},
         404: {"model": NotFoundError, "description": "No such work session."},
@@ -102,30 +98,12 @@ async def session_events(
         if not last_event_id.isdigit():
             raise InvalidInput("Last-Event-ID must be a change cursor (a whole number)")
         since = int(last_event_id)
-    # Set by sse-starlette when the server stops: the stream then ends with `stream.closing`
-    # (a clean end of the response, so clients reconnect at once) within the grace period.
-    stopping = anyio.Event()
-    stream = await rt.live.open(
+    settings = rt.settings
+    stream = EventStream(rt.live, rt.streams, ping=ping or settings.live_ping_seconds)
+    await rt.live.open(
         session_id,
+        stream,
         since=since,
         snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
-        closing=stopping,
     )
-    settings = rt.settings
-    return EventSourceResponse(
-        _sse(stream),
-        ping=ping or settings.live_ping_seconds,
-        send_timeout=settings.live_send_timeout_seconds,
-        headers={"X-Accel-Buffering": "no"},
-        shutdown_event=stopping,
-        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
-    )
-
-
-async def _sse(stream: AsyncIterator[live.LiveEvent]) -> AsyncIterator[ServerSentEvent]:
-    async for event in stream:
-        yield ServerSentEvent(
-            data=event.data,
-            event=event.name,
-            id=None if event.cursor is None else str(event.cursor),
-        )
+    return stream
