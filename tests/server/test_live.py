@@ -26,7 +26,7 @@ from roboscope.settings import Settings
 from roboscope.wire import MarkerCreate
 
 from ..conftest import create_postgres_database, require_service
-from ..servers import running_server
+from ..servers import ServerProcess, running_server
 
 SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
 Json = dict[str, Any]
@@ -403,23 +403,134 @@ async def test_a_change_whose_wake_up_was_lost_still_arrives(
         await watcher.close()
 
 
+def _raw_stream(server: ServerProcess, session: str, *, receive_buffer: int = 0) -> socket.socket:
+    """A client that asks for the stream over a plain socket and reads only when told to
+    (with a small receive buffer, the server's sends soon have to wait for it)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET /api/v1/work-sessions/{session}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+async def _read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (bounded by the caller)."""
+    sock.setblocking(False)
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            await asyncio.sleep(0.05)
+            continue
+        if not chunk:
+            return received
+        received += chunk
+
+
+async def _big_changes(api: str, session: str, count: int) -> None:
+    """`count` changes of ~60 KB each: a client that reads none soon blocks the server."""
+    async with httpx.AsyncClient(base_url=api) as http:
+        body = {"work_session_id": session, **SQUARE, "meta": {"blob": "x" * 60_000}}
+        marker = (await http.post("/markers", json=body)).json()
+        for n in range(count - 1):
+            answer = await http.patch(f"/markers/{marker['id']}", json={"label": str(n)})
+            assert answer.status_code == 200
+
+
 async def test_streams_end_cleanly_when_the_server_stops(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
+    """Every stream ends with `stream.closing`; one whose client reads nothing does not
+    hold the server up (it is cut after a short grace)."""
     with running_server(tmp_path / "a", env=env) as server:
         session = await _session(server.api)
-        watchers = [Subscriber(server.api, session) for _ in range(3)]
+        watchers = [Subscriber(server.api, session) for _ in range(20)]
         for watcher in watchers:
             async with asyncio.timeout(20):
                 await watcher.until(snapshots_sent)
+        stalled = _raw_stream(server, session, receive_buffer=4096)
+        await _big_changes(server.api, session, 40)
         stopping = asyncio.create_task(asyncio.to_thread(server.stop))
         for watcher in watchers:  # bounded by the test timeout, not by a duration assertion
             async with asyncio.timeout(30):
                 await watcher.until(lambda s: s.ended)
             # A clean end of the response, with the event that says why: reconnect elsewhere.
             assert watcher.events[-1][0] == "stream.closing"
+            assert sum(name.startswith("marker.") for name, _, _ in watcher.events) == 40
             await watcher.close()
-        assert await stopping == 0
+        assert await stopping == 0  # (server.stop kills a server that does not stop in 20 s)
+        stalled.close()
+
+
+async def test_a_client_that_accepts_nothing_is_disconnected(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """With room to hold everything (a large queue), a client that reads nothing is still
+    cut once its sends have waited ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS: the connection
+    closes without the end of the response."""
+    env = {**env, "ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS": "1", "ROBOSCOPE_LIVE_QUEUE_SIZE": "5000"}
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        stalled = _raw_stream(server, session, receive_buffer=4096)
+        await asyncio.sleep(0.5)
+        # ~9 MB: more than the kernel's socket buffers take, so the server's sends wait
+        await _big_changes(server.api, session, 150)
+        await asyncio.sleep(3)  # the send has waited past the timeout by now
+        async with asyncio.timeout(30):
+            received = await _read_until_closed(stalled)
+        stalled.close()
+        assert b"event: lock.snapshot" in received
+        assert b"stream.dropped" not in received
+        assert not received.endswith(b"0\r\n\r\n")  # cut, not ended
+        async with httpx.AsyncClient(base_url=server.api) as http:
+            assert (await http.get("/health")).status_code == 200
+
+
+async def _opened(server: ServerProcess, session: str) -> socket.socket | None:
+    """A stream whose head and snapshots arrived, or None when the server answered 503."""
+    sock = _raw_stream(server, session)
+    sock.setblocking(False)
+    received = b""
+    while b"lock.snapshot" not in received:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            await asyncio.sleep(0.05)
+            continue
+        if not chunk:
+            if received.startswith(b"HTTP/1.1 503"):
+                sock.close()
+                return None
+            raise AssertionError(f"closed after {received!r}")
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 200")
+    return sock
+
+
+async def test_a_client_that_goes_away_frees_its_slot_at_once(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Streams whose clients vanish end when the socket closes, not at the next ping (a
+    minute away here): with room for 3 streams at a time (uvicorn counts the connection
+    being accepted too), 3 streams are opened and dropped, 4 times over; each round's
+    streams fit only once the last round's are freed."""
+    env = {**env, "ROBOSCOPE_HTTP_MAX_CONNECTIONS": "4", "ROBOSCOPE_LIVE_PING_SECONDS": "60"}
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        for _ in range(4):
+            socks: list[socket.socket] = []
+            async with asyncio.timeout(20):  # well below the ping interval
+                while len(socks) < 3:
+                    sock = await _opened(server, session)
+                    if sock is None:  # a slot of the last round is not free yet
+                        await asyncio.sleep(0.1)
+                    else:
+                        socks.append(sock)
+            for sock in socks:
+                sock.close()
 
 
 async def test_idle_streams_get_keep_alive_comments(tmp_path: Path, env: dict[str, str]) -> None:

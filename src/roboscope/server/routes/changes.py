@@ -68,6 +68,7 @@ async def session_changes(
 @router.get(
     "/work-sessions/{session_id}/events",
     response_class=EventStream,
+    status_code=200,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The live stream."},
         404: {"model": NotFoundError, "description": "No such work session."},
