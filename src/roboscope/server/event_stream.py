@@ -126,7 +126,9 @@ class EventStream(Subscriber, Response):
         "_woken",
         "_wrote",
     )
-    media_type = "text/event-stream"
+    # (The head carries the type; None here keeps FastAPI documenting the route's JSON
+    # error answers as JSON: it gives every documented response the class's media type.)
+    media_type = None
 
     def __init__(self, hub: LiveHub, streams: EventStreams, *, ping: float) -> None:
         Subscriber.__init__(self, hub.queue_size)
