@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
+from ..realtime.stream_tokens import StreamTokens
 from ..services import changes
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
@@ -31,6 +32,7 @@ class AppState:
     locks: LockStore
     lock_policy: LockPolicy
     live: LiveHub
+    stream_tokens: StreamTokens
 
 
 @asynccontextmanager
@@ -72,6 +74,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
             live=live,
+            stream_tokens=StreamTokens(redis),
         )
     finally:
         await live.stop()
