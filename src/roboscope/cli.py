@@ -20,7 +20,7 @@ from typer._click import exceptions as errors
 from typer.core import TyperGroup, TyperOption
 
 from .cli_client import register
-from .cli_server import db_app, serve
+from .cli_server import db_app, serve, tokens_app
 from .client._base import sdk_version
 
 
@@ -125,4 +125,5 @@ def main(
 
 app.command()(serve)
 app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
 register(app)
