@@ -113,6 +113,15 @@ def main(
             show_default="http://127.0.0.1:8080",
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ROBOSCOPE_TOKEN",
+            help="API token for the client commands, when the server requires one.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
