@@ -392,3 +392,24 @@ async def test_stream_query_tokens_are_refused_where_they_do_not_apply(
     await asyncio.sleep(0.2)
     gone = await secure.get(f"/work-sessions/{session}/events", params={"access_token": short})
     assert_short_json(gone, 401, "invalid_token")
+
+
+def test_the_access_log_masks_query_tokens() -> None:
+    import logging
+
+    from roboscope.server.auth import RedactQueryTokens
+
+    path = "/api/v1/work-sessions/x/events?since=3&access_token=rbq_secret123&ping=5"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", path, "1.1", 200),
+        None,
+    )
+    assert RedactQueryTokens().filter(record)
+    line = record.getMessage()
+    assert "rbq_secret123" not in line
+    assert "access_token=***&ping=5" in line and "since=3" in line

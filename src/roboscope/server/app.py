@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..settings import Settings
-from .auth import IDENTIFIED
+from .auth import IDENTIFIED, install_log_redaction
 from .docs import install_docs
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
@@ -47,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     install_error_handlers(app)
+    install_log_redaction()
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         # Health stays open: orchestrators and load balancers probe it without a token.

@@ -20,6 +20,8 @@ log. Secrets are never logged: nothing here logs, and error messages never repea
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -135,3 +137,28 @@ async def get_identity(request: Request) -> Identity:
 Caller = Annotated[Identity, Depends(get_identity)]
 IDENTIFIED = Depends(get_identity)
 """What `app.py` mounts on every API router (health and docs stay open)."""
+
+
+_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s\"]*")
+
+
+class RedactQueryTokens(logging.Filter):
+    """Masks `access_token=…` in the access log's request lines (uvicorn logs the whole
+    path with its query): a stream's query token is a credential for its minute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, str) and "access_token=" in arg for arg in record.args
+        ):
+            record.args = tuple(
+                _QUERY_TOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Once per process (each worker builds its app)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueryTokens) for f in access.filters):
+        access.addFilter(RedactQueryTokens())
