@@ -74,6 +74,7 @@ def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess
         yield process
 
 
+@pytest.mark.timeout(900)  # about a minute alone; far more on a machine shared with others
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     server: ServerProcess, headers: list[str], tmp_path: Path
 ) -> None:
