@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
+from roboscope.cli import app
 from roboscope.client import Client, Unauthorized
 from roboscope.db.migrate import upgrade
 
@@ -56,6 +58,18 @@ def test_a_revoked_token_stops_at_once_on_every_process(
     header = {"Authorization": f"Bearer {secret}"}
     for server in two:
         assert httpx.get(f"{server.api}/spaces", headers=header).status_code == 200
+    # The client commands: ROBOSCOPE_TOKEN or --token; without one, one line.
+    url = {"ROBOSCOPE_URL": two[0].url}
+    runner = CliRunner()
+    listed = runner.invoke(app, ["spaces", "list"], env={**url, "ROBOSCOPE_TOKEN": secret})
+    assert listed.exit_code == 0, listed.stderr
+    assert runner.invoke(app, ["--token", secret, "sessions", "list"], env=url).exit_code == 0
+    refused = runner.invoke(app, ["spaces", "list"], env=url)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines() == [
+        "error: 401 unauthorized: this server requires an API token: send `Authorization: "
+        "Bearer <token>` (give an API token: --token or ROBOSCOPE_TOKEN)"
+    ]
     assert "revoked" in tokens(tmp_path, env, "revoke", "field-ipad")
     for server in two:  # the very next request, on either process
         answer = httpx.get(f"{server.api}/spaces", headers=header)
