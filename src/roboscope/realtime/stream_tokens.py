@@ -36,14 +36,13 @@ class StreamTokens:
             await self._client.set(keys.stream_token(session_id, _hash(secret)), value, px=ttl_ms)
         return secret
 
-    async def resolve(self, session_id: UUID, secret: str) -> UUID | bool | None:
-        """The API token id behind a live query token of this session; None for one made
-        with auth off; False when unknown, expired or made for another session."""
+    async def resolve(self, session_id: UUID, secret: str) -> UUID | None:
+        """The API token behind a live query token of this session; None when the query
+        token is unknown, expired, made for another session, or made with auth off (then
+        no API token stands behind it)."""
         if not secret.startswith(PREFIX) or len(secret) > 100:
-            return False
+            return None
         async with guard():
             value = await self._client.get(keys.stream_token(session_id, _hash(secret)))
-        if value is None:
-            return False
-        text = value.decode() if isinstance(value, bytes) else str(value)
+        text = value.decode() if isinstance(value, bytes) else value
         return UUID(text) if text else None

@@ -110,9 +110,8 @@ async def _from_query_token(
         session_id = UUID(str(request.path_params.get("session_id")))
     except ValueError:
         session_id = None
-    found = False if session_id is None else await state.stream_tokens.resolve(session_id, secret)
-    if found is False or found is None or found is True:
-        # Unknown, expired, for another session, or made while auth was off.
+    found = None if session_id is None else await state.stream_tokens.resolve(session_id, secret)
+    if found is None:
         raise Unauthenticated(
             "the access token is not valid for this stream (it lasts a minute; make a new "
             "one with POST /work-sessions/{id}/stream-token)",
