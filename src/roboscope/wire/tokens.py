@@ -18,6 +18,9 @@ TokenName = Annotated[
 ]
 
 
+UserId = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(storable_text)]
+
+
 class ApiToken(WireModel):
     """A token as anyone may see it: never its secret."""
 
@@ -35,9 +38,10 @@ class ApiToken(WireModel):
 
 class ApiTokenCreate(WireModel):
     name: TokenName = Field(description="Unique; letters, digits and `._@-`.")
-    user_id: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(storable_text)] | (
-        None
-    ) = None
+    user_id: UserId | None = Field(
+        default=None,
+        description="The user the token acts as in presence and locks; none: it may not.",
+    )
     scope: Scope = "write"
     expires_in: Annotated[str, Field(pattern=DURATION_PATTERN)] | None = Field(
         default=None,
