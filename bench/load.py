@@ -39,11 +39,14 @@ class Connection:
         reader, writer = await asyncio.open_connection(LOOPBACK, port)
         return cls(reader, writer, f"{LOOPBACK}:{port}".encode())
 
-    def build(self, method: str, path: str, body: bytes = b"") -> bytes:
-        """The bytes of one request, built once and reused when they never change."""
+    def build(self, method: str, path: str, body: bytes = b"", token: str | None = None) -> bytes:
+        """The bytes of one request, built once and reused when they never change; `token`
+        is an API token, sent as `Authorization: Bearer …`."""
+        auth = "" if token is None else f"authorization: Bearer {token}\r\n"
         head = (
             f"{method} {path} HTTP/1.1\r\n"
             f"host: {self._host.decode()}\r\n"
+            f"{auth}"
             "content-type: application/json\r\n"
             f"content-length: {len(body)}\r\n\r\n"
         )

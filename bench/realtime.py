@@ -24,6 +24,7 @@ import sys
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,6 +33,7 @@ from . import load
 from .baseline_app import PATH as BASELINE_PATH
 from .load import Connection, Operation, Recorder
 from .server import Server, bench_redis, serve_pair
+from .tokens import bench_user, make_tokens
 
 API = "/api/v1"
 BASELINE = "baseline"
@@ -61,10 +63,15 @@ def _baseline(_: int, conn: Connection) -> Operation:
     return op
 
 
-def _lock_cycle(_: int, conn: Connection) -> Operation:
+def _lock_cycle(tokens: list[str] | None) -> load.OperationFactory:
+    return partial(_one_lock_cycle, tokens)
+
+
+def _one_lock_cycle(tokens: list[str] | None, index: int, conn: Connection) -> Operation:
     """Acquire then release one lock; every client has its own work session (no contention)."""
     path = f"{API}/locks/{uuid.uuid4()}"
-    acquire = conn.build("POST", path, b'{"ttl_seconds": 30}')
+    token = None if tokens is None else tokens[index]
+    acquire = conn.build("POST", path, b'{"ttl_seconds": 30}', token)
 
     async def op(conn: Connection, rec: Recorder) -> None:
         status, body = await rec.timed(conn, acquire)
@@ -72,7 +79,7 @@ def _lock_cycle(_: int, conn: Connection) -> Operation:
         if not grant.get("acquired"):
             rec.fail(f"acquire answered {status} {body[:120]!r}")
             return
-        release = conn.build("DELETE", path, json.dumps({"token": grant["token"]}).encode())
+        release = conn.build("DELETE", path, json.dumps({"token": grant["token"]}).encode(), token)
         status, body = await rec.timed(conn, release)
         if status != 200 or b'"released":true' not in body:
             rec.fail(f"release answered {status} {body[:120]!r}")
@@ -80,11 +87,16 @@ def _lock_cycle(_: int, conn: Connection) -> Operation:
     return op
 
 
-def _presence(users_per_session: int, sessions: list[uuid.UUID]) -> load.OperationFactory:
+def _presence(
+    users_per_session: int, sessions: list[uuid.UUID], tokens: list[str] | None
+) -> load.OperationFactory:
     def make(index: int, conn: Connection) -> Operation:
         session = sessions[(index // users_per_session) % len(sessions)]
         beat = conn.build(
-            "POST", f"{API}/presence/{session}", f'{{"user_id": "bench-user-{index}"}}'.encode()
+            "POST",
+            f"{API}/presence/{session}",
+            f'{{"user_id": "{bench_user(index)}"}}'.encode(),
+            None if tokens is None else tokens[index],
         )
 
         async def op(conn: Connection, rec: Recorder) -> None:
@@ -97,13 +109,16 @@ def _presence(users_per_session: int, sessions: list[uuid.UUID]) -> load.Operati
     return make
 
 
-def scenarios(clients: int, users_per_session: int) -> dict[str, Scenario]:
+def scenarios(
+    clients: int, users_per_session: int, tokens: list[str] | None = None
+) -> dict[str, Scenario]:
+    """`tokens`: client i's API token (user `bench-user-i`), when the server requires them."""
     session_count = max(1, -(-clients // users_per_session))
     sessions = [uuid.uuid4() for _ in range(session_count)]
     return {
         BASELINE: Scenario(BASELINE, 1, _baseline, on_baseline_app=True),
-        LOCKS: Scenario(LOCKS, 2, _lock_cycle),
-        PRESENCE: Scenario(PRESENCE, 1, _presence(users_per_session, sessions)),
+        LOCKS: Scenario(LOCKS, 2, _lock_cycle(tokens)),
+        PRESENCE: Scenario(PRESENCE, 1, _presence(users_per_session, sessions, tokens)),
     }
 
 
@@ -360,6 +375,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=10_000_000,
         help="upper bound of operations per run, whatever the duration",
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="serve with ROBOSCOPE_AUTH=required; each client sends its own user's API token",
+    )
     parser.add_argument("--json", type=Path, help="also write the runs and summary here")
     return parser.parse_args(argv)
 
@@ -381,7 +401,10 @@ async def measure_configuration(
     api: Server, baseline: Server, clients: int, args: argparse.Namespace
 ) -> list[Run]:
     """Warm-up, then the interleaved runs of every scenario at `clients` connections."""
-    plan = scenarios(clients, args.users_per_session)
+    tokens = None
+    if args.auth:
+        tokens = await make_tokens(api.database_url, clients)
+    plan = scenarios(clients, args.users_per_session, tokens)
     print(f"\n== {api.workers} worker(s), {clients} connections", flush=True)
     for scenario in plan.values():
         server = baseline if scenario.on_baseline_app else api
@@ -410,7 +433,7 @@ async def bench(args: argparse.Namespace) -> int:
             flush=True,
         )
         for workers in args.workers:
-            with serve_pair(redis_url, workers) as (api, baseline):
+            with serve_pair(redis_url, workers, auth=args.auth) as (api, baseline):
                 for clients in args.clients:
                     measured = await measure_configuration(api, baseline, clients, args)
                     runs.extend(measured)

@@ -10,6 +10,7 @@ then stops the servers itself (SIGTERM, SIGKILL if that hangs) and its embedded 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -56,6 +57,7 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     workers: int
+    database_url: str | None = None
 
     def cpu_seconds(self) -> float | None:
         """CPU time so far of the server and its worker processes (Linux /proc), to show
@@ -235,12 +237,14 @@ def serve_module(
 
 @contextlib.contextmanager
 def serve_pair(
-    redis_url: str, workers: int, *, startup_timeout: float = 60.0
+    redis_url: str, workers: int, *, startup_timeout: float = 60.0, auth: bool = False
 ) -> Iterator[tuple[Server, Server]]:
-    """(roboscope serve, baseline app), both with `workers` processes, on `redis_url`."""
+    """(roboscope serve, baseline app), both with `workers` processes, on `redis_url`;
+    with `auth`, the API requires tokens (ROBOSCOPE_AUTH=required)."""
     data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
     api_env = {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url}
+    api_env["ROBOSCOPE_AUTH"] = "required" if auth else "off"
     baseline_env = {**env, "BENCH_REDIS_URL": redis_url}
     api_port, baseline_port = free_port(), free_port()
     api_command = _api_command(api_port, workers)
@@ -261,6 +265,7 @@ def serve_pair(
                 workers, baseline_port, data_dir / "baseline.log", startup_timeout,
             ) as baseline,
         ):  # fmt: skip
-            yield api, baseline
+            database_url = f"sqlite+aiosqlite:///{data_dir / 'roboscope.db'}"
+            yield dataclasses.replace(api, database_url=database_url), baseline
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -20,7 +20,7 @@ from typer._click import exceptions as errors
 from typer.core import TyperGroup, TyperOption
 
 from .cli_client import register
-from .cli_server import db_app, serve
+from .cli_server import db_app, serve, tokens_app
 from .client._base import sdk_version
 
 
@@ -113,6 +113,15 @@ def main(
             show_default="http://127.0.0.1:8080",
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="ROBOSCOPE_TOKEN",
+            help="API token for the client commands, when the server requires one.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -125,4 +134,5 @@ def main(
 
 app.command()(serve)
 app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
 register(app)

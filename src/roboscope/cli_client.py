@@ -10,7 +10,8 @@ laser-guide|reference-sets|presence|lock|health`.
   unreachable server, a lock that was not acquired, extended or released, an unhealthy
   health report.
 - The server is `--url` (here or before the command) or `ROBOSCOPE_URL`; `server_url` is the
-  one place that resolves it.
+  one place that resolves it. An API token (for ROBOSCOPE_AUTH=required) is `--token`
+  before the command, or `ROBOSCOPE_TOKEN`.
 
 This module imports the SDK only (httpx, pydantic, typer): never the server, the database
 layer, Redis or Alembic.
@@ -32,7 +33,15 @@ import typer
 from pydantic import BaseModel, ValidationError
 from typer._click.globals import get_current_context
 
-from .client import DEFAULT_URL, Client, ClientError, Event, ReloadRequired, Unavailable
+from .client import (
+    DEFAULT_URL,
+    Client,
+    ClientError,
+    Event,
+    ReloadRequired,
+    Unauthorized,
+    Unavailable,
+)
 from .wire import (
     Anchor,
     AnchorUpdate,
@@ -191,6 +200,18 @@ def server_url(given: str | None) -> str:
     return before or DEFAULT_URL
 
 
+def server_token() -> str | None:
+    """The API token given before the command (`--token`, which also reads ROBOSCOPE_TOKEN)."""
+    context = get_current_context(silent=True)
+    token = context.find_root().params.get("token") if context is not None else None
+    return str(token) if token else None
+
+
+def connect(url: str | None) -> Client:
+    """The SDK client for a command: the chosen server, with the API token if one is given."""
+    return Client(server_url(url), token=server_token())
+
+
 def refuse(error: ValidationError, hint: str | None = None) -> NoReturn:
     """Input the wire models refused before sending: a usage error naming the option (or
     `hint`, e.g. the FILE, followed by the path inside it)."""
@@ -226,8 +247,10 @@ def call(url: str | None, action: Callable[[Client], T]) -> T:
     """Run one SDK action: an SDK error is one line on stderr and exit 1; input the SDK
     refused before sending is a usage error (exit 2)."""
     try:
-        with Client(server_url(url)) as client:
+        with connect(url) as client:
             return action(client)
+    except Unauthorized as error:
+        fail(f"{error} (give an API token: --token or ROBOSCOPE_TOKEN)")
     except ClientError as error:
         fail(str(error))
     except ValidationError as error:
@@ -1110,7 +1133,7 @@ def watch(
     by itself after a drop; exits 1 when the stream cannot be resumed (the session is gone,
     or the cursor is older than the server keeps), 0 when the session is deleted."""
     try:
-        with Client(server_url(url)) as client:
+        with connect(url) as client:
             for event in client.events(session_id, since=since):
                 if json_out:
                     line = {

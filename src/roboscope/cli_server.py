@@ -1,4 +1,4 @@
-"""Server-side commands: `roboscope serve` and `roboscope db …`.
+"""Server-side commands: `roboscope serve`, `roboscope db …` and `roboscope tokens …`.
 
 They import the server, the database layer and Alembic inside the command bodies, so the
 client commands (which share the `roboscope` entry point) start without loading any of it.
@@ -9,10 +9,12 @@ Configuration mistakes end here as one `error:` line per problem (exit 2), never
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -68,6 +70,13 @@ def serve(
         typer.echo(
             "warning: no ROBOSCOPE_REDIS_URL: presence and locks live in an embedded Redis "
             "local to this machine; set ROBOSCOPE_REDIS_URL to share them between machines",
+            err=True,
+        )
+    if settings.auth == "off" and not _is_loopback(host):
+        typer.echo(
+            f"warning: ROBOSCOPE_AUTH is off and the server listens on {host}: anyone who can "
+            "reach this port can read, change and delete every space; set "
+            "ROBOSCOPE_AUTH=required and create tokens (`roboscope tokens create`, docs/auth.md)",
             err=True,
         )
     if settings.database_url is None:
@@ -200,3 +209,164 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
         typer.echo(f"error: {describe_failure(settings.resolved_database_url, error)}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"database at {revision}")
+
+
+tokens_app = typer.Typer(
+    help="API tokens for ROBOSCOPE_AUTH=required (on the server's database).",
+    no_args_is_help=True,
+)
+_SCOPES = ("read", "write", "admin")
+
+
+def _token_command(command: str, work: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """Run `work(database, identity)` on the server's database as its operator (admin).
+
+    The default SQLite database is migrated first, as `serve` does; any other must be at
+    the current schema. Every failure is one `error:` line.
+    """
+    _require_server_extra(command)
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError
+
+    from .db.engine import Database, describe_failure
+    from .db.migrate import schema_is_current, upgrade
+    from .errors import RoboscopeError
+    from .services.access import anonymous
+
+    settings = _load_settings()
+    url = settings.resolved_database_url
+    try:
+        if settings.database_url is None:
+            _prepare_data_dir(settings.data_dir)
+            upgrade(url)
+        elif not schema_is_current(url):
+            typer.echo(
+                "error: the database schema is not up to date; run `roboscope db upgrade` first",
+                err=True,
+            )
+            raise typer.Exit(1)
+    except (DBAPIError, OSError, TimeoutError) as error:
+        typer.echo(f"error: {describe_failure(url, error)}", err=True)
+        raise typer.Exit(1) from None
+
+    async def run() -> Any:
+        database = Database(url, timeout=settings.database_timeout_seconds)
+        try:
+            return await work(database, anonymous("cli"))
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except RoboscopeError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2 if error.status == 422 else 1) from None
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: str = typer.Argument(..., help="A unique name: letters, digits and ._@-"),
+    user: str | None = typer.Option(
+        None, "--user", help="The user the token acts as in presence and locks."
+    ),
+    scope: str = typer.Option("write", "--scope", help="read, write or admin."),
+    expires: str | None = typer.Option(
+        None, "--expires", help="A lifetime: 30d, 12h, 90m (default: until revoked)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the token as JSON."),
+) -> None:
+    """Create a token and print its secret, once (only a hash of it is stored)."""
+    from pydantic import ValidationError
+
+    from .wire.tokens import ApiTokenCreate
+
+    if scope not in _SCOPES:
+        typer.echo(f"error: --scope: {scope!r} is not one of read, write, admin", err=True)
+        raise typer.Exit(2)
+    if expires is not None:
+        _require_server_extra("tokens create")
+        from .errors import InvalidInput
+        from .services.tokens import parse_duration
+
+        try:
+            parse_duration(expires)
+        except InvalidInput as error:
+            typer.echo(f"error: --expires: {error.message}", err=True)
+            raise typer.Exit(2) from None
+    try:
+        body = ApiTokenCreate(name=name, user_id=user, scope=scope, expires_in=expires)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = {"name": "NAME", "user_id": "--user"}.get(str(problem["loc"][0]), "NAME")
+        typer.echo(f"error: {field}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+    async def create(database: Any, operator: Any) -> Any:
+        from .services import tokens
+
+        return await tokens.create(database, operator, body)
+
+    created = _token_command("tokens create", create)
+    if json_out:
+        typer.echo(created.model_dump_json(indent=2))
+        return
+    typer.echo(created.token)
+    expiry = (
+        "never expires"
+        if created.expires_at is None
+        else f"expires {created.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+    )
+    typer.echo(
+        f"token {created.name!r}: scope {created.scope}, user {created.user_id or '(none)'}, "
+        f"{expiry}; shown once, store it now",
+        err=True,
+    )
+
+
+def _state(token: Any) -> str:
+    from datetime import UTC, datetime
+
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        return "expired"
+    return "active"
+
+
+@tokens_app.command("list")
+def tokens_list(
+    json_out: bool = typer.Option(False, "--json", help="Print the tokens as JSON."),
+) -> None:
+    """Every token (never a secret), with its state: active, expired or revoked."""
+
+    async def listing(database: Any, operator: Any) -> Any:
+        from .services import tokens
+
+        return await tokens.list_tokens(database, operator)
+
+    found = _token_command("tokens list", listing)
+    if json_out:
+        typer.echo(json.dumps([token.model_dump(mode="json") for token in found], indent=2))
+        return
+    from .cli_client import print_table
+
+    print_table(
+        ["NAME", "ID", "USER", "SCOPE", "STATE", "CREATED", "EXPIRES"],
+        [[t.name, t.id, t.user_id, t.scope, _state(t), t.created_at, t.expires_at] for t in found],
+    )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name_or_id: str = typer.Argument(..., metavar="NAME_OR_ID", help="The token's name or id."),
+) -> None:
+    """Revoke a token: requests with it get 401 at once, on every server process."""
+
+    async def revoke(database: Any, operator: Any) -> Any:
+        from .services import tokens
+
+        return await tokens.revoke(database, operator, name_or_id)
+
+    revoked = _token_command("tokens revoke", revoke)
+    typer.echo(f"revoked token {revoked.name!r} ({revoked.id})")

@@ -23,6 +23,10 @@ class RoboscopeError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, **self.extra}
 
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers the answer must carry (`Retry-After`, `WWW-Authenticate`)."""
+        return None
+
 
 class NotFound(RoboscopeError):
     status = 404
@@ -72,6 +76,9 @@ class ServiceUnavailable(RoboscopeError):
         self.service = service
         self.retry_after = retry_after
 
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
 
 class InvalidInput(RoboscopeError):
     """Well-formed input that breaks a rule the wire models cannot know (e.g. a configured
@@ -79,3 +86,46 @@ class InvalidInput(RoboscopeError):
 
     status = 422
     code = "validation_error"
+
+
+class Unauthenticated(RoboscopeError):
+    """No usable API token (auth on): missing, unknown, expired, revoked or malformed.
+
+    `invalid_token` is set when the request did carry a token (RFC 6750 then names the error
+    in `WWW-Authenticate`); a request without one gets the bare challenge.
+    """
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, invalid_token: bool = False) -> None:
+        super().__init__(message)
+        self.invalid_token = invalid_token
+        if invalid_token:
+            self.code = "invalid_token"
+
+    def headers(self) -> dict[str, str] | None:
+        challenge = 'Bearer realm="roboscope"'
+        if self.invalid_token:
+            challenge += ', error="invalid_token"'
+        return {"WWW-Authenticate": challenge}
+
+
+class InsufficientScope(RoboscopeError):
+    """The token is valid but its scope is below what the operation needs."""
+
+    status = 403
+    code = "insufficient_scope"
+
+    def __init__(self, needed: str, has: str) -> None:
+        super().__init__(f"this operation needs a token with {needed} scope; this one has {has}")
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": 'Bearer realm="roboscope", error="insufficient_scope"'}
+
+
+class Forbidden(RoboscopeError):
+    """The token may not act as someone else (presence of another user, a lock's owner)."""
+
+    status = 403
+    code = "forbidden"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,7 +23,12 @@ from sqlalchemy.exc import ArgumentError
 ENV_PREFIX = "ROBOSCOPE_"
 
 # ROBOSCOPE_* names read by something other than the server.
-OTHER_VARIABLES = ("ROBOSCOPE_URL", "ROBOSCOPE_TEST_DATABASE_URL", "ROBOSCOPE_TEST_REDIS_URL")
+OTHER_VARIABLES = (
+    "ROBOSCOPE_URL",
+    "ROBOSCOPE_TOKEN",
+    "ROBOSCOPE_TEST_DATABASE_URL",
+    "ROBOSCOPE_TEST_REDIS_URL",
+)
 
 # Accepted database URL schemes → the async driver each one means.
 _DATABASE_SCHEMES = {
@@ -40,6 +45,12 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
+    auth: Literal["off", "required"] = Field(
+        default="off",
+        description="`required`: every API request but health and docs needs an API token "
+        "(`Authorization: Bearer …`, see docs/auth.md); `off`: open access (the shipping iOS "
+        "app sends no credentials).",
+    )
     data_dir: Path = Field(default=Path(".roboscope"), description="Embedded database and Redis.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: a SQLite file in the data dir."

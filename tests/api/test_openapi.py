@@ -20,7 +20,8 @@ from .conftest import SQUARE, Factory
 
 ERROR_SCHEMAS = {
     "400": "BadRequestError",
-    "403": "CrossSiteError",
+    "401": "UnauthorizedError",
+    "403": "ForbiddenError",
     "404": "NotFoundError",
     "410": "CursorExpiredError",
     "409": "ConflictError",
@@ -75,6 +76,8 @@ def test_errors_are_documented_with_the_bodies_the_server_sends(app: FastAPI) ->
             assert schema.endswith(f"/{ERROR_SCHEMAS[status]}"), (operation_id, status)
             if status == "503":
                 assert "Retry-After" in response["headers"]
+            if status == "401":
+                assert response["headers"]["WWW-Authenticate"]["required"] is True
     schemas = document["components"]["schemas"]
     assert schemas["ConflictError"]["properties"]["current_version"]["type"] == "integer"
     assert "problems" in schemas["ValidationErrorBody"]["properties"]
@@ -88,13 +91,15 @@ def test_each_operation_documents_the_errors_it_can_answer(app: FastAPI) -> None
         return {int(status) for status in ops[operation_id]["responses"] if int(status) >= 400}
 
     # A fenced, versioned write on the database: every kind of refusal.
-    assert statuses("markers_update") == {400, 403, 404, 409, 413, 415, 422, 423, 503}
+    # (401 and 403 on every operation behind authentication: docs/auth.md.)
+    assert statuses("markers_update") == {400, 401, 403, 404, 409, 413, 415, 422, 423, 503}
     # A lock grant: no row to miss, no version to conflict.
-    assert statuses("locks_acquire") == {400, 403, 413, 415, 422, 503}
+    assert statuses("locks_acquire") == {400, 401, 403, 413, 415, 422, 503}
     # A body-less fenced write (the app sends `{}`, curl nothing): no 400, but 413 and 415.
-    assert statuses("marker_details_calculate") == {403, 404, 409, 413, 415, 422, 423, 503}
-    assert statuses("spaces_list") == {422, 503}
-    assert statuses("markers_get") == {404, 422, 503}
+    assert statuses("marker_details_calculate") == {401, 403, 404, 409, 413, 415, 422, 423, 503}
+    assert statuses("spaces_list") == {401, 403, 422, 503}
+    assert statuses("markers_get") == {401, 403, 404, 422, 503}
+    # Health stays open: no token, so no 401.
     assert statuses("health_get") == {503}
 
 

@@ -3,7 +3,9 @@ every answer conforms to the document (status documented, content type, body, he
 the `Allow` of a 405).
 
 Bounded (examples per operation, a fixed seed) so it takes about a minute per database on
-2 cores. It runs the `st` CLI against a `roboscope serve` process on the session's database.
+2 cores. It runs the `st` CLI against a `roboscope serve` process on the session's database,
+with ROBOSCOPE_AUTH off and required (then with an admin token, which reaches every
+operation; the refusals of other tokens are tests/api/test_auth.py's).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 
 from roboscope.db.engine import Database
 
-from ..servers import ServerProcess, running_server
+from ..servers import ServerProcess, run_command, running_server
 
 CHECKS = (
     "not_a_server_error",
@@ -31,19 +33,50 @@ CHECKS = (
 MAX_EXAMPLES = 10
 
 
+@pytest.fixture(params=["off", "required"])
+def auth(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def server(database_url: str, database: Database, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server process on the session's database (emptied first, like every API test)."""
-    env = {"ROBOSCOPE_DATABASE_URL": database_url}
+def server_env(database_url: str, database: Database, auth: str) -> dict[str, str]:
+    """The session's database (emptied first, like every API test)."""
+    env = {"ROBOSCOPE_DATABASE_URL": database_url, "ROBOSCOPE_AUTH": auth}
     redis_url = os.environ.get("ROBOSCOPE_TEST_REDIS_URL")
     if redis_url:
         env["ROBOSCOPE_REDIS_URL"] = redis_url
-    with running_server(tmp_path / "server", env=env) as process:
+    return env
+
+
+@pytest.fixture
+def headers(server_env: dict[str, str], auth: str, tmp_path: Path) -> list[str]:
+    """`st` options: an admin token's header when auth is on."""
+    if auth == "off":
+        return []
+    made = run_command(
+        "tokens",
+        "create",
+        "fuzz-admin-7f3a",
+        "--scope",
+        "admin",
+        "--user",
+        "fuzzer",
+        data_dir=tmp_path / "cli",
+        env=server_env,
+    )
+    assert made.returncode == 0, made.stderr
+    return ["--header", f"Authorization: Bearer {made.stdout.strip()}"]
+
+
+@pytest.fixture
+def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    with running_server(tmp_path / "server", env=server_env) as process:
         yield process
 
 
+@pytest.mark.timeout(900)  # about a minute alone; far more on a machine shared with others
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
-    server: ServerProcess, tmp_path: Path
+    server: ServerProcess, headers: list[str], tmp_path: Path
 ) -> None:
     command = [
         str(Path(sys.executable).with_name("st")),
@@ -62,6 +95,7 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
         "--request-timeout",
         "30",
         "--no-color",
+        *headers,
     ]
     run = subprocess.run(
         command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False

@@ -52,6 +52,7 @@ from ..wire.locks import (
     LockStatus,
 )
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
+from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, StreamToken
 from .errors import BadResponse, ConnectionFailed, raise_for_error
 from .events import MarkerSnapshot
 
@@ -410,3 +411,23 @@ def extend_lock(session_id: Id, body: LockExtend) -> Call[LockExtension]:
 
 def release_lock(session_id: Id, body: LockRelease) -> Call[LockReleased]:
     return Call("DELETE", f"/locks/{uid(session_id)}", one(LockReleased), body=dump(body))
+
+
+def force_release_lock(session_id: Id) -> Call[LockReleased]:
+    return Call("POST", f"/locks/{uid(session_id)}/force-release", one(LockReleased))
+
+
+def list_tokens() -> Call[list[ApiToken]]:
+    return Call("GET", "/tokens", many(ApiToken))
+
+
+def create_token(body: ApiTokenCreate) -> Call[ApiTokenCreated]:
+    return Call("POST", "/tokens", one(ApiTokenCreated), body=dump(body))
+
+
+def revoke_token(name_or_id: str) -> Call[ApiToken]:
+    return Call("DELETE", f"/tokens/{quote(name_or_id, safe='')}", one(ApiToken))
+
+
+def stream_token(session_id: Id) -> Call[StreamToken]:
+    return Call("POST", f"/work-sessions/{uid(session_id)}/stream-token", one(StreamToken))

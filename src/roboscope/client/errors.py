@@ -59,6 +59,16 @@ class VersionConflict(Conflict):
         self.current_version = current_version
 
 
+class Unauthorized(ApiError):
+    """401: the server requires an API token (ROBOSCOPE_AUTH=required) and this client sent
+    none, or one that is unknown, expired or revoked: pass `token=` (docs/auth.md)."""
+
+
+class Forbidden(ApiError):
+    """403: the token's scope is too low (`insufficient_scope`), it may not act as that user
+    (`forbidden`), or a browser write came from another site (`cross_site_request`)."""
+
+
 class Locked(ApiError):
     """423 `locked`: the write's `X-Lock-Token` no longer holds the work session's lock."""
 
@@ -122,6 +132,8 @@ def raise_for_error(response: httpx.Response) -> httpx.Response:
         raise ReloadRequired(status, code, message, body)
     kind: type[ApiError] = {
         400: Invalid,
+        401: Unauthorized,
+        403: Forbidden,
         404: NotFound,
         409: Conflict,
         413: Invalid,

@@ -206,3 +206,19 @@ change_counter = Table(
     Column("last_cursor", BigInteger, nullable=False),
     Column("purged_through", BigInteger, nullable=False),
 )
+
+# API tokens (ROBOSCOPE_AUTH=required). Only the secret's SHA-256 is stored (`secret_hash`,
+# looked up on every request, hence unique and indexed); a revoked token keeps its row, so
+# `tokens list` shows what was revoked and when.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("user_id", String(500)),
+    Column("scope", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp),
+    Column("revoked_at", Timestamp),
+)

@@ -57,6 +57,7 @@ def notice(payload: dict[str, Any]) -> LiveNotice | None:
             "owner": payload.get("o"),
             "fence": int(payload["f"]),
             "expires_at": _utc(payload.get("x")),
+            "reason": payload.get("r"),  # `forced`: an admin's forced release
         }
     return LiveNotice(UUID(payload["s"]), name, fields)
 

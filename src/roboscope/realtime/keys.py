@@ -33,6 +33,12 @@ def lock_announced(session_id: UUID) -> str:
     return f"{_session(session_id)}:lock:announced"
 
 
+def stream_token(session_id: UUID, token_hash: str) -> str:
+    """A live stream's query token (by the SHA-256 of its secret) -> the API token id it was
+    made with ('' when auth is off); its TTL is the query token's lifetime."""
+    return f"{_session(session_id)}:stream-token:{token_hash}"
+
+
 PRESENCE_DUE = f"{PREFIX}:presence:due"
 """Sorted set session id -> earliest device expiry (ms): where the sweeper looks. Not
 hash-tagged (it spans sessions), so no script touches it together with a session's keys."""

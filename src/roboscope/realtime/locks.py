@@ -109,6 +109,7 @@ class LockStore:
         self._abandon = scripts.register(client, "lock_abandon")
         self._extend = scripts.register(client, "lock_extend")
         self._release = scripts.register(client, "lock_release")
+        self._force_release = scripts.register(client, "lock_force_release")
         self._status = scripts.register(client, "lock_status")
         self._undoing: set[asyncio.Task[None]] = set()
 
@@ -220,6 +221,13 @@ class LockStore:
         lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
         released = await self._release(keys=lock_keys, args=[token])
         return bool(released)
+
+    async def force_release(self, session_id: UUID) -> int | None:
+        """Free the lock whoever holds it; the fence it consumed (above the freed grant's and
+        below every later grant's), or None when the lock was free."""
+        lock_keys = [keys.lock(session_id), keys.fence(session_id), keys.lock_announced(session_id)]
+        fence = await self._force_release(keys=lock_keys, args=[FENCE_COUNTER_TTL_MS])
+        return None if fence is None else int(fence)
 
     async def status(self, session_id: UUID) -> LockState | None:
         """The current holder's public state, or None when the lock is free."""

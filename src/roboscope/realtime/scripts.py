@@ -31,6 +31,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "lock_abandon": ("live_common",),
     "lock_extend": ("live_common",),
     "lock_release": ("live_common",),
+    "lock_force_release": ("live_common",),
     "lock_status": (),
     "lock_sweep": ("live_common",),
     "due_reschedule": (),

@@ -9,11 +9,12 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..settings import Settings
+from .auth import IDENTIFIED, install_log_redaction
 from .docs import install_docs
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
 from .openapi import install_openapi, operation_id
-from .routes import ROUTERS
+from .routes import ROUTERS, health
 from .state import app_state
 
 API_PREFIX = "/api/v1"
@@ -46,10 +47,13 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     install_error_handlers(app)
+    install_log_redaction()
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
-    install_openapi(app)
+        # Health stays open: orchestrators and load balancers probe it without a token.
+        dependencies = [] if router is health.router else [IDENTIFIED]
+        app.include_router(router, prefix=API_PREFIX, dependencies=dependencies)
+    install_openapi(app, auth_required=settings.auth == "required")
     install_docs(app, API_PREFIX)
     return app
 

@@ -1,23 +1,163 @@
 """Authentication: the one dependency at the HTTP edge that finds who is calling.
 
+`get_identity` is a dependency of every API router (mounted in `app.py`); handlers that need
+the identity take a `Caller`, which FastAPI resolves from the same per-request cache. With
+`ROBOSCOPE_AUTH=off` every caller is anonymous with every right. With `required`:
+
+- `Authorization: Bearer <token>` names an API token, looked up by its hash on every request
+  (a revoked token stops at once, on every process);
+- missing, malformed, unknown, expired or revoked: 401 with `WWW-Authenticate`;
+- the scope the request needs: read for GET and HEAD, write for every other method (a route
+  can lower it with `needs_scope`); admin operations are refused by their services (403).
+
+The live stream also accepts `?access_token=` (a short-lived query token, see
+`routes/changes.py`), for browsers' `EventSource`, which cannot send headers.
+
 The identity is also left in `request.state.identity` for what runs outside the handler
-(the request log, per-caller limits).
+(the request log, per-caller limits), and its actor in `access.current_actor` for the change
+log. Secrets are never logged: nothing here logs, and error messages never repeat them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
-from ..services.access import Identity, anonymous
+from ..errors import Unauthenticated
+from ..services import tokens
+from ..services.access import AccessScope, Identity, actor, anonymous, current_actor, require
+from .state import AppState
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+SCOPE_ATTRIBUTE = "__roboscope_scope__"
+QUERY_TOKEN_ATTRIBUTE = "__roboscope_query_token__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def needs_scope(scope: AccessScope) -> Callable[[F], F]:
+    """Mark a handler whose method would ask for more than it needs (a POST that only
+    reads, such as making a stream's query token)."""
+
+    def mark(handler: F) -> F:
+        setattr(handler, SCOPE_ATTRIBUTE, scope)
+        return handler
+
+    return mark
+
+
+def accepts_query_token(handler: F) -> F:
+    """Mark the handler of the live stream: `?access_token=` may stand in for the header."""
+    setattr(handler, QUERY_TOKEN_ATTRIBUTE, True)
+    return handler
+
+
+async def _documents_access_token(
+    access_token: Annotated[
+        str | None,
+        Query(
+            description="A query token from `POST /work-sessions/{session_id}/stream-token`, "
+            "for clients that cannot send `Authorization` (browsers' `EventSource`); "
+            "ROBOSCOPE_AUTH=required only.",
+        ),
+    ] = None,
+) -> None:
+    """Only documents the parameter: `get_identity` reads it."""
+
+
+STREAM_ACCESS_TOKEN = Depends(_documents_access_token)
+
+
+def _endpoint(request: Request) -> Any:
+    route = request.scope.get("route")
+    return getattr(route, "endpoint", None)
+
+
+def _needed(request: Request) -> AccessScope:
+    marked: AccessScope | None = getattr(_endpoint(request), SCOPE_ATTRIBUTE, None)
+    if marked is not None:
+        return marked
+    return "read" if request.method in _READS else "write"
+
+
+async def _authenticate(request: Request, state: AppState, client: str) -> Identity:
+    header = request.headers.get("authorization")
+    if header is None:
+        query_token = request.query_params.get("access_token")
+        if query_token is not None and getattr(_endpoint(request), QUERY_TOKEN_ATTRIBUTE, False):
+            return await _from_query_token(request, state, query_token, client)
+        raise Unauthenticated(
+            "this server requires an API token: send `Authorization: Bearer <token>`"
+        )
+    scheme, _, secret = header.strip().partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthenticated(
+            "the Authorization header must be `Bearer <token>`", invalid_token=True
+        )
+    return await tokens.authenticate(state.database, secret, client)
+
+
+async def _from_query_token(
+    request: Request, state: AppState, secret: str, client: str
+) -> Identity:
+    try:
+        session_id = UUID(str(request.path_params.get("session_id")))
+    except ValueError:
+        session_id = None
+    found = None if session_id is None else await state.stream_tokens.resolve(session_id, secret)
+    if found is None:
+        raise Unauthenticated(
+            "the access token is not valid for this stream (it lasts a minute; make a new "
+            "one with POST /work-sessions/{id}/stream-token)",
+            invalid_token=True,
+        )
+    return await tokens.identity_of_token(state.database, found, client)
 
 
 async def get_identity(request: Request) -> Identity:
+    state: AppState = request.app.state.roboscope
     client = request.client.host if request.client is not None else "unknown"
-    identity = anonymous(client)
+    if state.settings.auth == "off":
+        identity = anonymous(client)
+    else:
+        identity = await _authenticate(request, state, client)
+        require(identity, _needed(request))
     request.state.identity = identity
+    current_actor.set(actor(identity))
     return identity
 
 
 Caller = Annotated[Identity, Depends(get_identity)]
+IDENTIFIED = Depends(get_identity)
+"""What `app.py` mounts on every API router (health and docs stay open)."""
+
+
+_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s\"]*")
+
+
+class RedactQueryTokens(logging.Filter):
+    """Masks `access_token=…` in the access log's request lines (uvicorn logs the whole
+    path with its query): a stream's query token is a credential for its minute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, str) and "access_token=" in arg for arg in record.args
+        ):
+            record.args = tuple(
+                _QUERY_TOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def install_log_redaction() -> None:
+    """Once per process (each worker builds its app)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueryTokens) for f in access.filters):
+        access.addFilter(RedactQueryTokens())

@@ -15,7 +15,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from ..errors import RoboscopeError, ServiceUnavailable
+from ..errors import RoboscopeError
 
 log = logging.getLogger("roboscope")
 
@@ -40,10 +40,7 @@ def error_response(
 
 async def _domain_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, RoboscopeError)
-    headers = None
-    if isinstance(error, ServiceUnavailable):
-        headers = {"Retry-After": str(error.retry_after)}
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
 
 
 def _location(loc: tuple[Any, ...]) -> str:

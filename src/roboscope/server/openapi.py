@@ -31,12 +31,15 @@ from ..wire.errors import (
     BodyTooLargeError,
     ConflictError,
     CrossSiteError,
+    ForbiddenError,
     LockedError,
     NotFoundError,
+    UnauthorizedError,
     UnavailableError,
     UnsupportedMediaTypeError,
     ValidationErrorBody,
 )
+from .auth import get_identity
 from .deps import get_database, get_lock_token, get_state
 from .middleware import WRITE_METHODS
 
@@ -97,11 +100,24 @@ def route_errors(route: Any, method: str) -> dict[int, tuple[type[ErrorBody], st
     """Every error status this operation can answer: its body model and why it happens."""
     calls = set(_calls(route.dependant))
     database = get_database in calls
+    identified = get_identity in calls
     write = method in WRITE_METHODS
     errors: dict[int, tuple[type[ErrorBody], str]] = {}
     if route.body_field is not None:
         errors[400] = (BadRequestError, "The body is not valid JSON.")
-    if write:
+    if identified:
+        errors[401] = (
+            UnauthorizedError,
+            "ROBOSCOPE_AUTH=required and no live API token: missing, malformed, unknown, "
+            "expired or revoked (`WWW-Authenticate` says so).",
+        )
+        errors[403] = (
+            ForbiddenError,
+            "The token's scope is too low (`insufficient_scope`), it may not act as that "
+            "user (`forbidden`), or a browser sent this write from another web site "
+            "(`cross_site_request`).",
+        )
+    elif write:
         errors[403] = (
             CrossSiteError,
             "A browser sent this write from another web site (`Sec-Fetch-Site`).",
@@ -129,7 +145,7 @@ def route_errors(route: Any, method: str) -> dict[int, tuple[type[ErrorBody], st
         )
     if get_lock_token in calls:
         errors[423] = (LockedError, "`X-Lock-Token` does not hold the work session's lock.")
-    if database or get_state in calls:
+    if database or get_state in calls or identified:
         errors[503] = (
             UnavailableError,
             "The database or Redis is unreachable; retry after `Retry-After` seconds.",
@@ -142,6 +158,8 @@ def _error_schemas() -> dict[str, Any]:
         ErrorBody,
         BadRequestError,
         CrossSiteError,
+        UnauthorizedError,
+        ForbiddenError,
         NotFoundError,
         ConflictError,
         BodyTooLargeError,
@@ -175,14 +193,41 @@ def api_routes(routes: Sequence[BaseRoute]) -> Iterator[Any]:
             yield context
 
 
-def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
-    """Add every error response to `document` (FastAPI's, modified in place)."""
-    document.setdefault("components", {}).setdefault("schemas", {}).update(_error_schemas())
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {
+        "description": 'The challenge: `Bearer realm="roboscope"`, with '
+        '`error="invalid_token"` when a token was sent (RFC 6750).',
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+BEARER = "bearer"
+_SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API token (`roboscope tokens create`), required when the server runs "
+    "with ROBOSCOPE_AUTH=required; see docs/auth.md.",
+}
+
+
+def describe_errors(
+    document: dict[str, Any], routes: Sequence[BaseRoute], *, auth_required: bool = False
+) -> None:
+    """Add every error response to `document` (FastAPI's, modified in place), and the bearer
+    security of the operations behind authentication (optional while auth is off)."""
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {}).update(_error_schemas())
+    components.setdefault("securitySchemes", {})[BEARER] = _SECURITY_SCHEME
     for route in api_routes(routes):
         if not route.include_in_schema:
             continue
+        identified = get_identity in set(_calls(route.dependant))
         for method in route.methods:
             operation = document["paths"][route.path_format][method.lower()]
+            if identified:
+                operation["security"] = [{BEARER: []}] if auth_required else [{}, {BEARER: []}]
+            else:
+                operation["security"] = []
             responses = operation.setdefault("responses", {})
             for status, (model, description) in route_errors(route, method).items():
                 response = responses.get(str(status), {})
@@ -196,6 +241,8 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
                 }
                 if status == 503:
                     entry["headers"] = _RETRY_AFTER
+                if status == 401:
+                    entry["headers"] = _WWW_AUTHENTICATE
                 responses[str(status)] = entry
             operation["responses"] = dict(sorted(responses.items()))
     schemas = document["components"]["schemas"]
@@ -203,7 +250,7 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
         schemas.pop(name, None)
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, *, auth_required: bool = False) -> None:
     """Build the document once, FastAPI's way, then document the errors in it."""
     build = app.openapi
 
@@ -211,7 +258,7 @@ def install_openapi(app: FastAPI) -> None:
         first = app.openapi_schema is None
         document = build()  # cached by FastAPI after the first call
         if first:
-            describe_errors(document, app.routes)
+            describe_errors(document, app.routes, auth_required=auth_required)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
+from ..realtime.stream_tokens import StreamTokens
 from ..services import changes
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
@@ -33,6 +34,7 @@ class AppState:
     lock_policy: LockPolicy
     live: LiveHub
     streams: EventStreams
+    stream_tokens: StreamTokens
 
 
 @asynccontextmanager
@@ -77,6 +79,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             ),
             live=live,
             streams=streams,
+            stream_tokens=StreamTokens(redis),
         )
     finally:
         await streams.stop()

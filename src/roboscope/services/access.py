@@ -8,9 +8,12 @@ iOS app sends no credentials.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
+
+from ..errors import Forbidden, InsufficientScope
 
 AccessScope = Literal["read", "write", "admin"]
 SCOPE_RANK: dict[AccessScope, int] = {"read": 0, "write": 1, "admin": 2}
@@ -42,3 +45,45 @@ class Identity:
 def anonymous(client: str) -> Identity:
     """The caller when auth is off: no token, every right."""
     return Identity(client=client)
+
+
+def require(identity: Identity, needed: AccessScope) -> None:
+    """403 `insufficient_scope` unless the identity's scope reaches `needed`."""
+    if not identity.allows(needed):
+        raise InsufficientScope(needed, identity.scope)
+
+
+def acting_user(identity: Identity, user_id: str | None, what: str) -> str | None:
+    """The user an identity may act as in presence and locks (`what` names the action).
+
+    Auth off: whoever the request names. Auth on: the token's user only; a token made
+    without `--user` may not act as anyone, since nothing says which user it speaks for.
+    """
+    if not identity.authenticated:
+        return user_id
+    if identity.user_id is None:
+        raise Forbidden(
+            f"{what} needs a token with a user (roboscope tokens create NAME --user USER_ID); "
+            f"token {identity.token_name!r} has none"
+        )
+    if user_id is not None and user_id != identity.user_id:
+        raise Forbidden(f"token {identity.token_name!r} may only {what} as its own user")
+    return identity.user_id
+
+
+def actor(identity: Identity) -> str | None:
+    """Who the change log names for a write: the token's user, else the token's name; None
+    for an anonymous caller (auth off)."""
+    if not identity.authenticated:
+        return None
+    return identity.user_id if identity.user_id is not None else identity.token_name
+
+
+current_actor: ContextVar[str | None] = ContextVar("roboscope_actor", default=None)
+"""The actor of the request being served, set by the HTTP edge with the identity.
+
+`services.changes.record` reads it, so every write path (some twenty services and the
+cascades between them) records its actor without each signature carrying the identity;
+the identity itself is still passed explicitly wherever a rule depends on it. Each request
+runs in its own task (its own context), so no request sees another's actor.
+"""

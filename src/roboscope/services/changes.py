@@ -23,6 +23,7 @@ from ..db import changes as rows
 from ..db.engine import AFTER_COMMIT, Database
 from ..errors import RoboscopeError
 from ..wire.changes import Change, ChangePage
+from .access import current_actor
 from .clock import utcnow
 
 Entity = Literal[
@@ -86,9 +87,12 @@ async def record(
 ) -> list[int]:
     """Append one record per item, inside the caller's transaction, after its write: the
     entity's wire model as the API answers it, or a `tombstone()` for a delete.
-    `work_session_id` names the session of entities that do not carry it (marker details).
+    `work_session_id` names the session of entities that do not carry it (marker details);
+    `actor` defaults to the request's (`access.current_actor`).
     Answers the cursors."""
     now = utcnow()
+    if actor is None:
+        actor = current_actor.get()
     id_key, session_key, space_key = _KEYS[entity]
     records: list[dict[str, Any]] = []
     sessions: set[UUID] = set()

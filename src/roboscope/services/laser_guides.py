@@ -17,6 +17,7 @@ from ..errors import NotFound
 from ..ids import new_id
 from ..wire import LaserGuide, LaserGuidePut
 from . import changes
+from .access import Identity, require
 from .clock import utcnow
 
 
@@ -36,9 +37,11 @@ async def get_laser_guide(db: Database, space_id: UUID) -> LaserGuide:
 
 
 async def put_laser_guide(
-    db: Database, space_id: UUID, body: LaserGuidePut
+    db: Database, caller: Identity, space_id: UUID, body: LaserGuidePut
 ) -> tuple[LaserGuide, bool]:
-    """The stored guide, and whether this call created it (a replacement keeps the id)."""
+    """The stored guide, and whether this call created it (a replacement keeps the id).
+    Admin only: a guide is the space's set-up, created or replaced as a whole."""
+    require(caller, "admin")
     now = utcnow()
     values = {
         "id": new_id(),
@@ -57,7 +60,8 @@ async def put_laser_guide(
     return guide, created
 
 
-async def delete_laser_guide(db: Database, space_id: UUID) -> None:
+async def delete_laser_guide(db: Database, caller: Identity, space_id: UUID) -> None:
+    require(caller, "admin")
     async with db.transaction() as conn:
         row = await rows.get_laser_guide(conn, space_id)
         if row is None or not await rows.delete_laser_guide(conn, space_id):

@@ -33,6 +33,7 @@ from ..wire.locks import (
     LockStatus,
 )
 from ..wire.locks import LockGrant as WireGrant
+from .access import Identity, acting_user, require
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ def _granted(grant: LockGrant) -> dict[str, Any]:
 async def acquire(
     store: LockStore,
     db: Database,
+    caller: Identity,
     session_id: UUID,
     request: LockAcquire | None,
     policy: LockPolicy,
@@ -73,9 +75,9 @@ async def acquire(
     fence, the grant is undone and the answer is 503.
     """
     request = request or LockAcquire()
-    grant = await store.acquire(
-        session_id, ttl_ms=policy.ttl_ms(request.ttl_seconds), owner=request.owner
-    )
+    # With auth on the owner is the token's user (a different `owner` is refused).
+    owner = acting_user(caller, request.owner, "take locks")
+    grant = await store.acquire(session_id, ttl_ms=policy.ttl_ms(request.ttl_seconds), owner=owner)
     if grant is None:
         return WireGrant(acquired=False, token=None)
     await _record_grant(store, db, session_id, grant)
@@ -122,6 +124,25 @@ async def extend(
 
 async def release(store: LockStore, session_id: UUID, request: LockRelease) -> LockReleased:
     return LockReleased(released=await store.release(session_id, request.token))
+
+
+async def force_release(
+    store: LockStore, db: Database, caller: Identity, session_id: UUID
+) -> LockReleased:
+    """Free the lock whoever holds it (admin only), and fence its holder off for good.
+
+    The release consumes a fence above the freed grant's, and that fence is recorded on the
+    session's row before the answer, as a grant's is: from then on every write with the old
+    holder's `X-Lock-Token` is refused (423), even one that checked its token with Redis
+    just before the release. `released: false` when the lock was free (nothing changes).
+    """
+    require(caller, "admin")
+    fence = await store.force_release(session_id)
+    if fence is None:
+        return LockReleased(released=False)
+    async with db.transaction() as conn:
+        await session_rows.raise_lock_fence(conn, session_id, fence)
+    return LockReleased(released=True)
 
 
 async def status(store: LockStore, session_id: UUID) -> LockStatus:

@@ -13,6 +13,7 @@ from ..realtime import PresenceSnapshot, PresenceStore
 from ..realtime.presence import MAX_META_BYTES
 from ..realtime.presence import PresenceFull as SessionFull
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList, PresenceMember
+from .access import Identity, acting_user
 
 
 class PresenceFull(RoboscopeError):
@@ -46,10 +47,17 @@ def _as_wire(snapshot: PresenceSnapshot) -> PresenceList:
 
 
 async def heartbeat(
-    store: PresenceStore, session_id: UUID, beat: PresenceHeartbeat, *, ttl_seconds: float
+    store: PresenceStore,
+    caller: Identity,
+    session_id: UUID,
+    beat: PresenceHeartbeat,
+    *,
+    ttl_seconds: float,
 ) -> PresenceBeat:
     """The answer is small on purpose (counts, not the member list): clients beat every 10 s
-    and ignore the body; `GET /presence/{id}` has the list."""
+    and ignore the body; `GET /presence/{id}` has the list. With auth on, only as the
+    token's user."""
+    acting_user(caller, beat.user_id, "be present")
     try:
         done = await store.heartbeat(
             session_id,
@@ -77,9 +85,11 @@ async def heartbeat(
 
 
 async def leave(
-    store: PresenceStore, session_id: UUID, user_id: str, device_id: str | None
+    store: PresenceStore, caller: Identity, session_id: UUID, user_id: str, device_id: str | None
 ) -> PresenceList:
-    """Without `device_id` every device of the user leaves."""
+    """Without `device_id` every device of the user leaves. With auth on, only the token's
+    user can leave."""
+    acting_user(caller, user_id, "leave presence")
     return _as_wire(await store.leave(session_id, user_id, device_id))
 
 

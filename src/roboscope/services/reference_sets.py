@@ -16,6 +16,7 @@ from ..errors import NotFound, VersionConflict
 from ..ids import new_id
 from ..wire import ReferenceMarkerInput, ReferenceSet, ReferenceSetCreate, ReferenceSetUpdate
 from . import changes
+from .access import Identity, require
 from .clock import utcnow
 
 
@@ -35,8 +36,10 @@ def _stored_markers(markers: list[ReferenceMarkerInput]) -> list[dict[str, Any]]
 
 
 async def create_reference_set(
-    db: Database, space_id: UUID, body: ReferenceSetCreate
+    db: Database, caller: Identity, space_id: UUID, body: ReferenceSetCreate
 ) -> ReferenceSet:
+    """Admin only (editing a set's markers is a write)."""
+    require(caller, "admin")
     now = utcnow()
     values = {
         "id": new_id(),
@@ -94,7 +97,8 @@ async def update_reference_set(
     return updated
 
 
-async def delete_reference_set(db: Database, set_id: UUID) -> None:
+async def delete_reference_set(db: Database, caller: Identity, set_id: UUID) -> None:
+    require(caller, "admin")
     async with db.transaction() as conn:
         row = await rows.get_reference_set(conn, set_id)
         if row is None or not await rows.delete_reference_set(conn, set_id):

@@ -20,6 +20,7 @@ from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..wire import Space, SpaceCreate, SpaceUpdate
 from . import changes
+from .access import Identity, require
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .idempotency import Answer, Once, write_once
@@ -42,8 +43,11 @@ def _naming_duplicate(key: str | None) -> Iterator[None]:
         raise Conflict(f"a space with key {key!r} already exists", key=key) from error
 
 
-async def create_space(db: Database, body: SpaceCreate, *, once: Once | None = None) -> Answer:
-    """With `once`, a repeated `Idempotency-Key` replays the first answer."""
+async def create_space(
+    db: Database, caller: Identity, body: SpaceCreate, *, once: Once | None = None
+) -> Answer:
+    """With `once`, a repeated `Idempotency-Key` replays the first answer. Admin only."""
+    require(caller, "admin")
     now = utcnow()
     values = {"id": new_id(), **body.model_dump(), "created_at": now, "updated_at": now}
 
@@ -105,7 +109,9 @@ async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Spac
     return space
 
 
-async def delete_space(db: Database, space_id: UUID) -> None:
+async def delete_space(db: Database, caller: Identity, space_id: UUID) -> None:
+    """Admin only."""
+    require(caller, "admin")
     async with db.transaction() as conn:
         if not await rows.space_exists(conn, space_id):
             raise _not_found(space_id)

@@ -60,6 +60,10 @@ class LockEvent(WireModel):
     expires_at: Timestamp | None = Field(
         default=None, description="Until when it is held (acquired and extended only)."
     )
+    reason: Literal["forced"] | None = Field(
+        default=None,
+        description="`forced` on a `lock.released` that an admin forced (docs/auth.md).",
+    )
 
 
 class ChangePage(WireModel):

@@ -34,6 +34,21 @@ class CrossSiteError(ErrorBody):
     error: Literal["cross_site_request"]
 
 
+class UnauthorizedError(ErrorBody):
+    error: Literal["unauthorized", "invalid_token"] = Field(
+        description="`unauthorized`: no API token was sent; `invalid_token`: the token is "
+        "malformed, unknown, expired or revoked."
+    )
+
+
+class ForbiddenError(ErrorBody):
+    error: Literal["cross_site_request", "insufficient_scope", "forbidden"] = Field(
+        description="`cross_site_request`: a browser sent this write from another web site; "
+        "`insufficient_scope`: the token's scope is below what the operation needs; "
+        "`forbidden`: the token may not act as that user (presence, lock owner)."
+    )
+
+
 class NotFoundError(ErrorBody):
     error: Literal["not_found"]
 

@@ -47,6 +47,7 @@ from ...wire.locks import (
     LockStatus,
 )
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
+from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Scope, StreamToken
 from .. import _calls as calls
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, finish, unreachable
@@ -66,9 +67,11 @@ class Client:
 
     `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. `transport=` takes
     an httpx transport of the client's flavour (`httpx.ASGITransport(app=app)` talks to an
-    app in-process). Errors raise `roboscope.client.ApiError` subclasses; network failures
-    raise `ConnectionFailed`; inputs are validated by the wire models before sending
-    (pydantic's `ValidationError`).
+    app in-process). `token=` is an API token (`roboscope tokens create`), sent as
+    `Authorization: Bearer …` on every request, the live stream's included; a server with
+    ROBOSCOPE_AUTH=required answers without one `Unauthorized`. Errors raise
+    `roboscope.client.ApiError` subclasses; network failures raise `ConnectionFailed`;
+    inputs are validated by the wire models before sending (pydantic's `ValidationError`).
     """
 
     def __init__(
@@ -78,10 +81,12 @@ class Client:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         headers: dict[str, str] | None = None,
+        token: str | None = None,
     ) -> None:
+        auth = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._http = httpx.Client(
             base_url=api_url(url),
-            headers={**HEADERS, **(headers or {})},
+            headers={**HEADERS, **auth, **(headers or {})},
             timeout=timeout,
             transport=transport,
             limits=LIMITS,
@@ -356,6 +361,35 @@ class Client:
 
     def release_lock(self, session_id: Id, token: str) -> LockReleased:
         return self._send(calls.release_lock(session_id, LockRelease(token=token)))
+
+    def force_release_lock(self, session_id: Id) -> LockReleased:
+        """Admin scope: free the lock whoever holds it; its holder's writes get 423."""
+        return self._send(calls.force_release_lock(session_id))
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Admin scope: every API token, never a secret."""
+        return self._send(calls.list_tokens())
+
+    def create_token(
+        self,
+        name: str,
+        *,
+        user_id: str | None = None,
+        scope: Scope = "write",
+        expires_in: str | None = None,
+    ) -> ApiTokenCreated:
+        """Admin scope: a new token; its `token` (the secret) is shown this once."""
+        body = ApiTokenCreate(name=name, user_id=user_id, scope=scope, expires_in=expires_in)
+        return self._send(calls.create_token(body))
+
+    def revoke_token(self, name_or_id: str) -> ApiToken:
+        """Admin scope: the token stops working at once."""
+        return self._send(calls.revoke_token(name_or_id))
+
+    def stream_token(self, session_id: Id) -> StreamToken:
+        """A 60-second `?access_token=` for the session's live stream, for clients that
+        cannot send headers (browsers' `EventSource`)."""
+        return self._send(calls.stream_token(session_id))
 
     def hold_lock(
         self,

@@ -18,6 +18,8 @@ from . import (
     presence,
     reference_sets,
     spaces,
+    stream_tokens,
+    tokens,
     work_sessions,
 )
 
@@ -35,6 +37,8 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         laser_guides,
         reference_sets,
         changes,
+        stream_tokens,
+        tokens,
     )
 )
 """Mounted one by one on the app: one level of nesting less to match through."""

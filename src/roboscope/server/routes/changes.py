@@ -13,6 +13,7 @@ from ...errors import InvalidInput
 from ...services import changes, live
 from ...wire.changes import ChangePage
 from ...wire.errors import CursorExpiredError, NotFoundError
+from ..auth import STREAM_ACCESS_TOKEN, accepts_query_token
 from ..deps import DB, Realtime
 from ..event_stream import EventStream
 from ..responses import wire
@@ -69,12 +70,14 @@ async def session_changes(
     "/work-sessions/{session_id}/events",
     response_class=EventStream,
     status_code=200,
+    dependencies=[STREAM_ACCESS_TOKEN],
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The live stream."},
         404: {"model": NotFoundError, "description": "No such work session."},
         **GONE,
     },
 )
+@accepts_query_token
 async def session_events(
     rt: Realtime,
     session_id: UUID,

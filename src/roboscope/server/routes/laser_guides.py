@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from ...services import laser_guides
 from ...wire import ErrorBody, LaserGuide, LaserGuidePut
+from ..auth import Caller
 from ..deps import DB
 from ..params import JSON_LIMIT
 from ..responses import no_content, wire
@@ -35,13 +36,15 @@ async def get_laser_guide(db: DB, space_id: UUID) -> Response:
         404: {"model": ErrorBody, "description": "No such space."},
     },
 )
-async def put_laser_guide(db: DB, space_id: UUID, body: LaserGuidePut) -> Response:
-    """Create (201) or replace (200) the space's guide; the space's `updated_at` is kept."""
-    guide, created = await laser_guides.put_laser_guide(db, space_id, body)
+async def put_laser_guide(caller: Caller, db: DB, space_id: UUID, body: LaserGuidePut) -> Response:
+    """Create (201) or replace (200) the space's guide; the space's `updated_at` is kept.
+    Admin scope (when auth is on)."""
+    guide, created = await laser_guides.put_laser_guide(db, caller, space_id, body)
     return wire(guide, status_code=201 if created else 200)
 
 
 @router.delete("", status_code=204, responses=_NOT_FOUND)
-async def delete_laser_guide(db: DB, space_id: UUID) -> Response:
-    await laser_guides.delete_laser_guide(db, space_id)
+async def delete_laser_guide(caller: Caller, db: DB, space_id: UUID) -> Response:
+    """Admin scope (when auth is on)."""
+    await laser_guides.delete_laser_guide(db, caller, space_id)
     return no_content()

@@ -17,14 +17,19 @@ from ...wire.locks import (
     LockReleased,
     LockStatus,
 )
+from ..auth import Caller
 from ..deps import Realtime
 from ..responses import wire
 
 router = APIRouter(prefix="/locks", tags=["locks"])
 
 
-async def _acquire(rt: Realtime, session_id: UUID, body: LockAcquire | None) -> Response:
-    return wire(await locks.acquire(rt.locks, rt.database, session_id, body, rt.lock_policy))
+async def _acquire(
+    caller: Caller, rt: Realtime, session_id: UUID, body: LockAcquire | None
+) -> Response:
+    return wire(
+        await locks.acquire(rt.locks, rt.database, caller, session_id, body, rt.lock_policy)
+    )
 
 
 async def _extend(rt: Realtime, session_id: UUID, body: LockExtend) -> Response:
@@ -41,9 +46,12 @@ async def _status(rt: Realtime, session_id: UUID) -> Response:
 
 # The shipping app's family; declared first so `work-sessions` is never taken for an id.
 @router.post("/work-sessions/{session_id}", response_model=LockGrant)
-async def app_acquire(rt: Realtime, session_id: UUID, body: LockAcquire | None = None) -> Response:
-    """Contention is `200 {"acquired": false, "token": null}`, never 409."""
-    return await _acquire(rt, session_id, body)
+async def app_acquire(
+    caller: Caller, rt: Realtime, session_id: UUID, body: LockAcquire | None = None
+) -> Response:
+    """Contention is `200 {"acquired": false, "token": null}`, never 409. With auth on the
+    owner is the token's user."""
+    return await _acquire(caller, rt, session_id, body)
 
 
 @router.get("/work-sessions/{session_id}/status", response_model=LockStatus)
@@ -63,9 +71,12 @@ async def app_release(rt: Realtime, session_id: UUID, body: LockRelease) -> Resp
 
 # The seed guide's family.
 @router.post("/{session_id}", response_model=LockGrant)
-async def acquire(rt: Realtime, session_id: UUID, body: LockAcquire | None = None) -> Response:
-    """Contention is `200 {"acquired": false, "token": null}`, never 409."""
-    return await _acquire(rt, session_id, body)
+async def acquire(
+    caller: Caller, rt: Realtime, session_id: UUID, body: LockAcquire | None = None
+) -> Response:
+    """Contention is `200 {"acquired": false, "token": null}`, never 409. With auth on the
+    owner is the token's user."""
+    return await _acquire(caller, rt, session_id, body)
 
 
 @router.get("/{session_id}", response_model=LockStatus)
@@ -78,6 +89,14 @@ async def status(rt: Realtime, session_id: UUID) -> Response:
 async def extend(rt: Realtime, session_id: UUID, body: LockExtend) -> Response:
     """Carries both `acquired` and `extended`; false for a wrong or expired token."""
     return await _extend(rt, session_id, body)
+
+
+@router.post("/{session_id}/force-release", response_model=LockReleased)
+async def force_release(caller: Caller, rt: Realtime, session_id: UUID) -> Response:
+    """Admin scope: free the lock whoever holds it. The holder's token stops authorizing
+    writes at once (423), and the stream announces `lock.released` with `reason: forced`.
+    `released: false` when the lock was free."""
+    return wire(await locks.force_release(rt.locks, rt.database, caller, session_id))
 
 
 @router.delete("/{session_id}", response_model=LockReleased)

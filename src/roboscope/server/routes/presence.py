@@ -8,6 +8,7 @@ from starlette.responses import Response
 from ...services import presence
 from ...wire.errors import ConflictError
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
+from ..auth import Caller
 from ..deps import Realtime
 from ..responses import wire
 
@@ -25,12 +26,15 @@ router = APIRouter(prefix="/presence", tags=["presence"])
         }
     },
 )
-async def heartbeat(rt: Realtime, session_id: UUID, body: PresenceHeartbeat) -> Response:
+async def heartbeat(
+    caller: Caller, rt: Realtime, session_id: UUID, body: PresenceHeartbeat
+) -> Response:
     """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s.
-    Answers the counts only; `GET` lists who is present."""
+    Answers the counts only; `GET` lists who is present. With auth on, `user_id` must be
+    the token's user (403 otherwise)."""
     return wire(
         await presence.heartbeat(
-            rt.presence, session_id, body, ttl_seconds=rt.settings.presence_ttl_seconds
+            rt.presence, caller, session_id, body, ttl_seconds=rt.settings.presence_ttl_seconds
         )
     )
 
@@ -43,7 +47,8 @@ async def present(rt: Realtime, session_id: UUID) -> Response:
 
 @router.delete("/{session_id}/{user_id:path}", response_model=PresenceList)
 async def leave(
-    rt: Realtime, session_id: UUID, user_id: str, device_id: str | None = None
+    caller: Caller, rt: Realtime, session_id: UUID, user_id: str, device_id: str | None = None
 ) -> Response:
-    """The user leaves (only `device_id`, when given); answers who is still present."""
-    return wire(await presence.leave(rt.presence, session_id, user_id, device_id))
+    """The user leaves (only `device_id`, when given); answers who is still present. With
+    auth on, only the token's user (403 otherwise)."""
+    return wire(await presence.leave(rt.presence, caller, session_id, user_id, device_id))

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from ...services import reference_sets
 from ...wire import ErrorBody, ReferenceSet, ReferenceSetCreate, ReferenceSetUpdate
+from ..auth import Caller
 from ..deps import DB
 from ..responses import no_content, wire
 
@@ -20,9 +21,13 @@ async def list_reference_sets(db: DB, space_id: UUID) -> Response:
 
 
 @router.post("/spaces/{space_id}/reference-sets", response_model=ReferenceSet, status_code=201)
-async def create_reference_set(db: DB, space_id: UUID, body: ReferenceSetCreate) -> Response:
-    """Embedded markers without an `id` get one; the new set has version 0."""
-    return wire(await reference_sets.create_reference_set(db, space_id, body), status_code=201)
+async def create_reference_set(
+    caller: Caller, db: DB, space_id: UUID, body: ReferenceSetCreate
+) -> Response:
+    """Embedded markers without an `id` get one; the new set has version 0. Admin scope
+    (when auth is on)."""
+    created = await reference_sets.create_reference_set(db, caller, space_id, body)
+    return wire(created, status_code=201)
 
 
 @router.get("/reference-sets/{set_id}", response_model=ReferenceSet)
@@ -42,6 +47,7 @@ async def update_reference_set(db: DB, set_id: UUID, body: ReferenceSetUpdate) -
 
 
 @router.delete("/reference-sets/{set_id}", status_code=204)
-async def delete_reference_set(db: DB, set_id: UUID) -> Response:
-    await reference_sets.delete_reference_set(db, set_id)
+async def delete_reference_set(caller: Caller, db: DB, set_id: UUID) -> Response:
+    """Admin scope (when auth is on)."""
+    await reference_sets.delete_reference_set(db, caller, set_id)
     return no_content()

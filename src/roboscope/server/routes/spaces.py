@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from ...services import spaces
 from ...wire import Space, SpaceCreate, SpaceUpdate
+from ..auth import Caller
 from ..deps import DB
 from ..lists import list_response
 from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
@@ -29,8 +30,9 @@ async def list_spaces(
 
 
 @router.post("", response_model=Space, status_code=201)
-async def create_space(db: DB, once: IdempotencyKey, body: SpaceCreate) -> Response:
-    return answered(await spaces.create_space(db, body, once=once))
+async def create_space(caller: Caller, db: DB, once: IdempotencyKey, body: SpaceCreate) -> Response:
+    """Admin scope (when auth is on)."""
+    return answered(await spaces.create_space(db, caller, body, once=once))
 
 
 @router.get("/{space_id}", response_model=Space)
@@ -45,7 +47,7 @@ async def update_space(db: DB, space_id: UUID, body: SpaceUpdate) -> Response:
 
 
 @router.delete("/{space_id}", status_code=204)
-async def delete_space(db: DB, space_id: UUID) -> Response:
-    """Deletes the space with its work sessions and everything in them."""
-    await spaces.delete_space(db, space_id)
+async def delete_space(caller: Caller, db: DB, space_id: UUID) -> Response:
+    """Deletes the space with its work sessions and everything in them; admin scope."""
+    await spaces.delete_space(db, caller, space_id)
     return no_content()

@@ -1,0 +1,43 @@
+"""API token management over HTTP (admin scope): what `roboscope tokens` does on the server
+machine, for an operator elsewhere."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ...services import tokens
+from ...wire.errors import ConflictError, NotFoundError
+from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated
+from ..auth import Caller
+from ..deps import DB
+from ..responses import wire
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+@router.get("", response_model=list[ApiToken])
+async def list_tokens(caller: Caller, db: DB) -> Response:
+    """Every token, revoked and expired ones too; never a secret."""
+    return wire(await tokens.list_tokens(db, caller))
+
+
+@router.post(
+    "",
+    response_model=ApiTokenCreated,
+    status_code=201,
+    responses={409: {"model": ConflictError, "description": "The name is taken."}},
+)
+async def create_token(caller: Caller, db: DB, body: ApiTokenCreate) -> Response:
+    """The answer's `token` is the secret, shown this once (only its hash is stored)."""
+    return wire(await tokens.create(db, caller, body), status_code=201)
+
+
+@router.delete(
+    "/{name_or_id}",
+    response_model=ApiToken,
+    responses={404: {"model": NotFoundError, "description": "No such token."}},
+)
+async def revoke_token(caller: Caller, db: DB, name_or_id: str) -> Response:
+    """Revoke by name or id: requests with it get 401 at once, on every process."""
+    return wire(await tokens.revoke(db, caller, name_or_id))

@@ -1,0 +1,415 @@
+"""Access control (docs/auth.md): API tokens, scopes and identity rules, with
+ROBOSCOPE_AUTH=required (`secure`) and off (`client`), on SQLite and PostgreSQL.
+
+Every answer is checked against the OpenAPI document of the app that sent it (the 401 and
+403 bodies and `WWW-Authenticate` included)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from roboscope.db import tokens as token_rows
+from roboscope.db.engine import Database
+from roboscope.server.app import create_app
+from roboscope.services import tokens
+from roboscope.services.clock import utcnow
+from roboscope.settings import Settings
+
+from ..conftest import api_client
+from .conftest import SQUARE
+
+CHALLENGE = 'Bearer realm="roboscope"'
+INVALID = 'Bearer realm="roboscope", error="invalid_token"'
+
+
+@pytest.fixture(scope="session")
+async def secure_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The same database and Redis as `app`, with ROBOSCOPE_AUTH=required."""
+    application = create_app(settings.model_copy(update={"auth": "required"}))
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def secure(secure_app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(secure_app) as http:
+        yield http
+
+
+class Tokens:
+    """Makes tokens straight in the database (as `roboscope tokens create` does)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.count = 0
+        self.last_id: uuid.UUID | None = None
+
+    async def make(
+        self,
+        scope: str = "write",
+        user_id: str | None = "alice",
+        *,
+        name: str | None = None,
+        expires_in: timedelta | None = None,
+        revoked: bool = False,
+    ) -> dict[str, str]:
+        """The `Authorization` header of a new token."""
+        self.count += 1
+        secret = tokens.new_secret()
+        now = utcnow()
+        self.last_id = uuid.uuid4()
+        async with self.database.transaction() as conn:
+            await token_rows.insert_token(
+                conn,
+                {
+                    "id": self.last_id,
+                    "name": name or f"token-{self.count}",
+                    "user_id": user_id,
+                    "scope": scope,
+                    "secret_hash": tokens.hash_secret(secret),
+                    "created_at": now,
+                    "expires_at": None if expires_in is None else now + expires_in,
+                    "revoked_at": now if revoked else None,
+                },
+            )
+        return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def make_token(database: Database) -> Tokens:
+    return Tokens(database)
+
+
+def assert_short_json(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error", "message"}, body
+    assert body["error"] == code
+    assert len(response.content) < 300
+    return body
+
+
+# 401
+
+
+async def test_a_request_without_a_token_gets_401_with_the_bare_challenge(
+    secure: httpx.AsyncClient,
+) -> None:
+    for method, path in [("GET", "/spaces"), ("POST", "/spaces"), ("GET", "/tokens")]:
+        answer = await secure.request(method, path, json={"key": "k", "name": "n"})
+        assert_short_json(answer, 401, "unauthorized")
+        assert answer.headers["www-authenticate"] == CHALLENGE
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer rbs_unknown-but-well-formed-0123456789abcdefghijklmnopq",
+        "Bearer not-a-roboscope-token",
+        "Bearer",
+        "Bearer   ",
+        "Basic YWxpY2U6c2VjcmV0",
+        "rbs_without_a_scheme",
+    ],
+)
+async def test_an_unknown_or_malformed_token_gets_401_invalid_token(
+    secure: httpx.AsyncClient, header: str
+) -> None:
+    answer = await secure.get("/spaces", headers={"Authorization": header})
+    body = assert_short_json(answer, 401, "invalid_token")
+    assert answer.headers["www-authenticate"] == INVALID
+    assert "rbs_" not in body["message"]  # the secret is never repeated
+
+
+async def test_expired_and_revoked_tokens_get_401(
+    secure: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    expired = await make_token.make(expires_in=timedelta(seconds=-1))
+    revoked = await make_token.make(revoked=True)
+    live = await make_token.make(expires_in=timedelta(hours=1))
+    for header, word in [(expired, "expired"), (revoked, "revoked")]:
+        answer = await secure.get("/spaces", headers=header)
+        body = assert_short_json(answer, 401, "invalid_token")
+        assert word in body["message"]
+        assert answer.headers["www-authenticate"] == INVALID
+    assert (await secure.get("/spaces", headers=live)).status_code == 200
+
+
+async def test_health_docs_and_the_openapi_document_stay_open(secure: httpx.AsyncClient) -> None:
+    assert (await secure.get("/health")).status_code == 200
+    plain = httpx.AsyncClient(transport=secure._transport, base_url="http://roboscope.test/api/v1")
+    async with plain:
+        assert (await plain.get("/openapi.json")).status_code == 200
+        assert (await plain.get("/docs")).status_code == 200
+
+
+async def test_with_auth_off_no_token_is_needed_and_any_header_is_ignored(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/spaces")).status_code == 200
+    junk = {"Authorization": "Bearer whatever"}
+    created = await client.post("/spaces", json={"key": "k", "name": "n"}, headers=junk)
+    assert created.status_code == 201
+
+
+# 403: scopes
+
+
+async def test_scopes_read_write_admin(secure: httpx.AsyncClient, make_token: Tokens) -> None:
+    read, write, admin = [await make_token.make(scope) for scope in ("read", "write", "admin")]
+    space = await secure.post("/spaces", json={"key": "s", "name": "S"}, headers=admin)
+    assert space.status_code == 201
+    space_id = space.json()["id"]
+    assert (await secure.get(f"/spaces/{space_id}", headers=read)).status_code == 200
+    refused = await secure.patch(f"/spaces/{space_id}", json={"name": "x"}, headers=read)
+    body = assert_short_json(refused, 403, "insufficient_scope")
+    assert "write" in body["message"]
+    assert (
+        await secure.patch(f"/spaces/{space_id}", json={"name": "x"}, headers=write)
+    ).status_code == 200
+    session = {"space_id": space_id, "session_type": "inspection"}
+    assert (await secure.post("/work-sessions", json=session, headers=write)).status_code == 201
+    assert (await secure.post("/work-sessions", json=session, headers=read)).status_code == 403
+
+
+async def test_admin_operations_need_admin_scope(
+    secure: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    write, admin = await make_token.make("write"), await make_token.make("admin")
+    space = (await secure.post("/spaces", json={"key": "s", "name": "S"}, headers=admin)).json()
+    guide = f"/spaces/{space['id']}/laser-guide"
+    sets = f"/spaces/{space['id']}/reference-sets"
+    refused = [
+        await secure.post("/spaces", json={"key": "t", "name": "T"}, headers=write),
+        await secure.delete(f"/spaces/{space['id']}", headers=write),
+        await secure.put(guide, json={"grid": []}, headers=write),
+        await secure.delete(guide, headers=write),
+        await secure.post(sets, json={"name": "r"}, headers=write),
+        await secure.get("/tokens", headers=write),
+        await secure.post("/tokens", json={"name": "x"}, headers=write),
+        await secure.delete("/tokens/x", headers=write),
+        await secure.post(f"/locks/{uuid.uuid4()}/force-release", headers=write),
+    ]
+    for answer in refused:
+        body = assert_short_json(answer, 403, "insufficient_scope")
+        assert "admin" in body["message"]
+    assert (await secure.put(guide, json={"grid": []}, headers=admin)).status_code == 201
+    assert (await secure.delete(guide, headers=admin)).status_code == 204
+    made = await secure.post(sets, json={"name": "r"}, headers=admin)
+    assert made.status_code == 201
+    # Updating a reference set is an ordinary write; deleting it is admin.
+    set_url = f"/reference-sets/{made.json()['id']}"
+    assert (await secure.patch(set_url, json={"name": "q"}, headers=write)).status_code == 200
+    assert (await secure.delete(set_url, headers=write)).status_code == 403
+    assert (await secure.delete(set_url, headers=admin)).status_code == 204
+    assert (await secure.delete(f"/spaces/{space['id']}", headers=admin)).status_code == 204
+
+
+# Identity rules
+
+
+async def test_presence_only_as_the_tokens_user(
+    secure: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    alice = await make_token.make(user_id="alice")
+    userless = await make_token.make("admin", user_id=None, name="ci-bot")
+    session = str(uuid.uuid4())
+    beat = {"user_id": "alice", "device_id": "ipad"}
+    assert (await secure.post(f"/presence/{session}", json=beat, headers=alice)).status_code == 200
+    as_bob = await secure.post(
+        f"/presence/{session}", json={**beat, "user_id": "bob"}, headers=alice
+    )
+    assert_short_json(as_bob, 403, "forbidden")
+    bob_leaves = await secure.delete(f"/presence/{session}/bob", headers=alice)
+    assert_short_json(bob_leaves, 403, "forbidden")
+    nobody = await secure.post(f"/presence/{session}", json=beat, headers=userless)
+    assert "--user" in assert_short_json(nobody, 403, "forbidden")["message"]
+    left = await secure.delete(f"/presence/{session}/alice", headers=alice)
+    assert left.status_code == 200 and left.json()["users"] == []
+
+
+async def test_with_auth_off_presence_and_locks_take_any_user(client: httpx.AsyncClient) -> None:
+    session = str(uuid.uuid4())
+    beat = {"user_id": "bob", "device_id": "d"}
+    assert (await client.post(f"/presence/{session}", json=beat)).status_code == 200
+    assert (await client.delete(f"/presence/{session}/bob")).status_code == 200
+    grant = await client.post(f"/locks/{session}", json={"owner": "carol"})
+    assert grant.json()["owner"] == "carol"
+
+
+async def test_a_locks_owner_is_the_tokens_user(
+    secure: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    alice = await make_token.make(user_id="alice")
+    userless = await make_token.make("admin", user_id=None)
+    session = str(uuid.uuid4())
+    grant = await secure.post(f"/locks/{session}", headers=alice)
+    assert grant.json()["owner"] == "alice"
+    status = await secure.get(f"/locks/{session}", headers=alice)
+    assert status.json()["owner"] == "alice" and "token" not in status.json()
+    other = str(uuid.uuid4())
+    assert_short_json(
+        await secure.post(f"/locks/{other}", json={"owner": "bob"}, headers=alice), 403, "forbidden"
+    )
+    assert_short_json(
+        await secure.post(f"/locks/work-sessions/{other}", headers=userless), 403, "forbidden"
+    )
+    assert (await secure.post(f"/locks/{other}", json={"owner": "alice"}, headers=alice)).json()[
+        "acquired"
+    ]
+
+
+async def test_the_change_log_records_who_made_each_change(
+    secure: httpx.AsyncClient, client: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    admin = await make_token.make("admin", user_id=None, name="ops-bot")
+    alice = await make_token.make(user_id="alice")
+    space = (await secure.post("/spaces", json={"key": "s", "name": "S"}, headers=admin)).json()
+    session = (
+        await secure.post(
+            "/work-sessions",
+            json={"space_id": space["id"], "session_type": "inspection"},
+            headers=alice,
+        )
+    ).json()
+    marker = (
+        await secure.post(
+            "/markers", json={**SQUARE, "work_session_id": session["id"]}, headers=alice
+        )
+    ).json()
+    await client.patch(f"/markers/{marker['id']}", json={"label": "anonymous"})
+    events = (await secure.get("/events", headers=alice)).json()["changes"]
+    actors = [(e["entity"], e["op"], e["actor"]) for e in events]
+    assert actors == [
+        ("space", "created", "ops-bot"),
+        ("work_session", "created", "alice"),
+        ("marker", "created", "alice"),
+        ("marker", "updated", None),  # auth off: nobody known
+    ]
+
+
+# Forced release
+
+
+@pytest.mark.parametrize("auth", ["on", "off"])
+async def test_a_forced_release_fences_off_the_old_holder(
+    auth: str,
+    secure: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    make_token: Tokens,
+    make_marker: Any,
+) -> None:
+    api = secure if auth == "on" else client
+    holder = await make_token.make(user_id="alice") if auth == "on" else {}
+    admin = await make_token.make("admin", user_id=None) if auth == "on" else {}
+    marker = await make_marker()
+    session = marker["work_session_id"]
+    grant = (await api.post(f"/locks/{session}", headers=holder)).json()
+    fenced = {**holder, "X-Lock-Token": grant["token"]}
+    url = f"/markers/{marker['id']}"
+    assert (await api.patch(url, json={"label": "mine"}, headers=fenced)).status_code == 200
+    forced = await api.post(f"/locks/{session}/force-release", headers=admin)
+    assert forced.status_code == 200 and forced.json() == {"released": True}
+    refused = await api.patch(url, json={"label": "late"}, headers=fenced)
+    assert refused.status_code == 423 and refused.json()["error"] == "locked"
+    assert (await api.get(f"/locks/{session}", headers=holder)).json()["locked"] is False
+    again = await api.post(f"/locks/{session}/force-release", headers=admin)
+    assert again.json() == {"released": False}
+    # The next holder writes normally.
+    regrant = (await api.post(f"/locks/{session}", headers=holder)).json()
+    ok = await api.patch(
+        url, json={"label": "next"}, headers={**holder, "X-Lock-Token": regrant["token"]}
+    )
+    assert ok.status_code == 200
+
+
+# Token management over HTTP
+
+
+async def test_tokens_over_http_create_list_revoke(
+    secure: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    admin = await make_token.make("admin", user_id=None, name="root")
+    created = await secure.post(
+        "/tokens", json={"name": "ipad-7", "user_id": "bob", "expires_in": "30d"}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    made = created.json()
+    assert made["token"].startswith("rbs_") and made["scope"] == "write"
+    bob = {"Authorization": f"Bearer {made['token']}"}
+    assert (await secure.get("/spaces", headers=bob)).status_code == 200
+    listed = (await secure.get("/tokens", headers=admin)).json()
+    assert {t["name"] for t in listed} == {"root", "ipad-7"}
+    assert all("token" not in t and "secret_hash" not in t for t in listed)
+    duplicate = await secure.post("/tokens", json={"name": "ipad-7"}, headers=admin)
+    assert duplicate.status_code == 409
+    bad = await secure.post("/tokens", json={"name": "x", "expires_in": "3w"}, headers=admin)
+    assert bad.status_code == 422
+    revoked = await secure.delete("/tokens/ipad-7", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert_short_json(await secure.get("/spaces", headers=bob), 401, "invalid_token")
+    by_id = await secure.delete(f"/tokens/{made['id']}", headers=admin)
+    assert by_id.json()["revoked_at"] == revoked.json()["revoked_at"]  # the first time stays
+    assert (await secure.delete("/tokens/nobody", headers=admin)).status_code == 404
+
+
+# The stream's query token (its use on a real stream: tests/server/test_auth_processes.py)
+
+
+async def test_stream_query_tokens_are_refused_where_they_do_not_apply(
+    secure: httpx.AsyncClient, secure_app: FastAPI, make_token: Tokens, make_session: Any
+) -> None:
+    reader = await make_token.make("read")
+    session, other = (await make_session())["id"], (await make_session())["id"]
+    issued = await secure.post(f"/work-sessions/{session}/stream-token", headers=reader)
+    assert issued.status_code == 200, issued.text
+    query = issued.json()["token"]
+    assert query.startswith("rbq_")
+    # Another session's stream, another route, or as a header: refused.
+    wrong = await secure.get(f"/work-sessions/{other}/events", params={"access_token": query})
+    assert_short_json(wrong, 401, "invalid_token")
+    elsewhere = await secure.get(
+        f"/work-sessions/{session}/changes", params={"access_token": query}
+    )
+    assert_short_json(elsewhere, 401, "unauthorized")
+    as_header = await secure.get("/spaces", headers={"Authorization": f"Bearer {query}"})
+    assert_short_json(as_header, 401, "invalid_token")
+    missing = await secure.post(f"/work-sessions/{uuid.uuid4()}/stream-token", headers=reader)
+    assert missing.status_code == 404
+    # Expiry (a short-lived one made directly: the real ones last 60 s).
+    state = secure_app.state.roboscope
+    short = await state.stream_tokens.issue(uuid.UUID(session), make_token.last_id, 50)
+    await asyncio.sleep(0.2)
+    gone = await secure.get(f"/work-sessions/{session}/events", params={"access_token": short})
+    assert_short_json(gone, 401, "invalid_token")
+
+
+def test_the_access_log_masks_query_tokens() -> None:
+    import logging
+
+    from roboscope.server.auth import RedactQueryTokens
+
+    path = "/api/v1/work-sessions/x/events?since=3&access_token=rbq_secret123&ping=5"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", path, "1.1", 200),
+        None,
+    )
+    assert RedactQueryTokens().filter(record)
+    line = record.getMessage()
+    assert "rbq_secret123" not in line
+    assert "access_token=***&ping=5" in line and "since=3" in line
