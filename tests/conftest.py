@@ -95,6 +95,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
         data_dir=tmp_path_factory.mktemp("data"),
+        # Every test calls from one address, far faster than clients do: the budgets are
+        # tested on their own (tests/api/test_rate_limits.py), with small rates.
+        rate_limits=False,
     )
 
 

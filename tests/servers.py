@@ -50,7 +50,8 @@ class ServerProcess:
 
 def _environment(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROBOSCOPE_")}
-    return {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), **extra}
+    # (Rate limits off unless a test turns them on: see tests/conftest.py's `settings`.)
+    return {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_RATE_LIMITS": "false", **extra}
 
 
 def start_server(

@@ -28,8 +28,10 @@ ERROR_SCHEMAS = {
     "415": "UnsupportedMediaTypeError",
     "422": "ValidationErrorBody",
     "423": "LockedError",
+    "429": "RateLimitedError",
     "503": "UnavailableError",
 }
+STREAM_ERRORS = {"503": "StreamUnavailableError"}  # the live stream's process cap
 
 
 def operations(app: FastAPI) -> dict[str, dict[str, Any]]:
@@ -72,9 +74,12 @@ def test_errors_are_documented_with_the_bodies_the_server_sends(app: FastAPI) ->
             if operation_id == "health_get":
                 assert schema.endswith("/Health")
                 continue
-            assert schema.endswith(f"/{ERROR_SCHEMAS[status]}"), (operation_id, status)
-            if status == "503":
-                assert "Retry-After" in response["headers"]
+            expected = ERROR_SCHEMAS[status]
+            if operation_id == "changes_session_events":
+                expected = STREAM_ERRORS.get(status, expected)
+            assert schema.endswith(f"/{expected}"), (operation_id, status)
+            if status in {"429", "503"}:
+                assert "Retry-After" in response["headers"], (operation_id, status)
     schemas = document["components"]["schemas"]
     assert schemas["ConflictError"]["properties"]["current_version"]["type"] == "integer"
     assert "problems" in schemas["ValidationErrorBody"]["properties"]
@@ -88,13 +93,16 @@ def test_each_operation_documents_the_errors_it_can_answer(app: FastAPI) -> None
         return {int(status) for status in ops[operation_id]["responses"] if int(status) >= 400}
 
     # A fenced, versioned write on the database: every kind of refusal.
-    assert statuses("markers_update") == {400, 403, 404, 409, 413, 415, 422, 423, 503}
+    assert statuses("markers_update") == {400, 403, 404, 409, 413, 415, 422, 423, 429, 503}
     # A lock grant: no row to miss, no version to conflict.
-    assert statuses("locks_acquire") == {400, 403, 413, 415, 422, 503}
+    assert statuses("locks_acquire") == {400, 403, 413, 415, 422, 429, 503}
     # A body-less fenced write (the app sends `{}`, curl nothing): no 400, but 413 and 415.
-    assert statuses("marker_details_calculate") == {403, 404, 409, 413, 415, 422, 423, 503}
+    assert statuses("marker_details_calculate") == {403, 404, 409, 413, 415, 422, 423, 429, 503}
+    # Reads are never rate limited; the live stream has its own caps.
     assert statuses("spaces_list") == {422, 503}
     assert statuses("markers_get") == {404, 422, 503}
+    assert statuses("locks_status") == {422, 503}
+    assert statuses("changes_session_events") == {404, 410, 422, 429, 503}
     assert statuses("health_get") == {503}
 
 

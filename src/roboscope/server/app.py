@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..settings import Settings
+from .cors import Cors
 from .docs import install_docs
 from .errors import install_error_handlers
+from .limits import RATE_LIMIT
 from .middleware import ApiMiddleware
 from .openapi import install_openapi, operation_id
 from .routes import ROUTERS
@@ -46,9 +48,16 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     install_error_handlers(app)
-    app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ApiMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={("POST", f"{API_PREFIX}/markers/bulk"): settings.max_bulk_body_bytes},
+        allowed_origins=settings.cors_origins,
+    )
+    if settings.cors_origins:  # outermost: preflights and every refusal get CORS headers
+        app.add_middleware(Cors, allow_origins=settings.cors_origins)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[RATE_LIMIT])
     install_openapi(app)
     install_docs(app, API_PREFIX)
     return app

@@ -15,7 +15,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from ..errors import RoboscopeError, ServiceUnavailable
+from ..errors import RoboscopeError, ServiceUnavailable, Throttled
 
 log = logging.getLogger("roboscope")
 
@@ -26,6 +26,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "body_too_large",
+    429: "rate_limited",
     415: "unsupported_media_type",
 }
 
@@ -41,7 +42,7 @@ def error_response(
 async def _domain_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, RoboscopeError)
     headers = None
-    if isinstance(error, ServiceUnavailable):
+    if isinstance(error, ServiceUnavailable | Throttled):
         headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 

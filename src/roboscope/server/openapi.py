@@ -33,11 +33,14 @@ from ..wire.errors import (
     CrossSiteError,
     LockedError,
     NotFoundError,
+    RateLimitedError,
+    StreamUnavailableError,
     UnavailableError,
     UnsupportedMediaTypeError,
     ValidationErrorBody,
 )
 from .deps import get_database, get_lock_token, get_state
+from .limits import budget_of, rate_limit
 from .middleware import WRITE_METHODS
 
 REF_PREFIX = "#/components/schemas/"
@@ -127,6 +130,12 @@ def route_errors(route: Any, method: str) -> dict[int, tuple[type[ErrorBody], st
             "names a parent that does not exist (`invalid_reference`), or a value cannot be "
             "stored (`invalid_value`).",
         )
+    if rate_limit in calls and budget_of(method, route.path_format) is not None:
+        errors[429] = (
+            RateLimitedError,
+            "`rate_limited`: the caller spent its budget of these requests "
+            f"(`{budget_of(method, route.path_format)}`); retry after `Retry-After` seconds.",
+        )
     if get_lock_token in calls:
         errors[423] = (LockedError, "`X-Lock-Token` does not hold the work session's lock.")
     if database or get_state in calls:
@@ -148,6 +157,8 @@ def _error_schemas() -> dict[str, Any]:
         UnsupportedMediaTypeError,
         ValidationErrorBody,
         LockedError,
+        RateLimitedError,
+        StreamUnavailableError,
         UnavailableError,
     ]
     _, schemas = models_json_schema(
@@ -155,6 +166,15 @@ def _error_schemas() -> dict[str, Any]:
     )
     defs: dict[str, Any] = schemas["$defs"]
     return defs
+
+
+_RETRIED = ("429", "503")
+"""Error answers that always carry `Retry-After`."""
+
+
+def _is_error(response: dict[str, Any]) -> bool:
+    ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    return ref is not None and ref.removeprefix(REF_PREFIX).endswith("Error")
 
 
 def _declared_elsewhere(response: dict[str, Any]) -> bool:
@@ -194,9 +214,10 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
                     "description": response["description"] if own else description,
                     "content": {"application/json": {"schema": schema}},
                 }
-                if status == 503:
-                    entry["headers"] = _RETRY_AFTER
                 responses[str(status)] = entry
+            for retried in _RETRIED:
+                if retried in responses and _is_error(responses[retried]):
+                    responses[retried]["headers"] = _RETRY_AFTER
             operation["responses"] = dict(sorted(responses.items()))
     schemas = document["components"]["schemas"]
     for name in _FASTAPI_VALIDATION_SCHEMAS:  # replaced by ValidationErrorBody everywhere

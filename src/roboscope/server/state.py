@@ -16,9 +16,12 @@ from redis.asyncio import Redis
 
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
+from ..realtime.rate_limits import Rate, RateStore
 from ..services import changes
+from ..services.limits import Budget, RateLimits
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
+from ..services.stream_caps import StreamCaps
 from ..settings import Settings
 
 
@@ -31,6 +34,28 @@ class AppState:
     locks: LockStore
     lock_policy: LockPolicy
     live: LiveHub
+    rate_limits: RateLimits | None
+    """None when ROBOSCOPE_RATE_LIMITS is off."""
+    streams: StreamCaps
+
+
+def rate_limits(settings: Settings, redis: Redis) -> RateLimits | None:
+    """The configured budgets; a rate of 0 turns its budget off."""
+    if not settings.rate_limits:
+        return None
+    configured: dict[Budget, tuple[float, int]] = {
+        "heartbeats": (
+            settings.rate_limit_heartbeats_per_second,
+            settings.rate_limit_heartbeats_burst,
+        ),
+        "locks": (settings.rate_limit_locks_per_second, settings.rate_limit_locks_burst),
+        "writes": (settings.rate_limit_writes_per_second, settings.rate_limit_writes_burst),
+    }
+    rates: dict[Budget, Rate | None] = {
+        budget: Rate(per_second, burst) if per_second > 0 else None
+        for budget, (per_second, burst) in configured.items()
+    }
+    return RateLimits(RateStore(redis), rates)
 
 
 @asynccontextmanager
@@ -72,6 +97,11 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
             live=live,
+            rate_limits=rate_limits(settings, redis),
+            streams=StreamCaps(
+                max_streams=settings.live_max_streams,
+                max_per_caller=settings.live_max_streams_per_caller,
+            ),
         )
     finally:
         await live.stop()
