@@ -128,11 +128,14 @@ def conformance(app: FastAPI) -> OpenApiConformance:
 
 
 @asynccontextmanager
-async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(
+    app: FastAPI, *, address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on `app`, shaped like the iOS clients (JSON headers on every request).
 
     Every answer is checked against the app's OpenAPI document (status documented, content
     type, body schema, headers), so the whole API suite holds the document to the truth.
+    `address` is the client address the app sees.
     """
     checker = conformance(app)
 
@@ -142,7 +145,7 @@ async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         await response.aread()
         checker.check(response)
 
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=(address, 123))
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://roboscope.test/api/v1",

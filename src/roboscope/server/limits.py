@@ -25,16 +25,15 @@ from .middleware import WRITE_METHODS
 from .state import AppState
 
 API_PREFIX = "/api/v1"  # (as server/app.py mounts the routers)
-_PREFIXED: tuple[tuple[str, Budget], ...] = (
-    (f"{API_PREFIX}/presence/", "heartbeats"),
-    (f"{API_PREFIX}/locks/", "locks"),
-)
+_PREFIXED: tuple[tuple[str, Budget], ...] = (("/presence/", "heartbeats"), ("/locks/", "locks"))
 
 
 def budget_of(method: str, path: str) -> Budget | None:
-    """The budget a request of `method` on the route `path` (its template) draws on."""
+    """The budget a request of `method` on the route `path` (its template, with or without
+    the API prefix: a route in the request scope has its router's path) draws on."""
     if method not in WRITE_METHODS:
         return None
+    path = path.removeprefix(API_PREFIX)
     for prefix, budget in _PREFIXED:
         if path.startswith(prefix):
             return budget
