@@ -7,8 +7,9 @@ which budget a request draws on.
 
 When Redis cannot answer, the limiter lets the request through (fail open) and says so in a
 log line at most once a minute: a write that needs only the database must not fail because
-the limiter is blind. Heartbeats and lock operations need Redis themselves and get their own
-503 right after.
+the limiter is blind. It then stops asking Redis for `BLIND_SECONDS`, so a stalled Redis
+does not add its timeout to every write meanwhile. Heartbeats and lock operations need Redis
+themselves and get their own 503 right after.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger("roboscope.limits")
 
 Budget = Literal["heartbeats", "locks", "writes"]
 BUDGETS: tuple[Budget, ...] = ("heartbeats", "locks", "writes")
+BLIND_SECONDS = 5.0
 BLIND_LOG_SECONDS = 60.0
 
 
@@ -35,6 +37,7 @@ class RateLimits:
         self._store = store
         self._rates = rates
         self._blind_logged_at = -math.inf
+        self._blind_until = -math.inf
 
     def rate(self, budget: Budget) -> Rate | None:
         """The budget's rate; None when it is off."""
@@ -43,7 +46,7 @@ class RateLimits:
     async def take(self, identity: Identity, budget: Budget) -> None:
         """Draw one request of `budget` for `identity`, or raise `RateLimited` (429)."""
         rate = self._rates.get(budget)
-        if rate is None:
+        if rate is None or time.monotonic() < self._blind_until:
             return
         try:
             wait_ms = await self._store.take(budget, identity.budget_key, rate)
@@ -55,6 +58,7 @@ class RateLimits:
 
     def _blind(self, error: RedisUnavailable) -> None:
         now = time.monotonic()
+        self._blind_until = now + BLIND_SECONDS
         if now - self._blind_logged_at >= BLIND_LOG_SECONDS:
             self._blind_logged_at = now
             log.warning("rate limits not enforced: %s (logged once a minute)", error.message)
