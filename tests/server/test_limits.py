@@ -88,6 +88,10 @@ async def test_live_streams_are_capped_per_caller_and_per_process(tmp_path: Path
                     await response.aclose()
                 return response
 
+            # Refused streams hold no place.
+            missing = f"{server.api}/work-sessions/{uuid.uuid4()}/events"
+            for _ in range(3):
+                assert (await http.get(missing, headers=alice)).status_code == 404
             first = await open_stream(alice)
             assert first.status_code == 200
             assert (await open_stream(alice)).status_code == 200
