@@ -13,7 +13,7 @@ from .cors import Cors
 from .docs import install_docs
 from .errors import install_error_handlers
 from .limits import RATE_LIMIT
-from .middleware import ApiMiddleware
+from .middleware import WRITE_METHODS, ApiMiddleware
 from .openapi import install_openapi, operation_id
 from .routes import ROUTERS
 from .state import app_state
@@ -57,7 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.cors_origins:  # outermost: preflights and every refusal get CORS headers
         app.add_middleware(Cors, allow_origins=settings.cors_origins)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX, dependencies=[RATE_LIMIT])
+        # Only routers with writes: the others (health, the change log) then need no
+        # identity for it.
+        limited = any(WRITE_METHODS & getattr(route, "methods", set()) for route in router.routes)
+        app.include_router(
+            router, prefix=API_PREFIX, dependencies=[RATE_LIMIT] if limited else None
+        )
     install_openapi(app)
     install_docs(app, API_PREFIX)
     return app

@@ -1,5 +1,5 @@
-"""The HTTP edge of the per-caller limits: which budget a request draws on, and live-stream
-slots held for as long as a stream's response runs.
+"""The HTTP edge of the per-caller limits: which budget a request draws on, and the
+live-stream place a stream holds for as long as its response runs.
 
 `rate_limit` is one dependency, given once to every router where the app mounts them
 (server/app.py): it sorts a request by method and route path, so no handler knows about it.
@@ -9,17 +9,13 @@ other write on `writes` (services/limits.py).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.background import BackgroundTask
-from starlette.datastructures import MutableHeaders
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from ..services.limits import Budget
 from ..services.stream_caps import StreamSlot
-from ..wire.errors import RateLimitedError, StreamUnavailableError
 from .auth import Caller
 from .middleware import WRITE_METHODS
 from .state import AppState
@@ -58,51 +54,15 @@ RATE_LIMIT = Depends(rate_limit)
 """For `app.include_router(..., dependencies=[RATE_LIMIT])`."""
 
 
-STREAM_CAPS: dict[int | str, dict[str, Any]] = {
-    429: {
-        "model": RateLimitedError,
-        "description": "`too_many_streams`: the caller holds ROBOSCOPE_LIVE_MAX_STREAMS_PER_CALLER "
-        "streams on this server process; close one, or retry after `Retry-After` seconds.",
-    },
-    503: {
-        "model": StreamUnavailableError,
-        "description": "`stream_capacity`: this server process serves ROBOSCOPE_LIVE_MAX_STREAMS "
-        "streams (retry, another process may take it); `service_unavailable`: the database or "
-        "Redis is down. Retry after `Retry-After` seconds.",
-    },
-}
-"""OpenAPI `responses` of a route that holds a live-stream slot."""
+async def stream_slot(request: Request, caller: Caller) -> AsyncIterator[StreamSlot]:
+    """A live-stream place for the caller, held until the stream's response has run (a
+    dependency with `yield` exits after the response is sent: ended, failed or cancelled);
+    429 `too_many_streams` or 503 `stream_capacity` instead, before the stream starts."""
+    state: AppState = request.app.state.roboscope
+    with state.streams.claim(caller.budget_key) as slot:
+        yield slot
 
 
-class HeldResponse(Response):
-    """`response`, holding a live-stream slot until it has run (ended, failed or cancelled)."""
-
-    def __init__(self, response: Response, slot: StreamSlot) -> None:
-        # (Response.__init__ is not called: every attribute is the wrapped response's.)
-        self._response = response
-        self._slot = slot
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._response, name)
-
-    @property
-    def background(self) -> BackgroundTask | None:
-        return self._response.background
-
-    @background.setter
-    def background(self, value: BackgroundTask | None) -> None:
-        self._response.background = value
-
-    @property
-    def headers(self) -> MutableHeaders:
-        return self._response.headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self._response(scope, receive, send)
-        finally:
-            self._slot.release()
-
-
-def held(response: Response, slot: StreamSlot) -> Response:
-    return HeldResponse(response, slot)
+LiveStreamSlot = Annotated[StreamSlot, Depends(stream_slot)]
+"""A parameter of a live-stream route: the stream caps apply to it (documented centrally
+in server/openapi.py)."""

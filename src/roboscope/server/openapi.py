@@ -40,7 +40,7 @@ from ..wire.errors import (
     ValidationErrorBody,
 )
 from .deps import get_database, get_lock_token, get_state
-from .limits import budget_of, rate_limit
+from .limits import budget_of, rate_limit, stream_slot
 from .middleware import WRITE_METHODS
 
 REF_PREFIX = "#/components/schemas/"
@@ -136,12 +136,25 @@ def route_errors(route: Any, method: str) -> dict[int, tuple[type[ErrorBody], st
             "`rate_limited`: the caller spent its budget of these requests "
             f"(`{budget_of(method, route.path_format)}`); retry after `Retry-After` seconds.",
         )
+    if stream_slot in calls:
+        errors[429] = (
+            RateLimitedError,
+            "`too_many_streams`: the caller holds ROBOSCOPE_LIVE_MAX_STREAMS_PER_CALLER streams "
+            "on this server process; close one, or retry after `Retry-After` seconds.",
+        )
     if get_lock_token in calls:
         errors[423] = (LockedError, "`X-Lock-Token` does not hold the work session's lock.")
     if database or get_state in calls:
         errors[503] = (
             UnavailableError,
             "The database or Redis is unreachable; retry after `Retry-After` seconds.",
+        )
+    if stream_slot in calls:
+        errors[503] = (
+            StreamUnavailableError,
+            "`stream_capacity`: this server process serves ROBOSCOPE_LIVE_MAX_STREAMS streams "
+            "(retry: another process may take it); `service_unavailable`: the database or "
+            "Redis is down. Retry after `Retry-After` seconds.",
         )
     return errors
 

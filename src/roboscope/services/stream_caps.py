@@ -1,10 +1,11 @@
 """How many live streams one process serves: in all, and to one caller.
 
 A stream holds a `StreamSlot` from before it starts (so a refusal is an ordinary error
-answer, not a broken stream) until its response ends. Counted per process, in memory: the
-per-caller cap is per process too, so behind N processes a caller may hold up to N times it
-(a count shared through Redis would need bookkeeping that survives crashed processes, for a
-cap whose purpose, keeping one caller from taking a process's streams, this already serves).
+answer, not a broken stream) until its response ends (server/limits.py: `stream_slot`).
+Counted per process, in memory: the per-caller cap is per process too, so behind N processes
+a caller may hold up to N times it (a count shared through Redis would need bookkeeping that
+survives crashed processes, for a cap whose purpose, keeping one caller from taking a
+process's streams, this already serves).
 """
 
 from __future__ import annotations
@@ -68,14 +69,6 @@ class StreamSlot:
             caps, self._caps = self._caps, None
             caps._release(self._caller)
 
-    def transfer(self) -> StreamSlot:
-        """The slot, now owned by what takes the result (a response that outlives the
-        handler); leaving this one's `with` no longer releases it."""
-        taken = StreamSlot.__new__(StreamSlot)
-        taken._caps, taken._caller = self._caps, self._caller
-        self._caps = None
-        return taken
-
     def __enter__(self) -> StreamSlot:
         return self
 
@@ -85,9 +78,4 @@ class StreamSlot:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.release()
-
-    def __del__(self) -> None:
-        # A response that was never run (its request cancelled between the handler and the
-        # send) must not keep its slot forever.
         self.release()

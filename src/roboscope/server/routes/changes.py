@@ -16,9 +16,8 @@ from ...errors import InvalidInput
 from ...services import changes, live
 from ...wire.changes import ChangePage
 from ...wire.errors import CursorExpiredError, NotFoundError
-from ..auth import Caller
 from ..deps import DB, Realtime
-from ..limits import STREAM_CAPS, held
+from ..limits import LiveStreamSlot
 from ..responses import wire
 
 router = APIRouter(tags=["changes"])
@@ -78,12 +77,11 @@ async def session_changes(
         200: {"content": {"text/event-stream": {}}, "description": "The live stream."},
         404: {"model": NotFoundError, "description": "No such work session."},
         **GONE,
-        **STREAM_CAPS,
     },
 )
 async def session_events(
     rt: Realtime,
-    caller: Caller,
+    _slot: LiveStreamSlot,  # 429 / 503 past the live-stream caps, before the stream starts
     session_id: UUID,
     since: Since = None,
     ping: Annotated[
@@ -109,23 +107,21 @@ async def session_events(
     # Set by sse-starlette when the server stops: the stream then ends with `stream.closing`
     # (a clean end of the response, so clients reconnect at once) within the grace period.
     stopping = anyio.Event()
-    with rt.streams.claim(caller.budget_key) as slot:  # 429 / 503 past the stream caps
-        stream = await rt.live.open(
-            session_id,
-            since=since,
-            snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
-            closing=stopping,
-        )
-        settings = rt.settings
-        response = EventSourceResponse(
-            _sse(stream),
-            ping=ping or settings.live_ping_seconds,
-            send_timeout=settings.live_send_timeout_seconds,
-            headers={"X-Accel-Buffering": "no"},
-            shutdown_event=stopping,
-            shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
-        )
-        return held(response, slot.transfer())
+    stream = await rt.live.open(
+        session_id,
+        since=since,
+        snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
+        closing=stopping,
+    )
+    settings = rt.settings
+    return EventSourceResponse(
+        _sse(stream),
+        ping=ping or settings.live_ping_seconds,
+        send_timeout=settings.live_send_timeout_seconds,
+        headers={"X-Accel-Buffering": "no"},
+        shutdown_event=stopping,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
+    )
 
 
 async def _sse(stream: AsyncIterator[live.LiveEvent]) -> AsyncIterator[ServerSentEvent]:
