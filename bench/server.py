@@ -176,6 +176,21 @@ def _running(
             _stop(process)
 
 
+BENCH_LIMITS = {
+    # Every bench client calls from 127.0.0.1, one caller to the per-caller limits: budgets
+    # so large that they never refuse, yet are drawn from on every request, so their cost
+    # (one Redis call per heartbeat, lock operation and write) is in the figures; and room
+    # for every stream of the live bench.
+    **{
+        f"ROBOSCOPE_RATE_LIMIT_{budget}_{what}": "1000000000"
+        for budget in ("HEARTBEATS", "LOCKS", "WRITES")
+        for what in ("PER_SECOND", "BURST")
+    },
+    "ROBOSCOPE_LIVE_MAX_STREAMS": "100000",
+    "ROBOSCOPE_LIVE_MAX_STREAMS_PER_CALLER": "100000",
+}
+
+
 @contextlib.contextmanager
 def bench_redis() -> Iterator[tuple[str, str]]:
     """(url, what to print): ROBOSCOPE_REDIS_URL, else an embedded Redis of the run's own."""
@@ -205,7 +220,7 @@ def serve_api(
     """`roboscope serve` alone (its own temporary data dir and SQLite file), on `redis_url`."""
     data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
-    env |= {"ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url}
+    env |= {"ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url, **BENCH_LIMITS}
     port = free_port()
     try:
         with _running(
@@ -243,8 +258,13 @@ def serve_pair(
     with `auth`, the API requires tokens (ROBOSCOPE_AUTH=required)."""
     data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
-    api_env = {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_REDIS_URL": redis_url}
-    api_env["ROBOSCOPE_AUTH"] = "required" if auth else "off"
+    api_env = {
+        **env,
+        "ROBOSCOPE_DATA_DIR": str(data_dir),
+        "ROBOSCOPE_REDIS_URL": redis_url,
+        "ROBOSCOPE_AUTH": "required" if auth else "off",
+        **BENCH_LIMITS,
+    }
     baseline_env = {**env, "BENCH_REDIS_URL": redis_url}
     api_port, baseline_port = free_port(), free_port()
     api_command = _api_command(api_port, workers)

@@ -95,6 +95,9 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
         data_dir=tmp_path_factory.mktemp("data"),
+        # Every test calls from one address, far faster than clients do: the budgets are
+        # tested on their own (tests/api/test_rate_limits.py), with small rates.
+        rate_limits=False,
     )
 
 
@@ -125,11 +128,14 @@ def conformance(app: FastAPI) -> OpenApiConformance:
 
 
 @asynccontextmanager
-async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(
+    app: FastAPI, *, address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on `app`, shaped like the iOS clients (JSON headers on every request).
 
     Every answer is checked against the app's OpenAPI document (status documented, content
     type, body schema, headers), so the whole API suite holds the document to the truth.
+    `address` is the client address the app sees.
     """
     checker = conformance(app)
 
@@ -139,7 +145,7 @@ async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         await response.aread()
         checker.check(response)
 
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=(address, 123))
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://roboscope.test/api/v1",

@@ -129,3 +129,35 @@ class Forbidden(RoboscopeError):
 
     status = 403
     code = "forbidden"
+class Throttled(RoboscopeError):
+    """Refused for now, not for what was asked: the client retries after `retry_after`
+    seconds (sent as `Retry-After`)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(Throttled):
+    """The caller spent its budget of this kind of request (services/limits.py)."""
+
+    code = "rate_limited"
+
+
+class TooManyStreams(Throttled):
+    """The caller already has the most live streams one process serves to one caller."""
+
+    code = "too_many_streams"
+
+
+class StreamCapacity(Throttled):
+    """This process serves the most live streams it may; another process, or later, can."""
+
+    status = 503
+    code = "stream_capacity"

@@ -13,10 +13,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -73,7 +74,57 @@ class Settings(BaseSettings):
     presence_ttl_seconds: float = Field(default=30.0, gt=0, description="Presence lifetime.")
     lock_default_ttl_seconds: int = Field(default=30, ge=1, description="When none is sent.")
     lock_max_ttl_seconds: int = Field(default=3600, ge=1, description="Longest lock TTL.")
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Larger request bodies get 413."
+    )
+    max_bulk_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Larger `POST /markers/bulk` bodies get 413 (10,000 markers with every "
+        "field take about 10 MB).",
+    )
+    rate_limits: bool = Field(
+        default=True, description="Per-caller request budgets (the three below); false: none."
+    )
+    rate_limit_heartbeats_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        description="Presence heartbeats and leaves per caller and second, sustained; 0: no limit.",
+    )
+    rate_limit_heartbeats_burst: int = Field(
+        default=200, ge=1, description="Heartbeats a caller may send at once after a pause."
+    )
+    rate_limit_locks_per_second: float = Field(
+        default=25.0,
+        ge=0,
+        description="Lock acquires, extends and releases per caller and second; 0: no limit.",
+    )
+    rate_limit_locks_burst: int = Field(
+        default=100, ge=1, description="Lock operations a caller may send at once after a pause."
+    )
+    rate_limit_writes_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        description="Other writes (POST, PUT, PATCH, DELETE) per caller and second; 0: no limit.",
+    )
+    rate_limit_writes_burst: int = Field(
+        default=500, ge=1, description="Writes a caller may send at once after a pause."
+    )
+    live_max_streams: int = Field(
+        default=10_000,
+        ge=1,
+        description="Live streams one process serves; past it 503 stream_capacity.",
+    )
+    live_max_streams_per_caller: int = Field(
+        default=500,
+        ge=1,
+        description="Live streams one process serves to one caller; past it 429 too_many_streams.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser (comma-separated, "
+        "exact, e.g. https://console.example.com); empty: none (CORS off).",
+    )
     database_timeout_seconds: float = Field(
         default=5.0,
         gt=0,
@@ -148,6 +199,37 @@ class Settings(BaseSettings):
             raise ValueError("names no database; e.g. postgresql://user:pass@host:5432/roboscope")
         return url.set(drivername=driver).render_as_string(hide_password=False)
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        """Exact origins only: `*` would let any web page a user opens write to the API."""
+        checked = []
+        for origin in value:
+            if origin == "*":
+                raise ValueError("`*` is not accepted: list the exact origins allowed")
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or "@" in parts.netloc
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port], e.g. "
+                    "https://console.example.com (no path, no trailing slash)"
+                )
+            checked.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        return checked
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
@@ -163,6 +245,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}LOCK_DEFAULT_TTL_SECONDS ({self.lock_default_ttl_seconds}) is "
                 f"above {ENV_PREFIX}LOCK_MAX_TTL_SECONDS ({self.lock_max_ttl_seconds})"
+            )
+        if self.max_bulk_body_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"{ENV_PREFIX}MAX_BULK_BODY_BYTES ({self.max_bulk_body_bytes}) is below "
+                f"{ENV_PREFIX}MAX_BODY_BYTES ({self.max_body_bytes})"
             )
         return self
 

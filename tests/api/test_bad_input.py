@@ -100,7 +100,7 @@ async def test_huge_numbers_are_refused_or_stored_never_500(
 
 async def test_bulk_limit(client: httpx.AsyncClient, make_session: Factory) -> None:
     session = await make_session()
-    bodies = [{"work_session_id": session["id"], **SQUARE}] * 1001
+    bodies = [{"work_session_id": session["id"], **SQUARE}] * 10_001
     response = await client.post("/markers/bulk", json={"markers": bodies})
     assert response.status_code == 422
     assert (await client.get("/markers")).json() == []

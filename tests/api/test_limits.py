@@ -108,8 +108,12 @@ async def test_no_cap_outside_a_request() -> None:
 
 
 async def test_default_cap_refuses_a_megabytes_meta(client: httpx.AsyncClient) -> None:
-    """The report's case: a 3.8 MB `meta`, valid JSON under the body limit."""
+    """The report's case, a 3.8 MB `meta`, is now past the 1 MiB body limit (413); a 0.9 MB
+    one, valid JSON under the body limit, is refused by the `meta` cap."""
     meta = {"items": [{"id": i, "name": "n" * 10, "tags": ["a", "b"]} for i in range(80_000)]}
+    response = await client.post("/spaces", json={"key": "big", "name": "Big", "meta": meta})
+    assert response.status_code == 413
+    meta = {"items": meta["items"][:19_000]}
     response = await client.post("/spaces", json={"key": "big", "name": "Big", "meta": meta})
     assert response.status_code == 422
     assert response.json()["problems"][0]["field"] == "meta"

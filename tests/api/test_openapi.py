@@ -29,8 +29,10 @@ ERROR_SCHEMAS = {
     "415": "UnsupportedMediaTypeError",
     "422": "ValidationErrorBody",
     "423": "LockedError",
+    "429": "RateLimitedError",
     "503": "UnavailableError",
 }
+STREAM_ERRORS = {"503": "StreamUnavailableError"}  # the live stream's process cap
 
 
 def operations(app: FastAPI) -> dict[str, dict[str, Any]]:
@@ -73,9 +75,12 @@ def test_errors_are_documented_with_the_bodies_the_server_sends(app: FastAPI) ->
             if operation_id == "health_get":
                 assert schema.endswith("/Health")
                 continue
-            assert schema.endswith(f"/{ERROR_SCHEMAS[status]}"), (operation_id, status)
-            if status == "503":
-                assert "Retry-After" in response["headers"]
+            expected = ERROR_SCHEMAS[status]
+            if operation_id == "changes_session_events":
+                expected = STREAM_ERRORS.get(status, expected)
+            assert schema.endswith(f"/{expected}"), (operation_id, status)
+            if status in {"429", "503"}:
+                assert "Retry-After" in response["headers"], (operation_id, status)
             if status == "401":
                 assert response["headers"]["WWW-Authenticate"]["required"] is True
     schemas = document["components"]["schemas"]
@@ -92,13 +97,18 @@ def test_each_operation_documents_the_errors_it_can_answer(app: FastAPI) -> None
 
     # A fenced, versioned write on the database: every kind of refusal.
     # (401 and 403 on every operation behind authentication: docs/auth.md.)
-    assert statuses("markers_update") == {400, 401, 403, 404, 409, 413, 415, 422, 423, 503}
+    assert statuses("markers_update") == {400, 401, 403, 404, 409, 413, 415, 422, 423, 429, 503}
     # A lock grant: no row to miss, no version to conflict.
-    assert statuses("locks_acquire") == {400, 401, 403, 413, 415, 422, 503}
+    assert statuses("locks_acquire") == {400, 401, 403, 413, 415, 422, 429, 503}
     # A body-less fenced write (the app sends `{}`, curl nothing): no 400, but 413 and 415.
-    assert statuses("marker_details_calculate") == {401, 403, 404, 409, 413, 415, 422, 423, 503}
+    assert statuses("marker_details_calculate") == {
+        401, 403, 404, 409, 413, 415, 422, 423, 429, 503
+    }
+    # Reads are never rate limited; the live stream has its own caps.
     assert statuses("spaces_list") == {401, 403, 422, 503}
     assert statuses("markers_get") == {401, 403, 404, 422, 503}
+    assert statuses("locks_status") == {401, 403, 422, 503}
+    assert statuses("changes_session_events") == {401, 403, 404, 410, 422, 429, 503}
     # Health stays open: no token, so no 401.
     assert statuses("health_get") == {503}
 

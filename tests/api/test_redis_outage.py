@@ -33,7 +33,9 @@ async def proxied(
     host = f"127.0.0.1:{proxy.port}"
     through = urlunsplit(real._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
     async with serving(
-        settings.model_copy(update={"redis_url": through, "data_dir": tmp_path})
+        settings.model_copy(
+            update={"redis_url": through, "data_dir": tmp_path, "rate_limits": True}
+        )
     ) as client:
         yield proxy, client
     await proxy.stop()
@@ -42,6 +44,8 @@ async def proxied(
 async def test_redis_outage_is_503_for_realtime_only(
     proxied: tuple[TcpProxy, httpx.AsyncClient],
 ) -> None:
+    """(With the rate limits on: their limiter cannot reach Redis either, and lets the data
+    API through.)"""
     proxy, client = proxied
     space = (await client.post("/spaces", json={"key": f"k-{uuid.uuid4()}", "name": "s"})).json()
     session = (

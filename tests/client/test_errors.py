@@ -14,6 +14,7 @@ from roboscope.client import (
     Invalid,
     Locked,
     NotFound,
+    RateLimited,
     Unavailable,
     VersionConflict,
     raise_for_error,
@@ -84,6 +85,10 @@ def test_mapping_of_other_statuses() -> None:
     with pytest.raises(Unavailable) as unavailable:
         _answer(503, {"error": "service_unavailable", "message": "redis"}, {"Retry-After": "2"})
     assert unavailable.value.retry_after == 2.0
+    with pytest.raises(RateLimited) as limited:
+        body = {"error": "rate_limited", "message": "too many writes", "budget": "writes"}
+        _answer(429, body, {"Retry-After": "3"})
+    assert limited.value.retry_after == 3.0 and limited.value.code == "rate_limited"
     with pytest.raises(Invalid) as too_large:
         _answer(413, {"error": "body_too_large", "message": "too large"})
     assert too_large.value.code == "body_too_large"

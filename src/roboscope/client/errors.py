@@ -83,6 +83,17 @@ class Unavailable(ApiError):
         self.retry_after = retry_after
 
 
+class RateLimited(ApiError):
+    """429: the caller spent a request budget (`rate_limited`, `budget` in the body) or holds
+    too many live streams (`too_many_streams`); retry after `retry_after` seconds."""
+
+    def __init__(
+        self, status: int, code: str, message: str, body: Any, retry_after: float | None
+    ) -> None:
+        super().__init__(status, code, message, body)
+        self.retry_after = retry_after
+
+
 class LockUnavailable(ClientError):
     """`hold_lock` found the work session locked by someone else (contention is not an
     HTTP error on the wire: the server answers 200 `acquired: false`)."""
@@ -128,6 +139,8 @@ def raise_for_error(response: httpx.Response) -> httpx.Response:
         )
     if status == 503:
         raise Unavailable(status, code, message, body, _retry_after(response))
+    if status == 429:
+        raise RateLimited(status, code, message, body, _retry_after(response))
     if status == 410:
         raise ReloadRequired(status, code, message, body)
     kind: type[ApiError] = {

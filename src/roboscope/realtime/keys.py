@@ -80,3 +80,9 @@ def presence(session_id: UUID) -> list[str]:
         presence_profiles(session_id),
         presence_present(session_id),
     ]
+
+
+def rate_budget(budget: str, caller: str) -> str:
+    """The GCRA timestamp of one caller's budget (`Identity.budget_key`: token or address).
+    Not hash-tagged: the script touches this key alone."""
+    return f"{PREFIX}:rate:{budget}:{caller}"

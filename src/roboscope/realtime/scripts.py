@@ -35,6 +35,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "lock_status": (),
     "lock_sweep": ("live_common",),
     "due_reschedule": (),
+    "rate_take": (),
 }
 
 

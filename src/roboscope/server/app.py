@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from .. import __version__
 from ..settings import Settings
 from .auth import IDENTIFIED, install_log_redaction
+from .cors import Cors
 from .docs import install_docs
 from .errors import install_error_handlers
-from .middleware import ApiMiddleware
+from .limits import RATE_LIMIT
+from .middleware import WRITE_METHODS, ApiMiddleware
 from .openapi import install_openapi, operation_id
 from .routes import ROUTERS, health
 from .state import app_state
@@ -48,10 +50,20 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     install_log_redaction()
-    app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ApiMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={("POST", f"{API_PREFIX}/markers/bulk"): settings.max_bulk_body_bytes},
+        allowed_origins=settings.cors_origins,
+    )
+    if settings.cors_origins:  # outermost: preflights and every refusal get CORS headers
+        app.add_middleware(Cors, allow_origins=settings.cors_origins)
     for router in ROUTERS:
         # Health stays open: orchestrators and load balancers probe it without a token.
         dependencies = [] if router is health.router else [IDENTIFIED]
+        # Rate budgets only on routers with writes (reads are never limited).
+        if any(WRITE_METHODS & getattr(route, "methods", set()) for route in router.routes):
+            dependencies.append(RATE_LIMIT)
         app.include_router(router, prefix=API_PREFIX, dependencies=dependencies)
     install_openapi(app, auth_required=settings.auth == "required")
     install_docs(app, API_PREFIX)

@@ -26,6 +26,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "body_too_large",
+    429: "rate_limited",
     415: "unsupported_media_type",
 }
 

@@ -6,16 +6,21 @@
 - Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
   over the headers, each refusal a short JSON error:
   - 403 when a browser says the request comes from another site (`Sec-Fetch-Site`): a page
-    elsewhere can send a body-less POST without a preflight, and no content type at all;
+    elsewhere can send a body-less POST without a preflight, and no content type at all.
+    An `Origin` on the CORS allow-list (ROBOSCOPE_CORS_ORIGINS) passes;
   - 415 when the body is not JSON: a `Content-Type` that is not `application/json` (or
     `application/…+json`), or a non-empty body without one. A web page can send `text/plain`,
     form and multipart bodies anywhere without a CORS preflight, but not JSON, so this is
     also what keeps other sites from taking locks. A body-less write without a content type
     (`curl -X DELETE …`) is accepted;
-  - 413 beyond the body limit, on the declared length and on the bytes actually read.
+  - 413 beyond the body limit, on the declared length and on the bytes actually read. The
+    limit is ROBOSCOPE_MAX_BODY_BYTES, or a route's own (`body_limits`: the bulk marker
+    create takes up to 10,000 markers), decided by method and path before anything is read.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,9 +45,20 @@ class BodyTooLarge(Exception):
 
 
 class ApiMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_limits: Mapping[tuple[str, str], int] | None = None,
+        allowed_origins: Iterable[str] = (),
+    ) -> None:
+        """`body_limits`: (method, path) -> the body limit of that route instead of
+        `max_body_bytes`; `allowed_origins`: web origins whose writes are not cross-site."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})
+        self.allowed_origins = frozenset(origin.encode("latin-1") for origin in allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +86,7 @@ class ApiMiddleware:
         content_type: bytes | None = None
         declared_length = b""
         fetch_site: bytes | None = None
+        origin: bytes | None = None
         for name, value in scope.get("headers", []):
             if name == b"content-type":
                 content_type = value
@@ -77,7 +94,13 @@ class ApiMiddleware:
                 declared_length = value
             elif name == b"sec-fetch-site":
                 fetch_site = value
-        if fetch_site is not None and fetch_site.lower() not in _OWN_SITE:
+            elif name == b"origin":
+                origin = value
+        if (
+            fetch_site is not None
+            and fetch_site.lower() not in _OWN_SITE
+            and origin not in self.allowed_origins
+        ):
             await self._refuse(
                 scope, send, 403, "cross_site_request", "writes from other web sites are refused"
             )
@@ -85,17 +108,14 @@ class ApiMiddleware:
         if content_type is not None and not is_json_media_type(content_type):
             await self._not_json(scope, send)
             return None
+        limit = self.body_limits.get((scope["method"], scope["path"]), self.max_body_bytes)
         try:
-            if declared_length.isdigit() and int(declared_length) > self.max_body_bytes:
+            if declared_length.isdigit() and int(declared_length) > limit:
                 raise BodyTooLarge
-            body, replay = await self._buffered_body(receive)
+            body, replay = await self._buffered_body(receive, limit)
         except BodyTooLarge:
             await self._refuse(
-                scope,
-                send,
-                413,
-                "body_too_large",
-                f"request bodies are limited to {self.max_body_bytes} bytes",
+                scope, send, 413, "body_too_large", f"request bodies are limited to {limit} bytes"
             )
             return None
         if content_type is None and body:
@@ -103,7 +123,7 @@ class ApiMiddleware:
             return None
         return replay
 
-    async def _buffered_body(self, receive: Receive) -> tuple[bytes, Receive]:
+    async def _buffered_body(self, receive: Receive, limit: int) -> tuple[bytes, Receive]:
         """Read the whole body up front (bounded), then replay it to the app."""
         chunks: list[bytes] = []
         size = 0
@@ -113,7 +133,7 @@ class ApiMiddleware:
                 return b"".join(chunks), _replay([message], receive)
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 raise BodyTooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):

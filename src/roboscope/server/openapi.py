@@ -35,12 +35,15 @@ from ..wire.errors import (
     LockedError,
     NotFoundError,
     UnauthorizedError,
+    RateLimitedError,
+    StreamUnavailableError,
     UnavailableError,
     UnsupportedMediaTypeError,
     ValidationErrorBody,
 )
 from .auth import get_identity
 from .deps import get_database, get_lock_token, get_state
+from .limits import budget_of, rate_limit, stream_slot
 from .middleware import WRITE_METHODS
 
 REF_PREFIX = "#/components/schemas/"
@@ -143,12 +146,31 @@ def route_errors(route: Any, method: str) -> dict[int, tuple[type[ErrorBody], st
             "names a parent that does not exist (`invalid_reference`), or a value cannot be "
             "stored (`invalid_value`).",
         )
+    if rate_limit in calls and budget_of(method, route.path_format) is not None:
+        errors[429] = (
+            RateLimitedError,
+            "`rate_limited`: the caller spent its budget of these requests "
+            f"(`{budget_of(method, route.path_format)}`); retry after `Retry-After` seconds.",
+        )
+    if stream_slot in calls:
+        errors[429] = (
+            RateLimitedError,
+            "`too_many_streams`: the caller holds ROBOSCOPE_LIVE_MAX_STREAMS_PER_CALLER streams "
+            "on this server process; close one, or retry after `Retry-After` seconds.",
+        )
     if get_lock_token in calls:
         errors[423] = (LockedError, "`X-Lock-Token` does not hold the work session's lock.")
     if database or get_state in calls or identified:
         errors[503] = (
             UnavailableError,
             "The database or Redis is unreachable; retry after `Retry-After` seconds.",
+        )
+    if stream_slot in calls:
+        errors[503] = (
+            StreamUnavailableError,
+            "`stream_capacity`: this server process serves ROBOSCOPE_LIVE_MAX_STREAMS streams "
+            "(retry: another process may take it); `service_unavailable`: the database or "
+            "Redis is down. Retry after `Retry-After` seconds.",
         )
     return errors
 
@@ -166,6 +188,8 @@ def _error_schemas() -> dict[str, Any]:
         UnsupportedMediaTypeError,
         ValidationErrorBody,
         LockedError,
+        RateLimitedError,
+        StreamUnavailableError,
         UnavailableError,
     ]
     _, schemas = models_json_schema(
@@ -173,6 +197,15 @@ def _error_schemas() -> dict[str, Any]:
     )
     defs: dict[str, Any] = schemas["$defs"]
     return defs
+
+
+_RETRIED = ("429", "503")
+"""Error answers that always carry `Retry-After`."""
+
+
+def _is_error(response: dict[str, Any]) -> bool:
+    ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    return ref is not None and ref.removeprefix(REF_PREFIX).endswith("Error")
 
 
 def _declared_elsewhere(response: dict[str, Any]) -> bool:
@@ -239,11 +272,12 @@ def describe_errors(
                     "description": response["description"] if own else description,
                     "content": {"application/json": {"schema": schema}},
                 }
-                if status == 503:
-                    entry["headers"] = _RETRY_AFTER
                 if status == 401:
                     entry["headers"] = _WWW_AUTHENTICATE
                 responses[str(status)] = entry
+            for retried in _RETRIED:
+                if retried in responses and _is_error(responses[retried]):
+                    responses[retried]["headers"] = _RETRY_AFTER
             operation["responses"] = dict(sorted(responses.items()))
     schemas = document["components"]["schemas"]
     for name in _FASTAPI_VALIDATION_SCHEMAS:  # replaced by ValidationErrorBody everywhere

@@ -17,9 +17,12 @@ from redis.asyncio import Redis
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
 from ..realtime.stream_tokens import StreamTokens
+from ..realtime.rate_limits import Rate, RateStore
 from ..services import changes
+from ..services.limits import Budget, RateLimits
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
+from ..services.stream_caps import StreamCaps
 from ..settings import Settings
 from .event_stream import EventStreams
 
@@ -35,6 +38,28 @@ class AppState:
     live: LiveHub
     streams: EventStreams
     stream_tokens: StreamTokens
+    rate_limits: RateLimits | None
+    """None when ROBOSCOPE_RATE_LIMITS is off."""
+    stream_caps: StreamCaps
+
+
+def rate_limits(settings: Settings, redis: Redis) -> RateLimits | None:
+    """The configured budgets; a rate of 0 turns its budget off."""
+    if not settings.rate_limits:
+        return None
+    configured: dict[Budget, tuple[float, int]] = {
+        "heartbeats": (
+            settings.rate_limit_heartbeats_per_second,
+            settings.rate_limit_heartbeats_burst,
+        ),
+        "locks": (settings.rate_limit_locks_per_second, settings.rate_limit_locks_burst),
+        "writes": (settings.rate_limit_writes_per_second, settings.rate_limit_writes_burst),
+    }
+    rates: dict[Budget, Rate | None] = {
+        budget: Rate(per_second, burst) if per_second > 0 else None
+        for budget, (per_second, burst) in configured.items()
+    }
+    return RateLimits(RateStore(redis), rates)
 
 
 @asynccontextmanager
@@ -80,6 +105,11 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             live=live,
             streams=streams,
             stream_tokens=StreamTokens(redis),
+            rate_limits=rate_limits(settings, redis),
+            stream_caps=StreamCaps(
+                max_streams=settings.live_max_streams,
+                max_per_caller=settings.live_max_streams_per_caller,
+            ),
         )
     finally:
         await streams.stop()

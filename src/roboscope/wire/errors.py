@@ -125,3 +125,28 @@ class LockedError(ErrorBody):
 class UnavailableError(ErrorBody):
     error: Literal["service_unavailable"]
     service: str = Field(description="What is down: `database` or `redis`.")
+
+
+class RateLimitedError(ErrorBody):
+    error: Literal["rate_limited", "too_many_streams"] = Field(
+        description="`rate_limited`: the caller (its token, else its address) spent its "
+        "budget of this kind of request; `too_many_streams`: the caller holds the most live "
+        "streams this server process serves to one caller. Retry after `Retry-After` seconds."
+    )
+    budget: Literal["heartbeats", "locks", "writes"] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The budget that is spent (with `rate_limited` only).",
+        json_schema_extra=_absent_not_null,
+    )
+
+
+class StreamUnavailableError(ErrorBody):
+    error: Literal["service_unavailable", "stream_capacity"] = Field(
+        description="`service_unavailable`: the database or Redis is down; `stream_capacity`: "
+        "this server process serves the most live streams it may (ROBOSCOPE_LIVE_MAX_STREAMS)."
+    )
+    service: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="What is down: `database` or `redis` (with `service_unavailable` only).",
+        json_schema_extra=_absent_not_null,
+    )

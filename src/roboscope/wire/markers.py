@@ -11,7 +11,9 @@ from .common import JsonObject, Patch, Point, Text, Timestamp, Version, WireMode
 from .limits import JsonInput
 from .marker_details import MarkerDetails
 
-BULK_MAX = 1000
+BULK_MAX = 10_000
+"""The most markers one bulk create takes (all or nothing); its body has its own size cap,
+ROBOSCOPE_MAX_BULK_BODY_BYTES."""
 
 
 class CalibratedData(WireModel):

@@ -16,6 +16,7 @@ from ...wire.errors import CursorExpiredError, NotFoundError
 from ..auth import STREAM_ACCESS_TOKEN, accepts_query_token
 from ..deps import DB, Realtime
 from ..event_stream import EventStream
+from ..limits import LiveStreamSlot
 from ..responses import wire
 
 router = APIRouter(tags=["changes"])
@@ -80,6 +81,7 @@ async def session_changes(
 @accepts_query_token
 async def session_events(
     rt: Realtime,
+    _slot: LiveStreamSlot,  # 429 / 503 past the live-stream caps, before the stream starts
     session_id: UUID,
     since: Since = None,
     ping: Annotated[

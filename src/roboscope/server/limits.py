@@ -1,0 +1,68 @@
+"""The HTTP edge of the per-caller limits: which budget a request draws on, and the
+live-stream place a stream holds for as long as its response runs.
+
+`rate_limit` is one dependency, given once to every router where the app mounts them
+(server/app.py): it sorts a request by method and route path, so no handler knows about it.
+Reads are never limited; presence writes draw on `heartbeats`, lock writes on `locks`, every
+other write on `writes` (services/limits.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..services.limits import Budget
+from ..services.stream_caps import StreamSlot
+from .auth import Caller
+from .middleware import WRITE_METHODS
+from .state import AppState
+
+API_PREFIX = "/api/v1"  # (as server/app.py mounts the routers)
+_PREFIXED: tuple[tuple[str, Budget], ...] = (("/presence/", "heartbeats"), ("/locks/", "locks"))
+
+
+def budget_of(method: str, path: str) -> Budget | None:
+    """The budget a request of `method` on the route `path` (its template, with or without
+    the API prefix: a route in the request scope has its router's path) draws on."""
+    if method not in WRITE_METHODS:
+        return None
+    path = path.removeprefix(API_PREFIX)
+    for prefix, budget in _PREFIXED:
+        if path.startswith(prefix):
+            return budget
+    return "writes"
+
+
+async def rate_limit(request: Request, identity: Caller) -> None:
+    """Draw the request from its caller's budget, or refuse it with 429 (`Retry-After`)."""
+    method = request.scope["method"]
+    if method not in WRITE_METHODS:
+        return
+    state: AppState = request.app.state.roboscope
+    if state.rate_limits is None:
+        return
+    path: str = getattr(request.scope.get("route"), "path", None) or request.scope["path"]
+    budget = budget_of(method, path)
+    if budget is not None:
+        await state.rate_limits.take(identity, budget)
+
+
+RATE_LIMIT = Depends(rate_limit)
+"""For `app.include_router(..., dependencies=[RATE_LIMIT])`."""
+
+
+async def stream_slot(request: Request, caller: Caller) -> AsyncIterator[StreamSlot]:
+    """A live-stream place for the caller, held until the stream's response has run (a
+    dependency with `yield` exits after the response is sent: ended, failed or cancelled);
+    429 `too_many_streams` or 503 `stream_capacity` instead, before the stream starts."""
+    state: AppState = request.app.state.roboscope
+    with state.stream_caps.claim(caller.budget_key) as slot:
+        yield slot
+
+
+LiveStreamSlot = Annotated[StreamSlot, Depends(stream_slot)]
+"""A parameter of a live-stream route: the stream caps apply to it (documented centrally
+in server/openapi.py)."""

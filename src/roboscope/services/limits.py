@@ -1,0 +1,81 @@
+"""Per-caller request budgets: heartbeats, lock operations and other writes.
+
+Each caller (`Identity.budget_key`: its token, else its address) has one budget of each kind,
+kept in Redis and shared by every API process (realtime/rate_limits.py). `RateLimits.take`
+is the one place where a request is refused with 429; the edge (server/limits.py) decides
+which budget a request draws on.
+
+When Redis cannot answer, the limiter lets the request through (fail open) and says so in a
+log line at most once a minute: a write that needs only the database must not fail because
+the limiter is blind. It then stops asking Redis for `BLIND_SECONDS`, so a stalled Redis
+does not add its timeout to every write meanwhile. Heartbeats and lock operations need Redis
+themselves and get their own 503 right after.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Literal
+
+from ..errors import RateLimited
+from ..realtime.connection import RedisUnavailable
+from ..realtime.rate_limits import Rate, RateStore
+from .access import Identity
+
+log = logging.getLogger("roboscope.limits")
+
+Budget = Literal["heartbeats", "locks", "writes"]
+BUDGETS: tuple[Budget, ...] = ("heartbeats", "locks", "writes")
+BLIND_SECONDS = 5.0
+BLIND_LOG_SECONDS = 60.0
+
+
+class RateLimits:
+    def __init__(self, store: RateStore, rates: dict[Budget, Rate | None]) -> None:
+        self._store = store
+        self._rates = rates
+        self._blind_logged_at = -math.inf
+        self._blind_until = -math.inf
+
+    def rate(self, budget: Budget) -> Rate | None:
+        """The budget's rate; None when it is off."""
+        return self._rates.get(budget)
+
+    async def take(self, identity: Identity, budget: Budget) -> None:
+        """Draw one request of `budget` for `identity`, or raise `RateLimited` (429)."""
+        rate = self._rates.get(budget)
+        if rate is None or time.monotonic() < self._blind_until:
+            return
+        try:
+            wait_ms = await self._store.take(budget, identity.budget_key, rate)
+        except RedisUnavailable as error:
+            self._blind(error)
+            return
+        if wait_ms:
+            refused(budget, wait_ms)
+
+    def _blind(self, error: RedisUnavailable) -> None:
+        now = time.monotonic()
+        self._blind_until = now + BLIND_SECONDS
+        if now - self._blind_logged_at >= BLIND_LOG_SECONDS:
+            self._blind_logged_at = now
+            log.warning("rate limits not enforced: %s (logged once a minute)", error.message)
+
+
+def refused(budget: Budget, wait_ms: int) -> None:
+    """The one place a request is refused for its rate (the metrics count here)."""
+    retry_after = max(1, math.ceil(wait_ms / 1000))
+    raise RateLimited(
+        f"too many {_WHAT[budget]}; retry after {retry_after} s",
+        retry_after=retry_after,
+        budget=budget,
+    )
+
+
+_WHAT: dict[Budget, str] = {
+    "heartbeats": "presence requests",
+    "locks": "lock requests",
+    "writes": "writes",
+}

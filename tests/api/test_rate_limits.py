@@ -1,0 +1,225 @@
+"""Per-caller request budgets (ROBOSCOPE_RATE_LIMIT_*), kept in Redis: past a budget a request
+gets a short JSON 429 with `Retry-After`, changes nothing, and the budget refills with time.
+
+Over HTTP the caller is its address (auth off); keying by token is tested on the limiter with
+`Identity` values directly. Small rates keep the tests short; no test asserts a duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from roboscope.db.engine import Database
+from roboscope.realtime import create_redis
+from roboscope.realtime.rate_limits import Rate, RateStore
+from roboscope.server.app import create_app
+from roboscope.services.access import Identity
+from roboscope.services.limits import RateLimits
+from roboscope.settings import Settings
+
+from ..conftest import api_client
+from .conftest import SQUARE
+
+Clients = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+SLOW = 0.5  # per second: one request every 2 s refills; a test never waits for two
+
+
+def address() -> str:
+    """A caller of this test alone (the Redis database outlives a test)."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+def limited(settings: Settings, **rates: Any) -> Settings:
+    """`settings` with every budget on (`burst` requests, then SLOW), or as given."""
+    update: dict[str, Any] = {"rate_limits": True}
+    for budget in ("heartbeats", "locks", "writes"):
+        update[f"rate_limit_{budget}_per_second"] = SLOW
+        update[f"rate_limit_{budget}_burst"] = 3
+    update.update({f"rate_limit_{name}": value for name, value in rates.items()})
+    return settings.model_copy(update=update)
+
+
+@asynccontextmanager
+async def app_with(settings: Settings) -> AsyncIterator[Clients]:
+    """An app with `settings`; yields a factory of clients calling from a given address."""
+    app = create_app(settings)
+    async with LifespanManager(app):
+        yield lambda address: api_client(app, address=address)
+
+
+def assert_rate_limited(response: httpx.Response, budget: str) -> int:
+    """A short JSON 429 naming the budget, with a sane `Retry-After`; returns the seconds."""
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert len(response.content) < 200, response.content
+    body = response.json()
+    assert body["error"] == "rate_limited"
+    assert body["budget"] == budget
+    assert set(body) == {"error", "message", "budget"}
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= int(1 / SLOW) + 1
+    return retry_after
+
+
+async def test_writes_past_the_budget_get_429_and_change_nothing(
+    settings: Settings, database: Database
+) -> None:
+    caller, other = address(), address()
+    async with app_with(limited(settings)) as clients, clients(caller) as http:
+        for n in range(3):
+            created = await http.post("/spaces", json={"key": f"k{n}", "name": "S"})
+            assert created.status_code == 201
+        refused = await http.post("/spaces", json={"key": "k3", "name": "S"})
+        retry_after = assert_rate_limited(refused, "writes")
+        # Nothing was stored; reads are not limited.
+        listed = await http.get("/spaces")
+        assert listed.status_code == 200
+        assert sorted(space["key"] for space in listed.json()) == ["k0", "k1", "k2"]
+        # Every kind of write draws on the same budget, invalid ones included (refused before
+        # their body is validated).
+        assert_rate_limited(await http.delete(f"/spaces/{uuid.uuid4()}"), "writes")
+        assert_rate_limited(await http.post("/markers", json={"p1": [0]}), "writes")
+
+        # Another address has its own budget.
+        async with clients(other) as elsewhere:
+            assert (
+                await elsewhere.post("/spaces", json={"key": "o", "name": "S"})
+            ).status_code == 201
+
+        # The budget refills: after Retry-After seconds the caller may write again.
+        await asyncio.sleep(retry_after)
+        assert (await http.post("/spaces", json={"key": "k3", "name": "S"})).status_code == 201
+
+
+async def test_heartbeats_locks_and_writes_are_separate_budgets(
+    settings: Settings, database: Database
+) -> None:
+    caller = address()
+    async with app_with(limited(settings)) as clients, clients(caller) as http:
+        space = (await http.post("/spaces", json={"key": "k", "name": "S"})).json()
+        body = {"space_id": space["id"], "session_type": "inspection"}
+        session = (await http.post("/work-sessions", json=body)).json()["id"]
+        marker = {"work_session_id": session, **SQUARE}
+        assert (await http.post("/markers", json=marker)).status_code == 201
+        assert_rate_limited(await http.post("/markers", json=marker), "writes")
+
+        # Heartbeats (and leaves) have their own budget.
+        beat = {"user_id": "u", "device_id": "d"}
+        for _ in range(2):
+            assert (await http.post(f"/presence/{session}", json=beat)).status_code == 200
+        assert (await http.delete(f"/presence/{session}/u")).status_code == 200
+        assert_rate_limited(await http.post(f"/presence/{session}", json=beat), "heartbeats")
+        assert (await http.get(f"/presence/{session}")).status_code == 200  # a read
+
+        # Lock acquire, extend and release (both route families) share the locks budget;
+        # status is a read.
+        grant = (await http.post(f"/locks/{session}", json={"ttl_seconds": 30})).json()
+        assert grant["acquired"] is True
+        token = grant["token"]
+        extended = await http.post(f"/locks/work-sessions/{session}/extend", json={"token": token})
+        assert extended.status_code == 200 and extended.json()["extended"] is True
+        for _ in range(3):
+            assert (await http.get(f"/locks/{session}")).status_code == 200
+        assert (await http.get(f"/locks/work-sessions/{session}/status")).status_code == 200
+        released = await http.request("DELETE", f"/locks/{session}", json={"token": token})
+        assert released.status_code == 200
+        again = await http.post(f"/locks/work-sessions/{session}", json={})
+        assert_rate_limited(again, "locks")
+
+
+async def test_a_budget_of_zero_is_off_and_the_switch_turns_all_off(
+    settings: Settings, database: Database
+) -> None:
+    caller = address()
+    async with app_with(limited(settings, writes_per_second=0)) as clients, clients(caller) as http:
+        for n in range(10):
+            assert (
+                await http.post("/spaces", json={"key": f"a{n}", "name": "S"})
+            ).status_code == 201
+        session = str(uuid.uuid4())
+        for _ in range(3):
+            await http.post(f"/presence/{session}", json={"user_id": "u"})
+        assert_rate_limited(
+            await http.post(f"/presence/{session}", json={"user_id": "u"}), "heartbeats"
+        )
+
+    off = limited(settings).model_copy(update={"rate_limits": False})
+    async with app_with(off) as clients, clients(caller) as http:
+        for n in range(10):
+            assert (
+                await http.post("/spaces", json={"key": f"b{n}", "name": "S"})
+            ).status_code == 201
+
+
+async def test_concurrent_requests_never_overdraw_a_budget(redis_client: Any) -> None:
+    """50 requests at once on a budget of 10 (refilling far slower than the test runs): the
+    script is atomic, so exactly 10 pass, whatever the interleaving."""
+    limits = RateLimits(RateStore(redis_client), {"writes": Rate(per_second=0.001, burst=10)})
+    caller = Identity(client=address())
+    results = await asyncio.gather(
+        *(limits.take(caller, "writes") for _ in range(50)), return_exceptions=True
+    )
+    assert sum(result is None for result in results) == 10
+    refused = [result for result in results if result is not None]
+    assert len(refused) == 40
+    assert all(getattr(error, "status", None) == 429 for error in refused)
+    # ~1000 s until one more: a whole number of seconds, rounded up.
+    assert all(getattr(error, "retry_after", 0) >= 999 for error in refused)
+
+
+async def test_the_budget_is_the_token_s_when_there_is_one(redis_client: Any) -> None:
+    """With auth on, `Identity.budget_key` is the token: two tokens behind one address have a
+    budget each, and one token calling from two addresses has one."""
+    limits = RateLimits(RateStore(redis_client), {"locks": Rate(per_second=0.001, burst=2)})
+    shared_address = address()
+    alice = Identity(client=shared_address, token_id=uuid.uuid4(), user_id="alice", scope="write")
+    bob = Identity(client=shared_address, token_id=uuid.uuid4(), user_id="bob", scope="write")
+    for _ in range(2):
+        await limits.take(alice, "locks")
+    with pytest.raises(Exception) as refused:
+        await limits.take(alice, "locks")
+    assert getattr(refused.value, "status", None) == 429
+    await limits.take(bob, "locks")  # same address, another token: its own budget
+    await limits.take(bob, "locks")
+    alice_elsewhere = Identity(client=address(), token_id=alice.token_id, user_id="alice")
+    with pytest.raises(Exception) as again:
+        await limits.take(alice_elsewhere, "locks")  # same token, another address: spent
+    assert getattr(again.value, "status", None) == 429
+    # Without a token, the address is the budget: it was never drawn from.
+    await limits.take(Identity(client=shared_address), "locks")
+
+
+async def test_a_limiter_that_cannot_reach_redis_lets_requests_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fail open: a write that needs only the database must not fail because the limiter is
+    blind; it says so in the log, once (not once per request)."""
+    dead = create_redis("redis://127.0.0.1:1/0", timeout=0.5, pool_timeout=0.5)
+    limits = RateLimits(RateStore(dead), {"writes": Rate(per_second=0.001, burst=1)})
+    caller = Identity(client=address())
+    try:
+        with caplog.at_level(logging.WARNING, logger="roboscope.limits"):
+            for _ in range(3):
+                await limits.take(caller, "writes")
+    finally:
+        await dead.aclose()
+    warnings = [r for r in caplog.records if "rate limits not enforced" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[Any]:
+    """The app's Redis (the test Redis, or the embedded one of the session's app)."""
+    app = create_app(settings)
+    async with LifespanManager(app):
+        yield app.state.roboscope.redis
