@@ -61,10 +61,11 @@ def start_server(
     timeout: float = 60,
     port: int | None = None,
     healthy: bool = True,
+    log_level: str = "warning",
 ) -> ServerProcess:
     """Start `python -m roboscope serve` and wait until /health answers (200, or any answer
     when `healthy` is false: a server whose database is down still serves)."""
-    server = spawn_server(data_dir, env=env, workers=workers, port=port)
+    server = spawn_server(data_dir, env=env, workers=workers, port=port, log_level=log_level)
     wait_until_serving(server, timeout=timeout, healthy=healthy)
     return server
 
@@ -75,6 +76,7 @@ def spawn_server(
     env: dict[str, str] | None = None,
     workers: int = 1,
     port: int | None = None,
+    log_level: str = "warning",
 ) -> ServerProcess:
     """Start `python -m roboscope serve` without waiting for it."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +94,7 @@ def spawn_server(
                 "--workers",
                 str(workers),
                 "--log-level",
-                "warning",
+                log_level,
             ],
             env=_environment(data_dir, env or {}),
             stdout=out,
@@ -134,9 +136,13 @@ def run_command(
 
 @contextmanager
 def running_server(
-    data_dir: Path, *, env: dict[str, str] | None = None, workers: int = 1
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    log_level: str = "warning",
 ) -> Iterator[ServerProcess]:
-    server = start_server(data_dir, env=env, workers=workers)
+    server = start_server(data_dir, env=env, workers=workers, log_level=log_level)
     try:
         yield server
     finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(
         default=24.0, gt=0, description="How long an `Idempotency-Key` replays its answer."
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="`json`: one JSON object per line; `text`: readable lines; `auto`: text "
+        "when stderr is a terminal, JSON otherwise.",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info",
+        description="The least severe records logged; `info` includes one line per request.",
+    )
     opentelemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "
@@ -136,6 +145,11 @@ class Settings(BaseSettings):
         if driver.startswith("postgresql") and not url.database:
             raise ValueError("names no database; e.g. postgresql://user:pass@host:5432/roboscope")
         return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("redis_url")
     @classmethod

@@ -7,13 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .. import __version__
+from .. import __version__, metrics
 from ..settings import Settings
 from .docs import install_docs
 from .errors import install_error_handlers
 from .middleware import ApiMiddleware
 from .openapi import install_openapi, operation_id
+from .request_log import RequestLog
 from .routes import ROUTERS
+from .routes import metrics as metrics_routes
 from .state import app_state
 
 API_PREFIX = "/api/v1"
@@ -22,9 +24,12 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with app_state(settings) as state:
-            app.state.roboscope = state
-            yield
+        try:
+            async with app_state(settings) as state:
+                app.state.roboscope = state
+                yield
+        finally:
+            metrics.process_stopped()
 
     app = FastAPI(
         title="Roboscope API",
@@ -47,8 +52,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: ids, logs and metrics cover every answer
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(metrics_routes.router)
     install_openapi(app)
     install_docs(app, API_PREFIX)
     return app

@@ -23,6 +23,7 @@ from uuid import UUID
 import pydantic_core
 from redis.asyncio import Redis
 
+from .. import metrics
 from ..db import changes as change_rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
@@ -225,6 +226,7 @@ class LiveHub:
     def deliver(self, session_id: UUID, event: LiveEvent, topic: _Topic | None = None) -> None:
         topic = topic or self._topics.get(session_id)
         if topic is not None:
+            metrics.LIVE_EVENTS.inc(len(topic.subscribers))
             for subscriber in topic.subscribers:
                 subscriber.offer(event)
 
@@ -237,12 +239,14 @@ class LiveHub:
             self._topics.setdefault(session_id, _Topic(cursor))
         subscriber = Subscriber(asyncio.Queue(self._queue_size))
         self._topics[session_id].subscribers.add(subscriber)
+        metrics.LIVE_STREAMS.inc()
         return subscriber
 
     def _unsubscribe(self, session_id: UUID, subscriber: Subscriber) -> None:
         topic = self._topics.get(session_id)
         if topic is None:
             return
+        metrics.LIVE_STREAMS.dec()
         topic.subscribers.discard(subscriber)
         if not topic.subscribers:
             del self._topics[session_id]
