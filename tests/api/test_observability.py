@@ -95,9 +95,7 @@ async def test_unmatched_paths_share_one_label(client: httpx.AsyncClient) -> Non
     assert moved == 3
     assert not any("/scan/" in str(labels) for _, labels in after)
     assert not any("BREW" in str(labels) for _, labels in after)
-    brewed = [
-        labels for (name, labels), _ in after.items() if ("method", "other") in labels
-    ]
+    brewed = [labels for (name, labels), _ in after.items() if ("method", "other") in labels]
     assert brewed, response.status_code
 
 

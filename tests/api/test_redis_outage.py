@@ -172,3 +172,40 @@ async def test_redis_busy_with_a_script_is_503_and_reported_until_it_recovers(
         }
     await _assert_redis_works(client)
     assert (await client.get(f"/locks/{session}")).json()["locked"] is False
+
+
+async def test_not_ready_and_counted_while_redis_is_down(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    """Readiness needs Redis too; the scrape still answers (without the presence and lock
+    gauges, which live in Redis) and counts the failures."""
+    proxy, client = proxied
+    assert (await client.get("/health/ready")).status_code == 200
+    before = (await client.get("http://roboscope.test/metrics")).text
+    assert "roboscope_locks_held" in before
+
+    await proxy.stop()
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert (body["status"], body["database"], body["redis"]) == ("not_ready", "up", "down")
+    assert body["migrations"] == "current"
+    assert body["problems"] == ["redis unreachable"]
+    assert (await client.get("/health/live")).status_code == 200
+    assert (
+        await client.post(f"/presence/{uuid.uuid4()}", json={"user_id": "u"})
+    ).status_code == 503
+    during = await client.get("http://roboscope.test/metrics")
+    assert during.status_code == 200
+    assert "roboscope_locks_held" not in during.text
+    assert _redis_errors(during.text) >= _redis_errors(before) + 2
+
+    await proxy.start()
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+def _redis_errors(metrics: str) -> float:
+    [line] = [
+        line for line in metrics.splitlines() if line.startswith("roboscope_redis_errors_total ")
+    ]
+    return float(line.split()[-1])
