@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector
 
 # No `*_created` series: they double the series count, and the summed view of several
 # processes has none, so one server would answer differently with one worker or two.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -270,8 +270,8 @@ async def test_an_unexpected_error_is_logged_with_the_request_id(
         assert line["request_id"] == "crash-1"
         assert "RuntimeError: boom" in line["exception"]
         [request] = request_lines(caplog)
-        assert request.__dict__["status"] == 500
-        assert request.__dict__["request_id"] == "crash-1"
+        assert request.__dict__["fields"]["status"] == 500
+        assert request.__dict__["fields"]["request_id"] == "crash-1"
     finally:
         app.router.routes.pop()
 
