@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_PLAIN_0_0_4,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -38,7 +38,9 @@ from prometheus_client.registry import Collector
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format: what every Prometheus version (and other scrapers) reads; our
+# names need nothing newer.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 UNMATCHED_ROUTE = "unmatched"
 """The `route` label of requests no route matched (404s of arbitrary paths): one value, so
@@ -83,7 +85,7 @@ DATABASE_ERRORS = Counter(
 )
 RATE_LIMITED = Counter(
     "roboscope_rate_limited_requests",
-    "Requests refused with 429 by a rate limit.",
+    "Requests refused with 429 (rate limits, connection caps).",
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from prometheus_client.parser import text_string_to_metric_families
 
 from roboscope import __version__
@@ -360,3 +360,20 @@ async def test_presence_and_lock_gauges_follow_redis(
     await client.delete(f"/presence/{sessions[1]}/ann")
     await client.request("DELETE", f"/locks/{sessions[0]}", json={"token": grant["token"]})
     assert gauges(await scrape(client)) == (1, 2, 0)
+
+
+async def test_429_answers_count_as_rate_limited(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Whatever refuses with 429 (a rate limit, a connection cap) is counted, once."""
+
+    @app.get("/api/v1/test-limited", include_in_schema=False)
+    async def limited() -> Response:
+        return Response(status_code=429)
+
+    try:
+        name = "roboscope_rate_limited_requests_total"
+        before = value(await scrape(client), name)
+        assert (await client.get("/test-limited")).status_code == 429
+        assert (await client.get("/spaces")).status_code == 200
+        assert value(await scrape(client), name) - before == 1
+    finally:
+        app.router.routes.pop()

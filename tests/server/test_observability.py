@@ -165,3 +165,19 @@ def test_the_server_log_is_json_with_request_ids_and_no_tokens(tmp_path: Path) -
     assert first["client"] == "127.0.0.1"
     assert first["level"] == "info"
     assert "uvicorn.access" not in {line["logger"] for line in log_lines(server)}
+
+
+def test_the_metrics_folder_is_private_fresh_and_removed(tmp_path: Path) -> None:
+    """Each `serve` shares its workers' values through DATA_DIR/metrics/<its pid>: private,
+    emptied at start (left-overs of a server that is gone are removed), removed at stop."""
+    gone = tmp_path / "metrics" / "999999999"  # no such process
+    gone.mkdir(parents=True)
+    (gone / "counter_1.db").write_bytes(b"stale")
+    with running_server(tmp_path, workers=2) as server:
+        mine = tmp_path / "metrics" / str(server.process.pid)
+        assert mine.is_dir()
+        assert mine.stat().st_mode & 0o777 == 0o700
+        assert not gone.exists()
+        assert httpx.get(f"{server.api}/version").status_code == 200
+        assert any(mine.glob("counter_*.db"))
+    assert not mine.exists()

@@ -119,6 +119,8 @@ class RequestLog:
         if counter is None:
             counter = self._counts[key] = metrics.HTTP_REQUESTS.labels(label, route, str(status))
         counter.inc()
+        if status == 429:  # only limits answer 429, wherever they are enforced
+            metrics.RATE_LIMITED.inc()
         if not streaming:
             histogram = self._durations.get((label, route))
             if histogram is None:
