@@ -16,12 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from asgi_lifespan import LifespanManager
+from fastapi import Request, Response
 from prometheus_client.parser import text_string_to_metric_families
 
 from roboscope import __version__
 from roboscope.db.migrate import downgrade, upgrade
 from roboscope.logs import ACCESS_LOGGER, JsonFormatter, TextFormatter
+from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
 from ..conftest import serving
@@ -74,7 +76,9 @@ async def test_requests_are_counted_by_route_template_and_status(
     buckets = sorted(
         (float(dict(labels)["le"]), count)
         for (name, labels), count in after.items()
-        if name == f"{duration}_bucket" and dict(labels).get("route") == SPACE_ROUTE
+        if name == f"{duration}_bucket"
+        and dict(labels).get("route") == SPACE_ROUTE
+        and dict(labels).get("method") == "GET"
     )
     assert [count for _, count in buckets] == sorted(count for _, count in buckets)
     # No series is labelled with a concrete id.
@@ -182,27 +186,47 @@ class Named:
     token_name = "ci-robot"
 
 
-async def test_the_log_line_names_the_token_not_the_token(
-    app: object, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    assert isinstance(app, FastAPI)
+@pytest.fixture
+async def probe_app(
+    settings: Settings, tmp_path: Path, database: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of the test's own with three more routes: one that leaves a token's identity
+    as the auth dependency does, one that crashes, one that answers 429 (the shared app
+    stays as it is: its OpenAPI document is checked elsewhere)."""
+    app = create_app(settings.model_copy(update={"data_dir": tmp_path}))
 
     @app.get("/api/v1/test-identity", include_in_schema=False)
     async def identity(request: Request) -> dict[str, str]:
         request.state.identity = Named()
         return {}
 
-    try:
-        caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
-        caplog.clear()
-        await client.get("/test-identity", headers={"Authorization": "Bearer secret-xyz"})
-        [record] = request_lines(caplog)
-        line = JsonFormatter().format(record)
-        assert json.loads(line)["token_name"] == "ci-robot"
-        assert "token=ci-robot" in TextFormatter().format(record)
-        assert "secret-xyz" not in line
-    finally:
-        app.router.routes.pop()
+    @app.get("/api/v1/test-crash", include_in_schema=False)
+    async def crash() -> None:
+        raise RuntimeError("boom")
+
+    @app.get("/api/v1/test-limited", include_in_schema=False)
+    async def limited() -> Response:
+        return Response(status_code=429)
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://roboscope.test/api/v1") as http,
+    ):
+        yield http
+
+
+async def test_the_log_line_names_the_token_not_the_token(
+    probe_app: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    caplog.clear()
+    await probe_app.get("/test-identity", headers={"Authorization": "Bearer secret-xyz"})
+    [record] = request_lines(caplog)
+    line = JsonFormatter().format(record)
+    assert json.loads(line)["token_name"] == "ci-robot"
+    assert "token=ci-robot" in TextFormatter().format(record)
+    assert "secret-xyz" not in line
 
 
 async def test_logs_never_carry_a_token(
@@ -249,31 +273,20 @@ async def test_logs_never_carry_a_token(
 
 
 async def test_an_unexpected_error_is_logged_with_the_request_id(
-    app: object, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    probe_app: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert isinstance(app, FastAPI)
-
-    @app.get("/api/v1/test-crash", include_in_schema=False)
-    async def crash() -> None:
-        raise RuntimeError("boom")
-
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        caplog.set_level(logging.INFO)
-        caplog.clear()
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            response = await http.get("/api/v1/test-crash", headers={"X-Request-ID": "crash-1"})
-        assert response.status_code == 500
-        assert response.headers["x-request-id"] == "crash-1"
-        [error] = [record for record in caplog.records if record.levelno == logging.ERROR]
-        line = json.loads(JsonFormatter().format(error))
-        assert line["request_id"] == "crash-1"
-        assert "RuntimeError: boom" in line["exception"]
-        [request] = request_lines(caplog)
-        assert request.__dict__["fields"]["status"] == 500
-        assert request.__dict__["fields"]["request_id"] == "crash-1"
-    finally:
-        app.router.routes.pop()
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    response = await probe_app.get("/test-crash", headers={"X-Request-ID": "crash-1"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "crash-1"
+    [error] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    line = json.loads(JsonFormatter().format(error))
+    assert line["request_id"] == "crash-1"
+    assert "RuntimeError: boom" in line["exception"]
+    [request] = request_lines(caplog)
+    assert request.__dict__["fields"]["status"] == 500
+    assert request.__dict__["fields"]["request_id"] == "crash-1"
 
 
 # -- health -----------------------------------------------------------------------------------
@@ -362,18 +375,10 @@ async def test_presence_and_lock_gauges_follow_redis(
     assert gauges(await scrape(client)) == (1, 2, 0)
 
 
-async def test_429_answers_count_as_rate_limited(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_429_answers_count_as_rate_limited(probe_app: httpx.AsyncClient) -> None:
     """Whatever refuses with 429 (a rate limit, a connection cap) is counted, once."""
-
-    @app.get("/api/v1/test-limited", include_in_schema=False)
-    async def limited() -> Response:
-        return Response(status_code=429)
-
-    try:
-        name = "roboscope_rate_limited_requests_total"
-        before = value(await scrape(client), name)
-        assert (await client.get("/test-limited")).status_code == 429
-        assert (await client.get("/spaces")).status_code == 200
-        assert value(await scrape(client), name) - before == 1
-    finally:
-        app.router.routes.pop()
+    name = "roboscope_rate_limited_requests_total"
+    before = value(await scrape(probe_app), name)
+    assert (await probe_app.get("/test-limited")).status_code == 429
+    assert (await probe_app.get("/spaces")).status_code == 200
+    assert value(await scrape(probe_app), name) - before == 1

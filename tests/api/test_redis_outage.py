@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from roboscope import __version__
 from roboscope.realtime.embedded import EmbeddedRedis
 from roboscope.settings import Settings
 
@@ -83,6 +84,7 @@ async def test_redis_outage_is_503_for_realtime_only(
     assert health.status_code == 200
     assert health.json() == {
         "status": "degraded",
+        "version": __version__,
         "database": "up",
         "redis": "down",
         "redis_problem": "unreachable",
@@ -91,7 +93,12 @@ async def test_redis_outage_is_503_for_realtime_only(
     await proxy.start()
     assert (await client.get(presence)).json()["users"] == ["u"]
     assert (await client.get(f"/locks/{session['id']}")).json()["locked"] is True
-    assert (await client.get("/health")).json() == {"status": "ok", "database": "up", "redis": "up"}
+    assert (await client.get("/health")).json() == {
+        "status": "ok",
+        "version": __version__,
+        "database": "up",
+        "redis": "up",
+    }
 
 
 @pytest.fixture
@@ -119,7 +126,12 @@ async def _assert_redis_works(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"/presence/{session}", json={"user_id": "u"})).status_code == 200
     assert (await client.post(f"/locks/{session}", json={})).json()["acquired"] is True
     health = (await client.get("/health")).json()
-    assert health == {"status": "ok", "database": "up", "redis": "up"}
+    assert health == {
+        "status": "ok",
+        "version": __version__,
+        "database": "up",
+        "redis": "up",
+    }
 
 
 async def test_redis_out_of_memory_is_503_and_reported_until_it_recovers(
@@ -166,6 +178,7 @@ async def test_redis_busy_with_a_script_is_503_and_reported_until_it_recovers(
         report = (await client.get("/health")).json()
         assert report == {
             "status": "degraded",
+            "version": __version__,
             "database": "up",
             "redis": "down",
             "redis_problem": "busy running a script",
