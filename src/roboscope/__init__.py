@@ -1,3 +1,6 @@
 """Roboscope API: the backend for collaborative AR work on iOS."""
 
 __version__ = "0.1.0"
+
+API_VERSION = "v1"
+"""The API's version: its path prefix is `/api/<API_VERSION>`."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +47,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8080, help="TCP port."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
-    log_level: str = typer.Option("info", help="uvicorn log level."),
+    log_level: str | None = typer.Option(
+        None, help="Least severe records logged (default: ROBOSCOPE_LOG_LEVEL, or info)."
+    ),
 ) -> None:
     """Serve the API.
 
@@ -58,14 +62,27 @@ def serve(
     import uvicorn
 
     from . import __version__
-    from .db.migrate import upgrade
-    from .realtime import EmbeddedRedis
-    from .server.http import HttpLimits, protocol_factory
+    from .logs import LOG_LEVELS, logging_config, resolve_format
     from .settings import mask_url
 
     settings = _load_settings()
+    level = (log_level or settings.log_level).lower()
+    if level not in LOG_LEVELS:
+        typer.echo(
+            f"error: --log-level ({log_level}): use one of {', '.join(LOG_LEVELS)}", err=True
+        )
+        raise typer.Exit(2)
     if settings.database_url is None or settings.redis_url is None:
         _prepare_data_dir(settings.data_dir)
+    # Before anything imports prometheus_client (the database and Redis layers count their
+    # errors): it picks its multi-process mode once, at import, in every worker too.
+    metrics_dir = _prepare_metrics_dir(settings.data_dir)
+    os.environ[_MULTIPROCESS_VARIABLE] = str(metrics_dir)
+
+    from .db.migrate import upgrade
+    from .realtime import EmbeddedRedis
+    from .server.http import HttpLimits, protocol_factory
+
     if settings.redis_url is None and (workers > 1 or not _is_loopback(host)):
         typer.echo(
             "warning: no ROBOSCOPE_REDIS_URL: presence and locks live in an embedded Redis "
@@ -108,6 +125,7 @@ def serve(
         max_headers=settings.http_max_headers,
         header_timeout=settings.http_header_timeout_seconds,
     )
+    log_format = resolve_format(settings.log_format)
     try:
         uvicorn.run(
             "roboscope.server.app:create_app_from_environment",
@@ -115,7 +133,11 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level=log_level,
+            log_level=level,
+            # Every process logs alike; one line per request comes from the app (with the
+            # route, request id and caller), so uvicorn's own access log is off.
+            log_config=logging_config(log_format, level),
+            access_log=False,
             proxy_headers=True,
             http=protocol_factory(limits),
             timeout_keep_alive=settings.http_keep_alive_seconds,
@@ -125,6 +147,7 @@ def serve(
     finally:
         if embedded is not None:
             embedded.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _load_settings() -> Settings:
@@ -156,6 +179,46 @@ def _prepare_data_dir(data_dir: Path) -> None:
         reason = error.strerror or error.__class__.__name__
         typer.echo(f"error: ROBOSCOPE_DATA_DIR ({data_dir}): cannot be created: {reason}", err=True)
         raise typer.Exit(2) from None
+
+
+_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # (roboscope.metrics imports the client)
+
+
+def _prepare_metrics_dir(data_dir: Path) -> Path:
+    """An empty private folder where this server's processes share their metrics:
+    `DATA_DIR/metrics/<pid>` (several servers may share a data dir), with the folders of
+    servers that are gone removed. A data dir that cannot hold it gets a temporary one."""
+    from .files import private_dir
+
+    root = data_dir / "metrics"
+    try:
+        private_dir(data_dir)
+        private_dir(root)
+        for child in root.iterdir():
+            if child.name.isdigit() and not _process_exists(int(child.name)):
+                shutil.rmtree(child, ignore_errors=True)
+        mine = root / str(os.getpid())
+        shutil.rmtree(mine, ignore_errors=True)
+        private_dir(mine)
+        return mine
+    except OSError as error:
+        folder = Path(tempfile.mkdtemp(prefix="roboscope-metrics-"))
+        typer.echo(
+            f"warning: {root} cannot be used for metrics ({error.strerror or error}); "
+            f"using {folder}",
+            err=True,
+        )
+        return folder
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _is_loopback(host: str) -> bool:

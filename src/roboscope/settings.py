@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(
         default=24.0, gt=0, description="How long an `Idempotency-Key` replays its answer."
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="`json`: one JSON object per line; `text`: readable lines; `auto`: text "
+        "when stderr is a terminal, JSON otherwise.",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info",
+        description="The least severe records logged; `info` includes one line per request.",
+    )
     opentelemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs, sent to the providers "
@@ -229,6 +238,11 @@ class Settings(BaseSettings):
                 )
             checked.append(f"{parts.scheme}://{parts.netloc.lower()}")
         return checked
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("redis_url")
     @classmethod

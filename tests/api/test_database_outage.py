@@ -178,3 +178,38 @@ async def test_a_statement_past_the_budget_is_503_not_500(real_url: str, unit: s
             assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await database.dispose()
+
+
+async def test_not_ready_and_counted_while_the_database_is_down(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    """Readiness fails (so a load balancer stops sending traffic), liveness does not (a
+    restart would not help), and each failure shows in `roboscope_database_errors_total`."""
+    proxy, client = proxied
+    assert (await client.get("/health/ready")).status_code == 200
+    before = _database_errors((await client.get("http://roboscope.test/metrics")).text)
+
+    await proxy.stop()
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["status"] == "not_ready"
+    assert body["database"] == "down"
+    assert body["redis"] == "up"
+    assert body["migrations"] == "unknown"
+    assert len(body["problems"]) == 1
+    assert body["problems"][0].startswith("database ")
+    assert (await client.get("/health/live")).status_code == 200
+    assert (await client.get("/spaces")).status_code == 503
+    during = _database_errors((await client.get("http://roboscope.test/metrics")).text)
+    assert during >= before + 2
+
+    await proxy.start()
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+def _database_errors(metrics: str) -> float:
+    [line] = [
+        line for line in metrics.splitlines() if line.startswith("roboscope_database_errors_total ")
+    ]
+    return float(line.split()[-1])

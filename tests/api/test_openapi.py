@@ -72,8 +72,9 @@ def test_errors_are_documented_with_the_bodies_the_server_sends(app: FastAPI) ->
             if int(status) < 400:
                 continue
             schema = response["content"]["application/json"]["schema"]["$ref"]
-            if operation_id == "health_get":
-                assert schema.endswith("/Health")
+            own = {"health_get": "/Health", "health_ready": "/Readiness"}  # reports, not errors
+            if operation_id in own:
+                assert schema.endswith(own[operation_id])
                 continue
             expected = ERROR_SCHEMAS[status]
             if operation_id == "changes_session_events":
@@ -111,6 +112,8 @@ def test_each_operation_documents_the_errors_it_can_answer(app: FastAPI) -> None
     assert statuses("changes_session_events") == {401, 403, 404, 410, 422, 429, 503}
     # Health stays open: no token, so no 401.
     assert statuses("health_get") == {503}
+    assert statuses("health_ready") == {503}
+    assert statuses("health_live") == set()  # the probe touches nothing that can fail
 
 
 async def test_the_error_answers_conform_to_the_document(

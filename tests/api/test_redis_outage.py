@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from roboscope import __version__
 from roboscope.realtime.embedded import EmbeddedRedis
 from roboscope.settings import Settings
 
@@ -87,6 +88,7 @@ async def test_redis_outage_is_503_for_realtime_only(
     assert health.status_code == 200
     assert health.json() == {
         "status": "degraded",
+        "version": __version__,
         "database": "up",
         "redis": "down",
         "redis_problem": "unreachable",
@@ -95,7 +97,12 @@ async def test_redis_outage_is_503_for_realtime_only(
     await proxy.start()
     assert (await client.get(presence)).json()["users"] == ["u"]
     assert (await client.get(f"/locks/{session['id']}")).json()["locked"] is True
-    assert (await client.get("/health")).json() == {"status": "ok", "database": "up", "redis": "up"}
+    assert (await client.get("/health")).json() == {
+        "status": "ok",
+        "version": __version__,
+        "database": "up",
+        "redis": "up",
+    }
 
 
 @pytest.fixture
@@ -123,7 +130,12 @@ async def _assert_redis_works(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"/presence/{session}", json={"user_id": "u"})).status_code == 200
     assert (await client.post(f"/locks/{session}", json={})).json()["acquired"] is True
     health = (await client.get("/health")).json()
-    assert health == {"status": "ok", "database": "up", "redis": "up"}
+    assert health == {
+        "status": "ok",
+        "version": __version__,
+        "database": "up",
+        "redis": "up",
+    }
 
 
 async def test_redis_out_of_memory_is_503_and_reported_until_it_recovers(
@@ -170,9 +182,47 @@ async def test_redis_busy_with_a_script_is_503_and_reported_until_it_recovers(
         report = (await client.get("/health")).json()
         assert report == {
             "status": "degraded",
+            "version": __version__,
             "database": "up",
             "redis": "down",
             "redis_problem": "busy running a script",
         }
     await _assert_redis_works(client)
     assert (await client.get(f"/locks/{session}")).json()["locked"] is False
+
+
+async def test_not_ready_and_counted_while_redis_is_down(
+    proxied: tuple[TcpProxy, httpx.AsyncClient],
+) -> None:
+    """Readiness needs Redis too; the scrape still answers (without the presence and lock
+    gauges, which live in Redis) and counts the failures."""
+    proxy, client = proxied
+    assert (await client.get("/health/ready")).status_code == 200
+    before = (await client.get("http://roboscope.test/metrics")).text
+    assert "roboscope_locks_held" in before
+
+    await proxy.stop()
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    body = ready.json()
+    assert (body["status"], body["database"], body["redis"]) == ("not_ready", "up", "down")
+    assert body["migrations"] == "current"
+    assert body["problems"] == ["redis unreachable"]
+    assert (await client.get("/health/live")).status_code == 200
+    assert (
+        await client.post(f"/presence/{uuid.uuid4()}", json={"user_id": "u"})
+    ).status_code == 503
+    during = await client.get("http://roboscope.test/metrics")
+    assert during.status_code == 200
+    assert "roboscope_locks_held" not in during.text
+    assert _redis_errors(during.text) >= _redis_errors(before) + 2
+
+    await proxy.start()
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+def _redis_errors(metrics: str) -> float:
+    [line] = [
+        line for line in metrics.splitlines() if line.startswith("roboscope_redis_errors_total ")
+    ]
+    return float(line.split()[-1])

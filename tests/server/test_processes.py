@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from roboscope import __version__
 from roboscope.realtime.embedded import pid_alive, socket_path_for
 
 from ..servers import (
@@ -64,7 +65,7 @@ def test_serve_runs_and_stops_its_embedded_redis(tmp_path: Path) -> None:
     server = start_server(data_dir)
     try:
         health = httpx.get(f"{server.api}/health").json()
-        assert health == {"status": "ok", "database": "up", "redis": "up"}
+        assert health == {"status": "ok", "version": __version__, "database": "up", "redis": "up"}
         pid = _embedded_pid(data_dir)
         assert pid_alive(pid)
     finally:

@@ -21,6 +21,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .. import metrics
 from ..errors import Conflict, RoboscopeError, ServiceUnavailable
 from ..files import private_dir, private_file
 
@@ -324,6 +325,7 @@ class Database:
             raise self._unavailable(error) from error
 
     def _unavailable(self, error: BaseException) -> DatabaseUnavailable:
+        metrics.DATABASE_ERRORS.inc()
         return DatabaseUnavailable(self.description, failure_reason(error))
 
     async def dispose(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ..files import private_file
-from .engine import ensure_sqlite_directory
+from .engine import Database, ensure_sqlite_directory
 
 
 def alembic_config(database_url: str) -> Config:
@@ -60,6 +61,21 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def head_revision(database_url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+
+@functools.cache
+def code_revision() -> str | None:
+    """The newest revision this code knows (read once: the scripts ship with the package)."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+async def database_revision(db: Database) -> str | None:
+    """The revision the database is at, over the app's own pool (a readiness probe every few
+    seconds must not open connections of its own); raises `ServiceUnavailable` when down."""
+    async with db.read() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
 
 
 async def current_revision(database_url: str, connect_timeout: float = 10.0) -> str | None:

@@ -44,6 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from roboscope.errors import ServiceUnavailable
+from roboscope.metrics import REDIS_ERRORS
 
 # Clients give up after 30 s; a request must fail fast (and get 503) long before that.
 DEFAULT_TIMEOUT = 2.0
@@ -203,6 +204,7 @@ async def guard() -> AsyncIterator[None]:
         mapped = unavailable(error)
         if mapped is None:
             raise
+        REDIS_ERRORS.inc()
         raise mapped from error
 
 

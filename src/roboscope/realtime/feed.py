@@ -20,6 +20,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ..metrics import REDIS_ERRORS
 from .connection import unavailable
 
 CHANNEL = "roboscope:live"
@@ -74,6 +75,7 @@ async def publish(redis: Redis, message: dict[str, Any]) -> None:
     except (RedisError, OSError) as error:
         if unavailable(error) is None:
             raise
+        REDIS_ERRORS.inc()
         log.warning("live wake-up not published (%s); streams will catch up by polling", error)
 
 
@@ -111,6 +113,7 @@ async def listen(
         except (RedisError, OSError) as error:
             if unavailable(error) is None:
                 raise
+            REDIS_ERRORS.inc()
             log.warning("live channel lost (%s); reconnecting in %.1f s", error, backoff)
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -17,6 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
+from roboscope.metrics import REDIS_ERRORS
 from roboscope.realtime.connection import unavailable
 from roboscope.realtime.feed import CHANNEL as LIVE_CHANNEL
 
@@ -78,6 +79,7 @@ class Script:
             mapped = unavailable(error)
             if mapped is None:
                 raise
+            REDIS_ERRORS.inc()
             raise mapped from error
 
 

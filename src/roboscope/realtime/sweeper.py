@@ -18,6 +18,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from roboscope.metrics import REDIS_ERRORS
 from roboscope.realtime import keys, scripts
 from roboscope.realtime.connection import guard, unavailable
 from roboscope.realtime.presence import PRUNE_BATCH
@@ -49,6 +50,7 @@ class Sweeper:
             except (RedisError, OSError) as error:
                 if unavailable(error) is None:
                     raise
+                REDIS_ERRORS.inc()
                 log.warning("expiry sweep skipped: %s", error)
             except Exception:
                 log.exception("expiry sweep failed")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .. import __version__
+from .. import __version__, metrics
 from ..settings import Settings
 from .auth import IDENTIFIED, install_log_redaction
 from .cors import Cors
@@ -16,7 +16,9 @@ from .errors import install_error_handlers
 from .limits import RATE_LIMIT
 from .middleware import WRITE_METHODS, ApiMiddleware
 from .openapi import install_openapi, operation_id
+from .request_log import RequestLog
 from .routes import ROUTERS, health
+from .routes import metrics as metrics_routes
 from .state import app_state
 
 API_PREFIX = "/api/v1"
@@ -25,9 +27,12 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with app_state(settings) as state:
-            app.state.roboscope = state
-            yield
+        try:
+            async with app_state(settings) as state:
+                app.state.roboscope = state
+                yield
+        finally:
+            metrics.process_stopped()
 
     app = FastAPI(
         title="Roboscope API",
@@ -65,6 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
         if any(WRITE_METHODS & getattr(route, "methods", set()) for route in router.routes):
             dependencies.append(RATE_LIMIT)
         app.include_router(router, prefix=API_PREFIX, dependencies=dependencies)
+    app.add_middleware(RequestLog)  # outermost: ids, logs and metrics cover every answer
+    app.include_router(metrics_routes.router)  # /metrics, open like health (docs/observability.md)
     install_openapi(app, auth_required=settings.auth == "required")
     install_docs(app, API_PREFIX)
     return app

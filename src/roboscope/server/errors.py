@@ -88,8 +88,18 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return error_response(500, "internal_error", "unexpected server error")
+    """The last resort (Starlette runs it outside every middleware): the request id is
+    logged with the error and sent back, so a client's report finds this line."""
+    request_id = getattr(request.state, "request_id", None)
+    log.exception(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=error,
+        extra={"request_id": request_id},
+    )
+    headers = None if request_id is None else {"X-Request-ID": request_id}
+    return error_response(500, "internal_error", "unexpected server error", headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -25,6 +25,7 @@ from uuid import UUID
 import pydantic_core
 from redis.asyncio import Redis
 
+from .. import metrics
 from ..db import changes as change_rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
@@ -299,6 +300,7 @@ class LiveHub:
         if topic is not None:
             # Each offer writes to its client at once (server/event_stream.py): the hub's loop
             # is the whole fan-out, no task per subscriber wakes up.
+            metrics.LIVE_EVENTS.inc(len(topic.subscribers))
             for subscriber in topic.subscribers:
                 subscriber.offer(event)
 
@@ -311,13 +313,15 @@ class LiveHub:
             self._topics.setdefault(session_id, _Topic(cursor))
         subscriber.session_id = session_id
         self._topics[session_id].subscribers.add(subscriber)
+        metrics.LIVE_STREAMS.inc()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget a stream (its end, whatever the reason); harmless when done already."""
         session_id = subscriber.session_id
         topic = None if session_id is None else self._topics.get(session_id)
-        if topic is None:
+        if topic is None or subscriber not in topic.subscribers:
             return
+        metrics.LIVE_STREAMS.dec()
         topic.subscribers.discard(subscriber)
         if not topic.subscribers:
             del self._topics[session_id]  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 from .anchors import Anchor, AnchorUpdate, AnchorUpsert
 from .common import ErrorBody, Timestamp, format_timestamp
-from .health import Health
+from .health import Health, Liveness, Readiness, VersionInfo
 from .laser_guides import GridLine, LaserGuide, LaserGuidePut
 from .marker_details import MarkerDetails, MarkerDetailsPut
 from .markers import CalibratedData, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
@@ -32,12 +32,14 @@ __all__ = [
     "Health",
     "LaserGuide",
     "LaserGuidePut",
+    "Liveness",
     "Marker",
     "MarkerBulkCreate",
     "MarkerCreate",
     "MarkerDetails",
     "MarkerDetailsPut",
     "MarkerUpdate",
+    "Readiness",
     "ReferenceMarker",
     "ReferenceMarkerInput",
     "ReferenceSet",
@@ -48,6 +50,7 @@ __all__ = [
     "SpaceCreate",
     "SpaceUpdate",
     "Timestamp",
+    "VersionInfo",
     "WorkSession",
     "WorkSessionCreate",
     "WorkSessionStatus",

@@ -1,14 +1,22 @@
+"""Health: the report for people (`/health`), the probes for orchestrators (`/health/live`,
+`/health/ready`), and the version."""
+
 from __future__ import annotations
 
 import pydantic_core
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ...services.health import check_health
-from ...wire import Health
+from ... import API_VERSION, __version__
+from ...services.health import check_health, check_readiness
+from ...wire import Health, Liveness, Readiness, VersionInfo
 from ..deps import Realtime
+from ..responses import wire
 
 router = APIRouter(tags=["health"])
+
+_LIVE = pydantic_core.to_json(Liveness(status="ok", version=__version__))
+_VERSION = pydantic_core.to_json(VersionInfo(version=__version__, api_version=API_VERSION))
 
 
 @router.get(
@@ -23,3 +31,33 @@ async def health(rt: Realtime) -> Response:
     content = pydantic_core.to_json(report, exclude_none=True)
     status = 200 if report.database == "up" else 503
     return Response(content, status_code=status, media_type="application/json")
+
+
+@router.get("/health/live", response_model=Liveness)
+async def health_live() -> Response:
+    """Liveness: the process answers HTTP. Touches neither the database nor Redis, so an
+    outage of either never gets a healthy process restarted."""
+    return Response(_LIVE, media_type="application/json")
+
+
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "Not ready: the database or Redis is down, or the schema is behind.",
+        }
+    },
+)
+async def health_ready(rt: Realtime) -> Response:
+    """Readiness: the database and Redis both serve and the schema is current (200); else
+    503 listing the problems. Send traffic only to ready processes."""
+    report = await check_readiness(rt.database, rt.redis)
+    return wire(report, status_code=200 if report.status == "ready" else 503)
+
+
+@router.get("/version", response_model=VersionInfo)
+async def version() -> Response:
+    """The server's version and the API's."""
+    return Response(_VERSION, media_type="application/json")

@@ -1,0 +1,43 @@
+"""Counts of what Redis holds now, for the metrics scrape: present users and held locks.
+
+The sweepers' due sets name every session with presence or a lock (entries stay until the
+sweeper has seen them expire), so the census reads them and asks each of those sessions
+what is live: one pipelined round trip per `BATCH` sessions, run only when a scrape comes.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from roboscope.metrics import Census
+from roboscope.realtime import keys
+from roboscope.realtime.connection import guard
+
+BATCH = 500
+
+
+async def take(client: Redis) -> Census:
+    """Raises `RedisUnavailable` when Redis cannot answer."""
+    async with guard():
+        seconds, micros = await client.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        present_sessions = cast(list[str], await client.zrange(keys.PRESENCE_DUE, 0, -1))
+        locked_sessions = cast(list[str], await client.zrange(keys.LOCKS_DUE, 0, -1))
+        sessions = members = 0
+        for start in range(0, len(present_sessions), BATCH):
+            async with client.pipeline(transaction=False) as pipe:
+                for session in present_sessions[start : start + BATCH]:
+                    pipe.zcount(keys.presence_present(UUID(session)), f"({now_ms}", "+inf")
+                counts = await pipe.execute()
+            sessions += sum(1 for count in counts if int(count) > 0)
+            members += sum(int(count) for count in counts)
+        locks = 0
+        for start in range(0, len(locked_sessions), BATCH):
+            async with client.pipeline(transaction=False) as pipe:
+                for session in locked_sessions[start : start + BATCH]:
+                    pipe.exists(keys.lock(UUID(session)))
+                locks += sum(int(found) for found in await pipe.execute())
+    return Census(presence_sessions=sessions, presence_members=members, locks_held=locks)
