@@ -110,6 +110,7 @@ def serve(
             workers=workers,
             log_level=log_level,
             proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             http=protocol_factory(limits),
             timeout_keep_alive=settings.http_keep_alive_seconds,
             limit_concurrency=settings.http_max_connections,

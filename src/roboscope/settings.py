@@ -11,6 +11,7 @@ those lines, `unknown_variables()` finds misspelt names.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -83,6 +84,12 @@ class Settings(BaseSettings):
     http_max_connections: int | None = Field(
         default=None, ge=1, description="Connections and requests past this get 503."
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed "
+        "(comma-separated addresses or CIDR networks, `*` for any, empty for none): the client "
+        "address of a request through them is the one they forward.",
+    )
     max_meta_bytes: int = Field(
         default=64 * 1024,
         ge=2,
@@ -145,6 +152,27 @@ class Settings(BaseSettings):
         if not value.strip().startswith(_REDIS_SCHEMES):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value.strip()
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        """uvicorn takes a malformed entry as a literal that never matches, silently: refuse
+        it here instead, and write networks as uvicorn compares them."""
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if items == ["*"]:
+            return "*"
+        normalized = []
+        for item in items:
+            try:
+                if "/" in item:
+                    normalized.append(str(ipaddress.ip_network(item, strict=False)))
+                else:
+                    normalized.append(str(ipaddress.ip_address(item)))
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; e.g. 10.0.0.5,10.1.0.0/16 or *"
+                ) from None
+        return ",".join(normalized)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
