@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from roboscope.cli import app
+from roboscope.db.engine import describe, describe_failure
 from roboscope.db.migrate import revisions, upgrade
 from roboscope.db.tables import metadata
 
@@ -265,3 +266,15 @@ def test_db_commands_without_the_server_extra_are_one_line(
         f"`roboscope db {command[0]}` needs the server, which this install lacks "
         "(uvicorn, alembic): pip install 'roboscope[server]'"
     )
+
+
+def test_a_database_that_refuses_tls_is_named_with_asyncpg_s_reason() -> None:
+    error = ConnectionError('PostgreSQL server at "db:5432" rejected SSL upgrade')
+    assert describe_failure("postgresql+asyncpg://u:secret@db/roboscope?ssl=require", error) == (
+        'database roboscope on db:5432 PostgreSQL server at "db:5432" rejected SSL upgrade'
+    )
+
+
+def test_a_database_on_several_hosts_is_named_by_all_of_them() -> None:
+    url = "postgresql+asyncpg://u@/roboscope?host=a:5432&host=b:5433&target_session_attrs=primary"
+    assert describe(url) == "roboscope on a:5432,b:5433"

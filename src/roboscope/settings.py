@@ -18,7 +18,7 @@ from typing import Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "ROBOSCOPE_"
@@ -36,6 +36,40 @@ _DATABASE_SCHEMES = {
 }
 DATABASE_FORMS = "postgresql://user:pass@host:5432/db (asyncpg) or sqlite:///path/to/file.db"
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+# Query parameters of a PostgreSQL URL that mean something to asyncpg (each is passed to its
+# `connect()`; anything else would fail there, on every connection).
+_POSTGRES_QUERY = (
+    "ssl",
+    "host",
+    "target_session_attrs",
+    "passfile",
+    "direct_tls",
+    "krbsrvname",
+    "gsslib",
+    "prepared_statement_cache_size",
+)
+
+
+def _postgres_query(url: URL) -> URL:
+    """libpq's `sslmode` (what managed databases hand out) is asyncpg's `ssl`, same values;
+    other unknown parameters are refused here rather than on every connection."""
+    query = dict(url.query)
+    if "sslmode" in query:
+        if "ssl" in query:
+            raise ValueError("has both sslmode and ssl; keep one")
+        query["ssl"] = query.pop("sslmode")
+    unknown = sorted(set(query) - set(_POSTGRES_QUERY))
+    if unknown:
+        hint = ""
+        if {"timeout", "command_timeout", "connect_timeout"} & set(unknown):
+            hint = " (timeouts: ROBOSCOPE_DATABASE_TIMEOUT_SECONDS)"
+        raise ValueError(
+            f"has unsupported parameters {', '.join(unknown)}{hint}; "
+            f"supported: sslmode, {', '.join(_POSTGRES_QUERY)}"
+        )
+    return url.set(query=query)
 
 
 class Settings(BaseSettings):
@@ -142,6 +176,8 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {url.drivername}:// is not supported; use {DATABASE_FORMS}")
         if driver.startswith("postgresql") and not url.database:
             raise ValueError("names no database; e.g. postgresql://user:pass@host:5432/roboscope")
+        if driver.startswith("postgresql"):
+            url = _postgres_query(url)
         return url.set(drivername=driver).render_as_string(hide_password=False)
 
     @field_validator("redis_url")
