@@ -56,7 +56,9 @@ def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    """Undo migrations down to `revision` (an id, or "base"): their tables and columns go."""
+    with _sqlite_migration_lock(database_url):
+        command.downgrade(alembic_config(database_url), revision)
 
 
 def head_revision(database_url: str) -> str | None:
