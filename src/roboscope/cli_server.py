@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from .db.migrate import SchemaState
     from .settings import Settings
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -97,6 +98,7 @@ def serve(
             err=True,
         )
     if settings.database_url is None:
+        _refuse_a_newer_schema(_schema_state(settings.resolved_database_url))
         upgrade(settings.resolved_database_url)
     else:
         _require_current_schema(settings.database_url)
@@ -139,6 +141,7 @@ def serve(
             log_config=logging_config(log_format, level),
             access_log=False,
             proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             http=protocol_factory(limits),
             timeout_keep_alive=settings.http_keep_alive_seconds,
             limit_concurrency=settings.http_max_connections,
@@ -236,17 +239,32 @@ def _require_current_schema(database_url: str) -> None:
     from sqlalchemy.exc import DBAPIError
 
     from .db.engine import describe_failure
-    from .db.migrate import schema_is_current
+    from .db.migrate import schema_state
 
     try:
-        current = schema_is_current(database_url)
+        state = schema_state(database_url)
     except (DBAPIError, OSError, TimeoutError) as error:
         problem = describe_failure(database_url, error)
         typer.echo(f"warning: {problem}; requests get 503 until it is fixed", err=True)
         return
-    if not current:
+    _refuse_a_newer_schema(state)
+    if not state.is_current:
         typer.echo(
             "error: the database schema is not up to date; run `roboscope db upgrade` first",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _refuse_a_newer_schema(state: SchemaState) -> None:
+    """A database migrated by a newer version (after a rollback of the code, say): this
+    version cannot know whether its schema still fits, nor migrate it."""
+    if not state.known:
+        typer.echo(
+            f"error: the database is at revision {state.current}, which this version does not "
+            f"know (its newest is {state.head}): use the version that migrated it, or undo "
+            f"its migrations with that version first (`roboscope db downgrade {state.head} "
+            "--yes`)",
             err=True,
         )
         raise typer.Exit(1)
@@ -260,18 +278,152 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database named by ROBOSCOPE_DATABASE_URL (or the embedded one)."""
     _require_server_extra("db upgrade")
+    from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
     from .db.engine import describe_failure
     from .db.migrate import upgrade
 
     settings = _load_settings()
+    _refuse_a_newer_schema(_schema_state(settings.resolved_database_url))
     try:
         upgrade(settings.resolved_database_url, revision)
     except (DBAPIError, OSError, TimeoutError) as error:
         typer.echo(f"error: {describe_failure(settings.resolved_database_url, error)}", err=True)
         raise typer.Exit(1) from None
+    except CommandError as error:  # an unknown target, or a database a newer version migrated
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"database at {revision}")
+
+
+@db_app.command("current")
+def db_current(
+    check: bool = typer.Option(
+        False, "--check", help="Exit with status 1 unless the database is at the head."
+    ),
+) -> None:
+    """Print the database's revision and whether it is the head (what `serve` needs)."""
+    _require_server_extra("db current")
+    from .db.engine import describe
+
+    settings = _load_settings()
+    url = settings.resolved_database_url
+    state = _schema_state(url)
+    if state.current is None:
+        status = f"empty (no revision; the head is {state.head}): run `roboscope db upgrade`"
+    elif not state.known:
+        status = (
+            f"{state.current} (unknown to this version, whose head is {state.head}: "
+            "a newer version migrated it)"
+        )
+    elif state.is_current:
+        status = f"{state.current} (head)"
+    else:
+        status = f"{state.current} (behind the head {state.head}): run `roboscope db upgrade`"
+    typer.echo(f"database {describe(url)}: {status}")
+    if check and not state.is_current:
+        raise typer.Exit(1)
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List the revisions this version knows, oldest first, marking the database's."""
+    _require_server_extra("db history")
+    from .db.engine import describe
+
+    settings = _load_settings()
+    url = settings.resolved_database_url
+    state = _schema_state(url)
+    for revision in state.revisions:
+        marks = [
+            mark
+            for mark, applies in (
+                ("current", revision.id == state.current),
+                ("head", revision.id == state.head),
+            )
+            if applies
+        ]
+        suffix = f" ({', '.join(marks)})" if marks else ""
+        typer.echo(f"{revision.id}  {revision.message}{suffix}")
+    if state.current is None:
+        typer.echo(f"database {describe(url)}: empty (no revision applied)")
+    elif not state.known:
+        typer.echo(
+            f"database {describe(url)}: at {state.current}, unknown to this version "
+            "(a newer version migrated it)"
+        )
+
+
+@db_app.command(
+    "downgrade",
+    # "-1" is a target, not an option.
+    context_settings={"ignore_unknown_options": True},
+)
+def db_downgrade(
+    target: str = typer.Argument(
+        ...,
+        help="Where to go: -1 (one revision down, -N for N), a revision id "
+        "(see `roboscope db history`), or base (nothing left).",
+        show_default=False,
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", help="Confirm: the tables and columns of the revisions undone are dropped."
+    ),
+) -> None:
+    """Undo migrations down to TARGET (drops the data they hold: back up first).
+
+    Run it with the version that made the revisions (an older version does not know how to
+    undo them), before installing the older version.
+    """
+    _require_server_extra("db downgrade")
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
+
+    from .db.engine import describe, describe_failure
+    from .db.migrate import DowngradeRefused, downgrade, downgrade_target
+
+    settings = _load_settings()
+    url = settings.resolved_database_url
+    if not yes:
+        typer.echo(
+            f"error: a downgrade drops the tables and columns of the revisions it undoes, "
+            f"with their data, in database {describe(url)}: back it up, then add --yes",
+            err=True,
+        )
+        raise typer.Exit(2)
+    state = _schema_state(url)
+    try:
+        resolved = downgrade_target(state, target)
+    except DowngradeRefused as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    if resolved == (state.current or "base"):
+        typer.echo(f"database {describe(url)}: already at {resolved}")
+        return
+    try:
+        downgrade(url, resolved)
+    except (DBAPIError, OSError, TimeoutError) as error:
+        typer.echo(f"error: {describe_failure(url, error)}", err=True)
+        raise typer.Exit(1) from None
+    except CommandError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"database {describe(url)}: at {resolved} (was {state.current})")
+
+
+def _schema_state(url: str) -> SchemaState:
+    """Where the database stands, or one `error:` line (exit 1) when it cannot be reached."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .db.engine import describe_failure
+    from .db.migrate import schema_state
+
+    try:
+        return schema_state(url)
+    except (DBAPIError, OSError, TimeoutError) as error:
+        typer.echo(f"error: {describe_failure(url, error)}", err=True)
+        raise typer.Exit(1) from None
 
 
 tokens_app = typer.Typer(

@@ -11,6 +11,7 @@ those lines, `unknown_variables()` finds misspelt names.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "ROBOSCOPE_"
@@ -41,6 +42,40 @@ _DATABASE_SCHEMES = {
 }
 DATABASE_FORMS = "postgresql://user:pass@host:5432/db (asyncpg) or sqlite:///path/to/file.db"
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+# Query parameters of a PostgreSQL URL that mean something to asyncpg (each is passed to its
+# `connect()`; anything else would fail there, on every connection).
+_POSTGRES_QUERY = (
+    "ssl",
+    "host",
+    "target_session_attrs",
+    "passfile",
+    "direct_tls",
+    "krbsrvname",
+    "gsslib",
+    "prepared_statement_cache_size",
+)
+
+
+def _postgres_query(url: URL) -> URL:
+    """libpq's `sslmode` (what managed databases hand out) is asyncpg's `ssl`, same values;
+    other unknown parameters are refused here rather than on every connection."""
+    query = dict(url.query)
+    if "sslmode" in query:
+        if "ssl" in query:
+            raise ValueError("has both sslmode and ssl; keep one")
+        query["ssl"] = query.pop("sslmode")
+    unknown = sorted(set(query) - set(_POSTGRES_QUERY))
+    if unknown:
+        hint = ""
+        if {"timeout", "command_timeout", "connect_timeout"} & set(unknown):
+            hint = " (timeouts: ROBOSCOPE_DATABASE_TIMEOUT_SECONDS)"
+        raise ValueError(
+            f"has unsupported parameters {', '.join(unknown)}{hint}; "
+            f"supported: sslmode, {', '.join(_POSTGRES_QUERY)}"
+        )
+    return url.set(query=query)
 
 
 class Settings(BaseSettings):
@@ -145,6 +180,12 @@ class Settings(BaseSettings):
     http_max_connections: int | None = Field(
         default=None, ge=1, description="Connections and requests past this get 503."
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed "
+        "(comma-separated addresses or CIDR networks, `*` for any, empty for none): the client "
+        "address of a request through them is the one they forward.",
+    )
     max_meta_bytes: int = Field(
         default=64 * 1024,
         ge=2,
@@ -206,6 +247,8 @@ class Settings(BaseSettings):
             raise ValueError(f"scheme {url.drivername}:// is not supported; use {DATABASE_FORMS}")
         if driver.startswith("postgresql") and not url.database:
             raise ValueError("names no database; e.g. postgresql://user:pass@host:5432/roboscope")
+        if driver.startswith("postgresql"):
+            url = _postgres_query(url)
         return url.set(drivername=driver).render_as_string(hide_password=False)
 
     @field_validator("cors_origins", mode="before")
@@ -252,6 +295,27 @@ class Settings(BaseSettings):
         if not value.strip().startswith(_REDIS_SCHEMES):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value.strip()
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        """uvicorn takes a malformed entry as a literal that never matches, silently: refuse
+        it here instead, and write networks as uvicorn compares them."""
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if items == ["*"]:
+            return "*"
+        normalized = []
+        for item in items:
+            try:
+                if "/" in item:
+                    normalized.append(str(ipaddress.ip_network(item, strict=False)))
+                else:
+                    normalized.append(str(ipaddress.ip_address(item)))
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; e.g. 10.0.0.5,10.1.0.0/16 or *"
+                ) from None
+        return ",".join(normalized)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -74,10 +74,29 @@ def test_every_problem_gets_its_line() -> None:
         ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("sqlite:////tmp/r.db", "sqlite+aiosqlite:////tmp/r.db"),
         ("postgresql+asyncpg://h/db", "postgresql+asyncpg://h/db"),
+        # libpq's sslmode, as managed databases hand it out, is asyncpg's ssl
+        ("postgres://u:p@h/db?sslmode=require", "postgresql+asyncpg://u:p@h/db?ssl=require"),
+        (
+            "postgresql://u@/db?host=a:5432&host=b:5432&target_session_attrs=read-write",
+            "postgresql+asyncpg://u@/db?host=a%3A5432&host=b%3A5432&target_session_attrs=read-write",
+        ),
     ],
 )
 def test_plain_database_urls_mean_the_async_drivers(given: str, meant: str) -> None:
     assert Settings(database_url=given).database_url == meant
+
+
+def test_database_url_parameters_asyncpg_would_refuse_are_named_at_start(tmp_path: Path) -> None:
+    """Passed on to asyncpg, they would fail every connection with a TypeError."""
+    env = {"ROBOSCOPE_DATABASE_URL": "postgresql://me:secret@db/roboscope?application_name=x"}
+    result = run_command("db", "current", data_dir=tmp_path, env=env)
+    _one_error(
+        result,
+        "ROBOSCOPE_DATABASE_URL (postgresql://me:***@db/roboscope?application_name=x): has "
+        "unsupported parameters application_name; supported: sslmode, ssl, host, "
+        "target_session_attrs, passfile, direct_tls, krbsrvname, gsslib, "
+        "prepared_statement_cache_size",
+    )
 
 
 def test_unknown_variables_are_named_with_the_closest_known_one() -> None:

@@ -88,6 +88,9 @@ def failure_reason(error: BaseException) -> str:
             return "does not answer"
         if isinstance(chain, OSError) and chain.strerror:
             return chain.strerror.lower()
+        if isinstance(chain, ConnectionError) and str(chain):
+            # asyncpg's own, e.g. `PostgreSQL server at "db:5432" rejected SSL upgrade`
+            return str(chain).splitlines()[0][:160]
         chain = chain.__cause__ or chain.__context__
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
         return str(error.orig).splitlines()[0][:120] or error.orig.__class__.__name__
@@ -99,6 +102,9 @@ def describe(url: str | URL) -> str:
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         return url.database or ":memory:"
+    if not url.host and url.query.get("host"):  # several hosts: ?host=a:5432&host=b:5432
+        hosts = url.query["host"]
+        return f"{url.database} on {','.join([hosts] if isinstance(hosts, str) else hosts)}"
     return f"{url.database} on {url.host or 'localhost'}:{url.port or 5432}"
 
 

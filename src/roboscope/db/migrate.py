@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -56,7 +57,9 @@ def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    """Undo migrations down to `revision` (an id, or "base"): their tables and columns go."""
+    with _sqlite_migration_lock(database_url):
+        command.downgrade(alembic_config(database_url), revision)
 
 
 def head_revision(database_url: str) -> str | None:
@@ -78,6 +81,97 @@ async def database_revision(db: Database) -> str | None:
         )
 
 
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    message: str
+
+
+def revisions(database_url: str) -> list[Revision]:
+    """Every revision this version knows, oldest first (the chain is linear)."""
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    found = [Revision(str(r.revision), str(r.doc or "")) for r in script.walk_revisions()]
+    return found[::-1]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database stands against the revisions of this version."""
+
+    current: str | None  # None: never migrated (or a SQLite file not created yet)
+    revisions: list[Revision]
+
+    @property
+    def head(self) -> str | None:
+        return self.revisions[-1].id if self.revisions else None
+
+    @property
+    def known(self) -> bool:
+        """False when a newer version migrated it past anything this version knows."""
+        return self.current is None or any(r.id == self.current for r in self.revisions)
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+
+def schema_state(database_url: str, connect_timeout: float = 10.0) -> SchemaState:
+    """The database's revision (raises when it cannot be reached), without creating a
+    SQLite file that is not there yet."""
+    url = make_url(database_url)
+    missing_file = (
+        url.get_backend_name() == "sqlite"
+        and bool(url.database)
+        and url.database != ":memory:"
+        and not Path(str(url.database)).exists()
+    )
+    current = None if missing_file else asyncio.run(current_revision(database_url, connect_timeout))
+    return SchemaState(current, revisions(database_url))
+
+
+class DowngradeRefused(ValueError):
+    """The target is not somewhere below the database's revision."""
+
+
+def downgrade_target(state: SchemaState, target: str) -> str:
+    """The revision id (or "base") a downgrade to `target` ends at.
+
+    `target` is "base", "-N" (N revisions down) or the exact id of a revision below the
+    current one; alembic's other forms (partial ids, "+N", "head") are refused, since a
+    downgrade drops data and must say exactly where it goes.
+    """
+    ids = [revision.id for revision in state.revisions]
+    if not state.known:
+        raise DowngradeRefused(
+            f"the database is at revision {state.current}, which this version does not know "
+            "(a newer version migrated it): run that version's `roboscope db downgrade`"
+        )
+    here = -1 if state.current is None else ids.index(state.current)
+    if target == "base":
+        return "base"
+    if target.startswith("-") and target[1:].isdigit() and int(target[1:]) > 0:
+        steps = int(target[1:])
+        if here - steps < -1:
+            position = "empty" if state.current is None else f"at {state.current}"
+            raise DowngradeRefused(
+                f"the database is {position}: {target} goes below base "
+                f"({here + 1} applied revisions)"
+            )
+        return "base" if here - steps == -1 else ids[here - steps]
+    if target not in ids:
+        raise DowngradeRefused(
+            f"unknown revision {target!r}; use -1, base or one of {', '.join(ids)} "
+            "(see `roboscope db history`)"
+        )
+    if ids.index(target) > here:
+        position = "empty" if state.current is None else f"at {state.current}"
+        raise DowngradeRefused(
+            f"the database is {position}; {target} is not below it "
+            "(`roboscope db upgrade` goes forward)"
+        )
+    return target
+
+
 async def current_revision(database_url: str, connect_timeout: float = 10.0) -> str | None:
     """The revision the database is at (None when it was never migrated); raises when the
     database cannot be reached within `connect_timeout` (a stalled one must not hold `serve`)."""
@@ -96,7 +190,3 @@ async def current_revision(database_url: str, connect_timeout: float = 10.0) -> 
             )
     finally:
         await engine.dispose()
-
-
-def schema_is_current(database_url: str) -> bool:
-    return asyncio.run(current_revision(database_url)) == head_revision(database_url)
