@@ -445,7 +445,7 @@ def _token_command(command: str, work: Callable[[Any, Any], Awaitable[Any]]) -> 
     from sqlalchemy.exc import DBAPIError
 
     from .db.engine import Database, describe_failure
-    from .db.migrate import schema_is_current, upgrade
+    from .db.migrate import schema_state, upgrade
     from .errors import RoboscopeError
     from .services.access import anonymous
 
@@ -454,8 +454,10 @@ def _token_command(command: str, work: Callable[[Any, Any], Awaitable[Any]]) -> 
     try:
         if settings.database_url is None:
             _prepare_data_dir(settings.data_dir)
+            _refuse_a_newer_schema(schema_state(url))
             upgrade(url)
-        elif not schema_is_current(url):
+        elif not (state := schema_state(url)).is_current:
+            _refuse_a_newer_schema(state)
             typer.echo(
                 "error: the database schema is not up to date; run `roboscope db upgrade` first",
                 err=True,

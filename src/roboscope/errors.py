@@ -129,6 +129,8 @@ class Forbidden(RoboscopeError):
 
     status = 403
     code = "forbidden"
+
+
 class Throttled(RoboscopeError):
     """Refused for now, not for what was asked: the client retries after `retry_after`
     seconds (sent as `Retry-After`)."""

@@ -103,7 +103,16 @@ def test_each_operation_documents_the_errors_it_can_answer(app: FastAPI) -> None
     assert statuses("locks_acquire") == {400, 401, 403, 413, 415, 422, 429, 503}
     # A body-less fenced write (the app sends `{}`, curl nothing): no 400, but 413 and 415.
     assert statuses("marker_details_calculate") == {
-        401, 403, 404, 409, 413, 415, 422, 423, 429, 503
+        401,
+        403,
+        404,
+        409,
+        413,
+        415,
+        422,
+        423,
+        429,
+        503,
     }
     # Reads are never rate limited; the live stream has its own caps.
     assert statuses("spaces_list") == {401, 403, 422, 503}

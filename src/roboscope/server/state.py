@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
-from ..realtime.stream_tokens import StreamTokens
 from ..realtime.rate_limits import Rate, RateStore
+from ..realtime.stream_tokens import StreamTokens
 from ..services import changes
 from ..services.limits import Budget, RateLimits
 from ..services.live import LiveHub
