@@ -62,6 +62,19 @@ async def test_events_are_typed_in_order_and_end_with_the_session(live: AsyncCli
         await _next(events)
 
 
+async def test_keep_alive_comments_after_an_event_are_not_events(live: AsyncClient) -> None:
+    """A comment block after an event dispatches nothing (the SSE spec); httpx-sse yields
+    it with the last id and empty data, which once failed every stream idle past its ping."""
+    session = await new_session(live)
+    events = live.events(session.id, ping=1)
+    await _next(events), await _next(events)  # the snapshots
+    first = await live.create_marker(square(session.id, label="A"))
+    assert (await _next(events)).data == first
+    await asyncio.sleep(2.5)  # at least two keep-alive comments go by
+    second = await live.create_marker(square(session.id, label="B"))
+    assert (await _next(events)).data == second
+
+
 async def test_events_resume_after_a_cut_connection_with_nothing_lost_or_repeated(
     live: AsyncClient, server_url: str
 ) -> None:

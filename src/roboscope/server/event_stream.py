@@ -28,7 +28,7 @@ import contextlib
 import logging
 import signal
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -44,6 +44,8 @@ RAW_SEND = "roboscope.send"
 
 TICK_SECONDS = 0.5
 SHUTDOWN_GRACE_SECONDS = 2.0
+CATCH_UP_SECONDS = 1.0
+"""Of the grace: the last read of the change log before the streams end."""
 _HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
@@ -55,12 +57,16 @@ _END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 class EventStreams:
     """The open streams of this process and the one loop that looks after all of them."""
 
-    def __init__(self, *, send_timeout: float) -> None:
+    def __init__(
+        self, *, send_timeout: float, catch_up: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.send_timeout = send_timeout
         self.open: set[EventStream] = set()
         self.stopping = False
+        self._catch_up = catch_up
         self._closed_at: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ending: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -68,17 +74,31 @@ class EventStreams:
     async def stop(self) -> None:
         """The app is stopping: end every stream still open, then stop the loop."""
         self.close_all()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._ending):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def close_all(self) -> None:
+        self._begin_stop()
+        for stream in list(self.open):
+            stream.close()
+
+    def _begin_stop(self) -> None:
         if not self.stopping:
             self.stopping = True
             self._closed_at = asyncio.get_running_loop().time()
-        for stream in list(self.open):
-            stream.close()
+
+    async def _end_all(self) -> None:
+        """Shutdown: first what was committed until now (bounded), then `stream.closing`."""
+        if self._catch_up is not None:
+            try:
+                async with asyncio.timeout(CATCH_UP_SECONDS):
+                    await self._catch_up()
+            except Exception as error:  # (timeout included) the clients resume from their ids
+                log.warning("live streams' last catch-up failed: %r", error)
+        self.close_all()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -91,7 +111,8 @@ class EventStreams:
 
     def _tick(self, now: float) -> None:
         if not self.stopping and _server_exiting():
-            self.close_all()
+            self._begin_stop()
+            self._ending = asyncio.ensure_future(self._end_all())
         late = self._closed_at is not None and now - self._closed_at > SHUTDOWN_GRACE_SECONDS
         timeout = self.send_timeout
         for stream in list(self.open):

@@ -89,7 +89,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
     )
     database.after_commit = live.committed
     await live.start()
-    streams = EventStreams(send_timeout=settings.live_send_timeout_seconds)
+    streams = EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
     streams.start()
     try:
         yield AppState(

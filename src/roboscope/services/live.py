@@ -277,23 +277,27 @@ class LiveHub:
         self.wake(changed)
 
     async def _fetch(self, session_id: UUID, topic: _Topic) -> None:
-        """Read the session's new changes once and hand them to all its subscribers, in
-        order; wake-ups that arrive meanwhile make it read again."""
+        """Read the session's new changes and hand them to all its subscribers, in order;
+        wake-ups that arrive meanwhile make it read again."""
         try:
             while True:
                 topic.again = False
-                page = await changes.list_changes(
-                    self._db, since=topic.cursor, work_session_id=session_id
-                )
-                for change in page.changes:
-                    self.deliver(session_id, LiveEvent.of_change(change), topic)
-                topic.cursor = max(topic.cursor, page.cursor)
-                if not (page.has_more or topic.again):
+                if not (await self._read_new(session_id, topic) or topic.again):
                     return
         except Exception as error:  # down database or expired cursor: the poll retries
             log.warning("live fetch for work session %s failed: %s", session_id, error)
         finally:
             topic.fetching = False
+
+    async def _read_new(self, session_id: UUID, topic: _Topic) -> bool:
+        """One page of the changes after the topic's cursor, delivered; True if more remain.
+        Two reads at once deliver the same changes twice at most, which subscribers skip
+        (they never go back in cursor order)."""
+        page = await changes.list_changes(self._db, since=topic.cursor, work_session_id=session_id)
+        for change in page.changes:
+            self.deliver(session_id, LiveEvent.of_change(change), topic)
+        topic.cursor = max(topic.cursor, page.cursor)
+        return page.has_more
 
     def deliver(self, session_id: UUID, event: LiveEvent, topic: _Topic | None = None) -> None:
         topic = topic or self._topics.get(session_id)
@@ -384,11 +388,19 @@ class LiveHub:
         if not subscriber.done:
             subscriber.go_live()
 
-    def close_all(self) -> None:
-        """Server shutdown: every stream of this process ends with `stream.closing`."""
-        for topic in list(self._topics.values()):
-            for subscriber in list(topic.subscribers):
-                subscriber.close()
+    async def catch_up(self) -> None:
+        """Deliver every change committed so far to this process's streams: at shutdown,
+        before `stream.closing`, so a stream ends with everything committed until then
+        (a wake-up still on its way would otherwise be lost with the process)."""
+
+        async def read_all(session_id: UUID, topic: _Topic) -> None:
+            while await self._read_new(session_id, topic):
+                pass
+
+        await asyncio.gather(
+            *(read_all(session_id, topic) for session_id, topic in list(self._topics.items())),
+            return_exceptions=True,  # a down database: the clients resume from their ids
+        )
 
 
 def _announcement(announced: feed.LiveNotice) -> LiveEvent:

@@ -63,6 +63,10 @@ async def follow_events(
                     raise_for_error(source.response)
                 attempt = 0
                 async for message in source.aiter_sse():
+                    if not message.data:
+                        # The SSE spec dispatches nothing for an empty data buffer (a
+                        # keep-alive comment); httpx-sse yields it anyway, with the last id.
+                        continue
                     event = parse_event(message.event, message.id, message.data)
                     if event.cursor is not None:
                         last = event.cursor
