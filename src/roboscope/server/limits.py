@@ -1,8 +1,9 @@
 """The HTTP edge of the per-caller limits: which budget a request draws on, and the
 live-stream place a stream holds for as long as its response runs.
 
-`rate_limit` is one dependency, given once to every router where the app mounts them
-(server/app.py): it sorts a request by method and route path, so no handler knows about it.
+`rate_limit` is one dependency, given once to every router with writes where the app mounts
+them (server/app.py): it sorts a request by method and route path, so no handler knows about
+it. The 429 itself is decided in one place, `services.limits.refused`.
 Reads are never limited; presence writes draw on `heartbeats`, lock writes on `locks`, every
 other write on `writes` (services/limits.py).
 """
