@@ -1,8 +1,8 @@
 """Per-caller request budgets (ROBOSCOPE_RATE_LIMIT_*), kept in Redis: past a budget a request
 gets a short JSON 429 with `Retry-After`, changes nothing, and the budget refills with time.
 
-Over HTTP the caller is its address (auth off); keying by token is tested on the limiter with
-`Identity` values directly. Small rates keep the tests short; no test asserts a duration.
+Over HTTP the caller is its address with auth off, its token with auth on; keying by token
+is also tested on the limiter with `Identity` values directly. Small rates keep the tests short; no test asserts a duration.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from roboscope.settings import Settings
 
 from ..conftest import api_client
 from .conftest import SQUARE
+from .test_auth import Tokens
 
 Clients = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 SLOW = 0.5  # per second: one request every 2 s refills; a test never waits for two
@@ -223,3 +224,26 @@ async def redis_client(settings: Settings) -> AsyncIterator[Any]:
     app = create_app(settings)
     async with LifespanManager(app):
         yield app.state.roboscope.redis
+
+
+async def test_with_auth_on_a_token_has_one_budget_wherever_it_calls_from(
+    settings: Settings, database: Database
+) -> None:
+    """Auth on: the budget is the token's, not the address's: one token calling from two
+    addresses draws on one budget, and another token at the same address has its own."""
+    tokens = Tokens(database)
+    ann = await tokens.make("admin", name=f"ann-{uuid.uuid4().hex[:8]}")
+    bob = await tokens.make("admin", name=f"bob-{uuid.uuid4().hex[:8]}")
+    secure = limited(settings).model_copy(update={"auth": "required"})
+    async with (
+        app_with(secure) as clients,
+        clients(address()) as near,
+        clients(address()) as far,
+    ):
+        for n, http in enumerate((near, far, near)):
+            created = await http.post("/spaces", json={"key": f"a{n}", "name": "S"}, headers=ann)
+            assert created.status_code == 201, created.text
+        refused = await far.post("/spaces", json={"key": "a3", "name": "S"}, headers=ann)
+        assert_rate_limited(refused, "writes")
+        created = await near.post("/spaces", json={"key": "b0", "name": "S"}, headers=bob)
+        assert created.status_code == 201, created.text
