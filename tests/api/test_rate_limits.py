@@ -2,7 +2,8 @@
 gets a short JSON 429 with `Retry-After`, changes nothing, and the budget refills with time.
 
 Over HTTP the caller is its address with auth off, its token with auth on; keying by token
-is also tested on the limiter with `Identity` values directly. Small rates keep the tests short; no test asserts a duration.
+is also tested on the limiter with `Identity` values directly. Small rates keep the tests
+short; no test asserts a duration.
 """
 
 from __future__ import annotations
