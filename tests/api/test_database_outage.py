@@ -213,3 +213,18 @@ def _database_errors(metrics: str) -> float:
         line for line in metrics.splitlines() if line.startswith("roboscope_database_errors_total ")
     ]
     return float(line.split()[-1])
+
+
+async def test_a_client_side_timeout_in_a_write_is_503_not_500(real_url: str) -> None:
+    """When the client's command timeout fires first (here the server's is lifted), the
+    connection is invalidated mid-transaction; its bookkeeping must not fail on that."""
+    database = Database(real_url, timeout=1)
+    try:
+        with pytest.raises(ServiceUnavailable):
+            async with database.transaction() as conn:
+                await conn.execute(text("SET LOCAL statement_timeout = 0"))
+                await conn.execute(text("SELECT pg_sleep(5)"))
+        async with database.read() as conn:  # the pool still works
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await database.dispose()

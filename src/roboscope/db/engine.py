@@ -249,18 +249,21 @@ class Database:
         """
         with self._translate_errors():
             async with self._writer_turn(), self.engine.connect() as conn:
-                conn.info.pop(AFTER_COMMIT, None)
+                # Held from the start: `conn.info` itself raises once a failed statement has
+                # invalidated the connection (a client-side timeout), before the reset below.
+                info = conn.info
+                info.pop(AFTER_COMMIT, None)
                 transaction = await _guarded(conn, conn.begin())
                 try:
                     yield conn
                 except BaseException as error:
-                    conn.info.pop(AFTER_COMMIT, None)
+                    info.pop(AFTER_COMMIT, None)
                     if _stalled(error):
                         await _reset(conn, error)
                     elif transaction.is_active:
                         await _guarded(conn, transaction.rollback())
                     raise
-                notes = conn.info.pop(AFTER_COMMIT, None)
+                notes = info.pop(AFTER_COMMIT, None)
                 await _guarded(conn, transaction.commit())
         if notes and self.after_commit is not None:
             self.after_commit(notes)
