@@ -192,13 +192,14 @@ def _prepare_metrics_dir(data_dir: Path) -> Path:
     `DATA_DIR/metrics/<pid>` (several servers may share a data dir), with the folders of
     servers that are gone removed. A data dir that cannot hold it gets a temporary one."""
     from .files import private_dir
+    from .realtime.embedded import pid_alive
 
     root = data_dir / "metrics"
     try:
         private_dir(data_dir)
         private_dir(root)
         for child in root.iterdir():
-            if child.name.isdigit() and not _process_exists(int(child.name)):
+            if child.name.isdigit() and not pid_alive(int(child.name)):
                 shutil.rmtree(child, ignore_errors=True)
         mine = root / str(os.getpid())
         shutil.rmtree(mine, ignore_errors=True)
@@ -213,14 +214,6 @@ def _prepare_metrics_dir(data_dir: Path) -> Path:
         )
         return folder
 
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
