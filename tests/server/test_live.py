@@ -274,18 +274,8 @@ async def test_a_stalled_consumer_is_dropped_instead_of_growing_memory(
             grown_mib = (_rss_kib(server.process.pid) - before) / 1024
             # The server still answers everyone else.
             assert (await http.get("/health")).status_code == 200
-        stalled.setblocking(False)
-        received = b""
         async with asyncio.timeout(30):
-            while b"stream.dropped" not in received:
-                try:
-                    chunk = stalled.recv(65536)
-                except BlockingIOError:
-                    await asyncio.sleep(0.05)
-                    continue
-                if not chunk:
-                    break
-                received += chunk
+            received = await _read_until(stalled, b"stream.dropped")
         stalled.close()
         # Once it reads again, it learns why its stream ended (and resumes from its last id).
         assert b"event: stream.dropped" in received
@@ -415,19 +405,21 @@ def _raw_stream(server: ServerProcess, session: str, *, receive_buffer: int = 0)
     return sock
 
 
-async def _read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection (bounded by the caller)."""
+async def _read_until(sock: socket.socket, marker: bytes | None = None) -> bytes:
+    """What the server sends until `marker` arrives or it closes the connection (bounded by
+    the caller)."""
     sock.setblocking(False)
     received = b""
-    while True:
+    while marker is None or marker not in received:
         try:
             chunk = sock.recv(65536)
         except BlockingIOError:
             await asyncio.sleep(0.05)
             continue
         if not chunk:
-            return received
+            break
         received += chunk
+    return received
 
 
 async def _big_changes(api: str, session: str, count: int) -> None:
@@ -480,7 +472,7 @@ async def test_a_client_that_accepts_nothing_is_disconnected(
         await _big_changes(server.api, session, 150)
         await asyncio.sleep(3)  # the send has waited past the timeout by now
         async with asyncio.timeout(30):
-            received = await _read_until_closed(stalled)
+            received = await _read_until(stalled)
         stalled.close()
         assert b"event: lock.snapshot" in received
         assert b"stream.dropped" not in received
@@ -492,20 +484,12 @@ async def test_a_client_that_accepts_nothing_is_disconnected(
 async def _opened(server: ServerProcess, session: str) -> socket.socket | None:
     """A stream whose head and snapshots arrived, or None when the server answered 503."""
     sock = _raw_stream(server, session)
-    sock.setblocking(False)
-    received = b""
-    while b"lock.snapshot" not in received:
-        try:
-            chunk = sock.recv(65536)
-        except BlockingIOError:
-            await asyncio.sleep(0.05)
-            continue
-        if not chunk:
-            if received.startswith(b"HTTP/1.1 503"):
-                sock.close()
-                return None
-            raise AssertionError(f"closed after {received!r}")
-        received += chunk
+    received = await _read_until(sock, b"lock.snapshot")
+    if b"lock.snapshot" not in received:  # closed first
+        if received.startswith(b"HTTP/1.1 503"):
+            sock.close()
+            return None
+        raise AssertionError(f"closed after {received!r}")
     assert received.startswith(b"HTTP/1.1 200")
     return sock
 
