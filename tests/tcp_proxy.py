@@ -1,10 +1,13 @@
 """A TCP proxy that tests can cut and restore, to take a real service "down" and back, or
-partition: stop forwarding without closing anything, as when packets are dropped."""
+partition: stop forwarding without closing anything, as when packets are dropped; or reset
+connections, as a restarting or failing-over server does."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 
 
 class TcpProxy:
@@ -13,9 +16,14 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._pairs: dict[asyncio.StreamWriter, asyncio.StreamWriter] = {}
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._pause_marker: bytes | None = None
+        self._reset_marker: bytes | None = None
+        self.resets = 0
+        self.held = 0
+        """Connections whose client sent data that a pause holds (a statement in flight)."""
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -43,6 +51,24 @@ class TcpProxy:
         """Partition as soon as a client sends `marker`, holding that data (e.g. b"COMMIT")."""
         self._pause_marker = marker
 
+    def reset_on(self, marker: bytes) -> None:
+        """Reset the connection (a TCP RST to both ends) instead of passing on the next data
+        a client sends that holds `marker`: the server went away mid-statement. New
+        connections are served as before, as after a failover."""
+        self._reset_marker = marker
+
+    @property
+    def connections(self) -> int:
+        """Connections open through the proxy."""
+        return len(self._pairs) // 2
+
+    def reset_all(self) -> int:
+        """Reset every open connection at once (a server restart); answers how many."""
+        writers = list(self._writers)
+        for writer in writers:
+            _reset(writer)
+        return len(writers) // 2
+
     def resume(self) -> None:
         self._pause_marker = None
         self._flowing.set()
@@ -55,17 +81,54 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self._pairs[writer] = up_writer
+        self._pairs[up_writer] = writer
+        await asyncio.gather(
+            self._pipe(reader, up_writer, from_client=True), self._pipe(up_reader, writer)
+        )
         self._writers -= {writer, up_writer}
+        self._pairs.pop(writer, None)
+        self._pairs.pop(up_writer, None)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _ends_of(self, writer: asyncio.StreamWriter) -> list[asyncio.StreamWriter]:
+        other = self._pairs.get(writer)
+        return [writer] if other is None else [writer, other]
+
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        from_client: bool = False,
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                marker = self._reset_marker
+                if from_client and marker is not None and marker in data:
+                    self._reset_marker = None
+                    self.resets += 1
+                    for end in self._ends_of(writer):
+                        _reset(end)
+                    break
                 if self._pause_marker is not None and self._pause_marker in data:
                     self.pause()
-                await self._flowing.wait()
+                if not self._flowing.is_set():
+                    self.held += from_client
+                    try:
+                        await self._flowing.wait()
+                    finally:
+                        self.held -= from_client
                 if reader.exception() is not None:
                     break  # the sender reset the connection: what it sent is lost
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST (SO_LINGER 0), not a FIN: the peer sees a reset connection."""
+    sock = writer.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from roboscope.errors import ServiceUnavailable
 from roboscope.settings import Settings
 
 from ..conftest import require_service, serving
+from ..servers import ServerProcess, start_server
 from ..tcp_proxy import TcpProxy
 
 # The iOS clients give up after 30 s; a stalled database must get its 503 out well before.
@@ -228,3 +230,77 @@ async def test_a_client_side_timeout_in_a_write_is_503_not_500(real_url: str) ->
             assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def served_through_proxy(
+    tmp_path: Path, real_url: str
+) -> AsyncIterator[tuple[TcpProxy, ServerProcess]]:
+    """A real `roboscope serve` (uvicorn's own event loop, uvloop) whose database is reached
+    through a proxy in this test's loop."""
+    real = make_url(real_url)
+    await asyncio.to_thread(upgrade, real.render_as_string(hide_password=False))
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    await proxy.start()
+    url = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = {"ROBOSCOPE_DATABASE_URL": url, "ROBOSCOPE_DATABASE_TIMEOUT_SECONDS": "2"}
+    if redis_url := os.environ.get("ROBOSCOPE_TEST_REDIS_URL"):
+        env["ROBOSCOPE_REDIS_URL"] = redis_url
+    server = await asyncio.to_thread(start_server, tmp_path, env=env)
+    try:
+        yield proxy, server
+    finally:
+        await asyncio.to_thread(server.stop)
+        await proxy.stop()
+
+
+async def test_connections_reset_mid_statement_are_503_and_the_server_recovers(
+    served_through_proxy: tuple[TcpProxy, ServerProcess],
+) -> None:
+    """A database restart or failover resets connections while statements are on their way
+    (a read, a write, its COMMIT; then every connection at once, under load): each request
+    gets the database's 503 with Retry-After or its answer, never a 500, and the server goes
+    on serving on new connections."""
+    proxy, server = served_through_proxy
+    async with httpx.AsyncClient(base_url=server.api, timeout=CLIENT_PATIENCE) as client:
+        assert (await client.get("/spaces")).status_code == 200
+
+        async def write(key: str) -> httpx.Response:
+            return await client.post("/spaces", json={"key": key, "name": "x"})
+
+        async def read(key: str) -> httpx.Response:
+            return await client.get("/spaces", params={"key": key})
+
+        for where, attempt in (("read", read), ("write", write), ("commit", write)):
+            key = f"reset-{where}-{uuid.uuid4().hex}"  # a bind value: sent with the statement
+            proxy.reset_on(b"COMMIT" if where == "commit" else key.encode())
+            resets = proxy.resets
+            response = await attempt(key)
+            assert proxy.resets == resets + 1, f"{where}: the statement never went out"
+            assert response.status_code == 503, (where, response.text, server.log_tail())
+            assert response.headers["retry-after"].isdigit()
+            assert response.json()["service"] == "database"
+            assert (await attempt(key)).status_code in (200, 201), server.log_tail()
+
+        # A restart under load: every open connection is reset while requests are in flight.
+        # The pause holds what each connection sends until every one has a statement out.
+        assert (await read("warm-up")).status_code == 200
+        proxy.pause()
+        keys = [f"restart-{n}-{uuid.uuid4().hex}" for n in range(40)]
+        pending = [
+            asyncio.ensure_future(write(key) if n % 2 else read(key)) for n, key in enumerate(keys)
+        ]
+        deadline = asyncio.get_running_loop().time() + CLIENT_PATIENCE
+        while proxy.held < proxy.connections or proxy.held == 0:
+            assert asyncio.get_running_loop().time() < deadline, "no statement reached the proxy"
+            await asyncio.sleep(0.01)
+        assert proxy.reset_all() >= 1
+        proxy.resume()
+        answers = await asyncio.gather(*pending)
+        statuses = sorted({response.status_code for response in answers})
+        assert set(statuses) <= {200, 201, 503}, (statuses, server.log_tail())
+        for response in answers:
+            if response.status_code == 503:
+                assert response.headers["retry-after"].isdigit()
+        for key in keys:  # and it serves again, on new connections
+            assert (await read(key)).status_code == 200

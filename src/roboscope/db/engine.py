@@ -134,11 +134,21 @@ async def _reset(conn: AsyncConnection, error: BaseException) -> None:
         await conn.invalidate(error if isinstance(error, Exception) else None)
 
 
+# What a socket call raises on a connection the peer already closed: OSError (EBADF) with
+# asyncio; with uvloop, which `roboscope serve` runs on, ValueError ("negative file
+# descriptor"), as its socket object is rebuilt from a file descriptor that is gone.
+_CLOSED_SOCKET_ERRORS = (OSError, ValueError)
+
+
 def _asyncpg_socket(driver_connection: Any) -> socket.socket | None:
+    """The connection's TCP socket, or None once it is closed (a reset by the server)."""
     transport = getattr(driver_connection, "_transport", None)  # asyncpg's
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        return sock  # type: ignore[no-any-return]
+    if transport is None or transport.is_closing():
+        return None
+    with contextlib.suppress(*_CLOSED_SOCKET_ERRORS):
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            return sock  # type: ignore[no-any-return]
     return None
 
 
@@ -152,7 +162,7 @@ def _keepalive_on_connect(engine: AsyncEngine, idle_seconds: float) -> None:
         sock = _asyncpg_socket(record.driver_connection)
         if sock is None:
             return
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(*_CLOSED_SOCKET_ERRORS, AttributeError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
@@ -162,13 +172,15 @@ def _keepalive_on_connect(engine: AsyncEngine, idle_seconds: float) -> None:
 def _reset_socket_on_invalidate(engine: AsyncEngine) -> None:
     """An invalidated connection is closed with a TCP reset (SO_LINGER 0), whoever
     invalidated it: a plain close lets the kernel go on delivering what it had sent, so a
-    COMMIT held by a partitioned network would be applied after the client got 503."""
+    COMMIT held by a partitioned network would be applied after the client got 503.
+    A connection the server reset is closed already: nothing is left to discard (and this
+    hook runs inside SQLAlchemy's error handling, so it must never raise)."""
 
     @event.listens_for(engine.sync_engine, "invalidate")
     def _on_invalidate(_dbapi: Any, record: Any, _error: BaseException | None) -> None:
         sock = _asyncpg_socket(record.driver_connection)
         if sock is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(*_CLOSED_SOCKET_ERRORS):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
