@@ -16,15 +16,16 @@ from .conftest import SQUARE, Factory, Json
 
 
 async def _log(client: httpx.AsyncClient, **params: Any) -> list[Json]:
-    """The whole audit trail matching `params`, page by page."""
+    """The whole audit trail matching `params`, page by page (from the oldest change kept:
+    other tests' retention runs may have removed the first ones)."""
     found: list[Json] = []
-    since = 0
+    since: dict[str, int] = {}
     while True:
-        page = await client.get("/events", params={**params, "since": since, "limit": 7})
+        page = await client.get("/events", params={**params, **since, "limit": 7})
         assert page.status_code == 200, page.text
         body = page.json()
         found += body["changes"]
-        since = body["cursor"]
+        since = {"since": body["cursor"]}
         if not body["has_more"]:
             return found
 
@@ -203,6 +204,69 @@ async def test_a_cursor_older_than_the_kept_log_gets_410(
     assert [c["data"]["label"] for c in kept] == ["5", "6", "7", "8", "9"]
 
 
+AHEAD = (1, 999_999_999, 2**63 - 1, 2**63, 2**64, 10**30)
+"""How far past the newest cursor: a made-up number, and past the databases' integer range."""
+
+
+def _reload_required(response: httpx.Response) -> None:
+    assert response.status_code == 410, response.text
+    body = response.json()
+    assert body["error"] == "cursor_expired"
+    assert "reload" in body["message"]
+    assert isinstance(body["oldest_cursor"], int)
+
+
+async def test_a_cursor_ahead_of_the_log_gets_410_everywhere(
+    client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    """A cursor past every one issued (a device that synced with the server before it was
+    restored from an older backup) would otherwise hear "nothing new" until the log caught
+    up, and miss every change meanwhile: the catch-up, the audit trail and the stream (before
+    it starts) all answer it like an expired one. The newest cursor itself is fine."""
+    session = await make_session()
+    newest = (await client.get("/events")).json()["cursor"]
+    readers = {
+        "events": "/events",
+        "changes": f"/work-sessions/{session['id']}/changes",
+        "stream": f"/work-sessions/{session['id']}/events",
+    }
+    for name, url in readers.items():
+        for past in AHEAD:
+            _reload_required(await client.get(url, params={"since": newest + past}))
+        if name == "stream":
+            for past in AHEAD:
+                headers = {"Last-Event-ID": str(newest + past)}
+                _reload_required(await client.get(url, headers=headers))
+            continue
+        at_newest = (await client.get(url, params={"since": newest})).json()
+        assert at_newest["changes"] == [] and at_newest["cursor"] == newest
+
+
+async def test_the_newest_cursor_stays_valid_when_retention_removed_its_record(
+    client: httpx.AsyncClient, database: Database, make_session: Factory
+) -> None:
+    """Retention may remove every record, the newest too: a reader that saw it is up to date
+    (not ahead, not expired), and the next change comes after it."""
+    session = await make_session()
+    url = f"/work-sessions/{session['id']}/changes"
+    newest = (await client.get(url)).json()["cursor"]
+    await changes.purge_expired(database, changes.Retention(max_count=0))
+    assert (await client.get("/events")).json() == {
+        "changes": [],
+        "cursor": newest,
+        "has_more": False,
+    }
+    caught_up = (await client.get(url, params={"since": newest})).json()
+    assert caught_up == {"changes": [], "cursor": newest, "has_more": False}
+    _reload_required(await client.get(url, params={"since": newest - 1}))
+    _reload_required(await client.get(url, params={"since": newest + 1}))
+
+    marker = {"work_session_id": session["id"], **SQUARE}
+    assert (await client.post("/markers", json=marker)).status_code == 201
+    [created] = (await client.get(url, params={"since": newest})).json()["changes"]
+    assert created["cursor"] == newest + 1
+
+
 async def test_a_stream_is_refused_as_json_before_it_starts(
     client: httpx.AsyncClient, make_session: Factory
 ) -> None:
@@ -210,6 +274,7 @@ async def test_a_stream_is_refused_as_json_before_it_starts(
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     session = await make_session()
     url = f"/work-sessions/{session['id']}/events"
-    bad = await client.get(url, headers={"Last-Event-ID": "not-a-cursor"})
-    assert bad.status_code == 422
+    for not_a_cursor in (b"not-a-cursor", b"-1", b"1.5", b"\xb2"):  # (\xb2, "²", is a digit)
+        bad = await client.get(url, headers={"Last-Event-ID": not_a_cursor})
+        assert bad.status_code == 422, not_a_cursor
     assert (await client.get(url, params={"ping": 0})).status_code == 422

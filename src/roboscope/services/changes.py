@@ -5,7 +5,8 @@ or reference set calls `record()` inside its transaction, after the write: the r
 with the write or not at all (an outbox). Cursors are gap-free and become visible in order
 (see `db.changes.append`), so "everything after cursor n" is exact: nothing skipped, nothing
 repeated. Retention removes the oldest records; a reader whose cursor is older than what was
-removed gets `410` (`CursorExpired`) and must reload, never a silent gap.
+removed gets `410` (`CursorExpired`) and must reload, never a silent gap; so does one whose
+cursor is ahead of the log (`require_known_cursor`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import changes as rows
 from ..db.engine import AFTER_COMMIT, Database
-from ..errors import RoboscopeError
+from ..errors import InvalidInput, RoboscopeError
 from ..wire.changes import Change, ChangePage
 from .access import current_actor
 from .clock import utcnow
@@ -35,15 +36,17 @@ PAGE_LIMIT = 1000
 
 
 class CursorExpired(RoboscopeError):
-    """The cursor is older than the retained log: changes after it are gone, reload."""
+    """The log cannot continue from the cursor: reload. Either the changes after it were
+    removed by retention, or the cursor is ahead of every cursor this log has issued (a
+    made-up number, or one from before the database was restored from an older backup):
+    answering "nothing new" would hide every change until the log caught up with it."""
 
     status = 410
     code = "cursor_expired"
 
-    def __init__(self, cursor: int, oldest: int) -> None:
+    def __init__(self, message: str, *, oldest: int) -> None:
         super().__init__(
-            f"changes after cursor {cursor} are no longer kept (the log starts after "
-            f"{oldest}): reload the current state and continue from its cursor",
+            f"{message}: reload the current state and continue from its cursor",
             oldest_cursor=oldest,
         )
 
@@ -127,26 +130,56 @@ async def current_cursor(conn: AsyncConnection) -> int:
     return last
 
 
-async def require_retained(conn: AsyncConnection, since: int) -> None:
-    _, purged = await rows.counter(conn)
+def parse_cursor(text: str, *, source: str) -> int:
+    """A cursor sent as text (`Last-Event-ID`): a whole number, or 422."""
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInput(f"{source} must be a change cursor (a whole number)")
+    return int(text)
+
+
+async def require_known_cursor(conn: AsyncConnection, since: int) -> None:
+    """The log continues exactly from `since`, or `CursorExpired` (410): the one rule for
+    every reader of the log (`/events`, a session's `/changes`, its live stream)."""
+    newest, purged = await rows.counter(conn)
+    _check_cursor(since, newest=newest, purged=purged)
+
+
+def _check_cursor(since: int, *, newest: int, purged: int) -> None:
+    """`since` may equal the newest cursor issued even when retention removed that record:
+    the counter keeps it. Anything above it, however large (past the database's integer
+    range too), was never issued; it is compared here, never sent to the database."""
     if since < purged:
-        raise CursorExpired(since, purged)
+        raise CursorExpired(
+            f"changes after cursor {since} are no longer kept (the log starts after {purged})",
+            oldest=purged,
+        )
+    if since > newest:
+        raise CursorExpired(
+            f"cursor {since} is ahead of the change log (its newest cursor is {newest}): "
+            "it was not issued by this server's database, or that database was restored "
+            "from an earlier backup",
+            oldest=purged,
+        )
 
 
 async def list_changes(
     db: Database,
     *,
-    since: int = 0,
+    since: int | None = None,
     limit: int = PAGE_LIMIT,
     work_session_id: UUID | None = None,
     space_id: UUID | None = None,
     entity: Entity | None = None,
     entity_id: UUID | None = None,
 ) -> ChangePage:
-    """The records after `since` that match, oldest first, and the cursor to ask from next."""
+    """The records after `since` (None: from the oldest kept) that match, oldest first, and
+    the cursor to ask from next."""
     async with db.snapshot() as conn:
-        await require_retained(conn, since)
-        last = await current_cursor(conn)
+        last, purged = await rows.counter(conn)
+        if since is None:
+            since = purged
+        else:
+            _check_cursor(since, newest=last, purged=purged)
         found = await rows.list_changes(
             conn,
             after=since,

@@ -345,7 +345,7 @@ class LiveHub:
             if await session_rows.get_work_session(conn, session_id) is None:
                 raise NotFound(f"work session {session_id} does not exist")
             if since is not None:
-                await changes.require_retained(conn, since)
+                await changes.require_known_cursor(conn, since)
             now = await changes.current_cursor(conn)
         subscriber.last = now if since is None else since
         await self._subscribe(session_id, subscriber)

@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from ...errors import InvalidInput
 from ...services import changes, live
 from ...wire.changes import ChangePage
 from ...wire.errors import CursorExpiredError, NotFoundError
@@ -22,13 +21,19 @@ from ..responses import wire
 router = APIRouter(tags=["changes"])
 
 Since = Annotated[
-    int | None, Query(ge=0, description="A cursor: only changes after it (default: all kept).")
+    int | None,
+    Query(
+        ge=0,
+        description="A cursor: only changes after it (default: all kept). A cursor older "
+        "than the kept log, or ahead of the newest change, is answered 410.",
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=changes.PAGE_LIMIT, description="Page size.")]
 GONE: dict[int | str, dict[str, Any]] = {
     410: {
         "model": CursorExpiredError,
-        "description": "The cursor is older than the kept log: reload.",
+        "description": "The cursor is older than the kept log, or ahead of its newest "
+        "change (never issued, or from before a restore): reload.",
     }
 }
 
@@ -47,7 +52,7 @@ async def list_events(
     page with `since=<cursor>` of the previous page while `has_more`."""
     page = await changes.list_changes(
         db,
-        since=since or 0,
+        since=since,
         limit=limit,
         entity=entity,
         entity_id=entity_id,
@@ -63,7 +68,7 @@ async def session_changes(
 ) -> Response:
     """The session's changes after `since` (its markers, their details, its anchors and the
     session itself), in order, and the cursor to ask from next."""
-    page = await changes.list_changes(db, since=since or 0, limit=limit, work_session_id=session_id)
+    page = await changes.list_changes(db, since=since, limit=limit, work_session_id=session_id)
     return wire(page)
 
 
@@ -101,9 +106,7 @@ async def session_events(
     """`text/event-stream`: `presence.snapshot` and `lock.snapshot`, then every data change
     after `Last-Event-ID` (or `since`), then live events. See docs/live.md."""
     if last_event_id is not None:
-        if not last_event_id.isdigit():
-            raise InvalidInput("Last-Event-ID must be a change cursor (a whole number)")
-        since = int(last_event_id)
+        since = changes.parse_cursor(last_event_id, source="Last-Event-ID")
     settings = rt.settings
     stream = EventStream(rt.live, rt.streams, ping=ping or settings.live_ping_seconds)
     await rt.live.open(
