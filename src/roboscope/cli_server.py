@@ -192,7 +192,7 @@ def _prepare_metrics_dir(data_dir: Path) -> Path:
     `DATA_DIR/metrics/<pid>` (several servers may share a data dir), with the folders of
     servers that are gone removed. A data dir that cannot hold it gets a temporary one."""
     from .files import private_dir
-    from .realtime.embedded import pid_alive
+    from .processes import pid_alive  # (not via roboscope.realtime: it imports the metrics)
 
     root = data_dir / "metrics"
     try:

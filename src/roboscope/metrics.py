@@ -29,6 +29,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     multiprocess,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -90,7 +91,12 @@ RATE_LIMITED = Counter(
 
 
 def multiprocess_dir() -> str | None:
-    """The folder the processes of one server share their values through, if any."""
+    """The folder the processes of one server share their values through, if this process
+    writes its values there. prometheus_client decides that once, when it is first imported;
+    a process that imported it before the variable was set keeps its values in memory, and
+    a scrape of the folder would show none of them (one-process servers once did)."""
+    if values.ValueClass is values.MutexValue:
+        return None
     return os.environ.get(MULTIPROCESS_VARIABLE) or None
 
 

@@ -58,6 +58,35 @@ def wait_for(condition: Any, timeout: float = 20) -> None:
         time.sleep(0.1)
 
 
+def test_one_process_as_served_by_default_counts_its_requests(tmp_path: Path) -> None:
+    """`roboscope serve` with its defaults runs one process, which answers `/metrics` from the
+    shared folder like a worker of several: its own requests must be there, not only what
+    Redis holds."""
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.api) as http:
+        for sent in range(1, 4):
+            assert http.get("/version").status_code == 200
+            assert requests_of(server, VERSION_ROUTE) == sent
+        assert http.get("/spaces/not-a-uuid").status_code == 422
+        samples = scrape(server)
+        count = (
+            "roboscope_http_request_duration_seconds_count",
+            frozenset({"method": "GET", "route": VERSION_ROUTE}.items()),
+        )
+        assert samples[count] == 3
+        invalid = (
+            "roboscope_http_requests_total",
+            frozenset(
+                {"method": "GET", "route": "/api/v1/spaces/{space_id}", "status": "422"}.items()
+            ),
+        )
+        assert samples[invalid] == 1
+        for series in ("roboscope_live_streams", "roboscope_database_errors_total"):
+            assert (series, frozenset()) in samples
+        assert ("roboscope_locks_held", frozenset()) in samples  # and the census too
+        # It writes its values where a second worker's would be summed with them.
+        assert any((tmp_path / "metrics" / str(server.process.pid)).glob("counter_*.db"))
+
+
 def test_two_workers_answer_with_one_sum(tmp_path: Path) -> None:
     """Every request counts once in every scrape, whichever worker served it and whichever
     answers the scrape; the log shows both workers served."""

@@ -48,6 +48,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..files import PRIVATE_DIR, private_dir, private_file
+from ..processes import pid_alive
 
 MAX_SOCKET_PATH_BYTES = 103  # sun_path is 104 bytes on macOS, 108 on Linux, NUL included
 
@@ -108,25 +109,6 @@ def _start_time(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
     except (OSError, IndexError):
         return "-"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, i.e. exited but not yet reaped, counts as gone)."""
-    with contextlib.suppress(ChildProcessError):
-        reaped, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our child
-        if reaped == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _is_redis_server(pid: int) -> bool:
