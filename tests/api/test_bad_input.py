@@ -12,6 +12,58 @@ from .conftest import SQUARE, Factory
 
 
 @pytest.mark.parametrize(
+    "others",
+    [{}, {"sec-fetch-site": "same-origin"}, {"sec-fetch-site": "none"}],
+    ids=["origin-only", "claims-same-origin", "claims-typed-in"],
+)
+async def test_writes_with_another_sites_origin_are_403_whatever_else_they_say(
+    client: httpx.AsyncClient, make_marker: Factory, others: dict[str, str]
+) -> None:
+    """A browser that sends no `Sec-Fetch-Site` still sends `Origin`: a body-less POST from a
+    page elsewhere must not take the lock (with auth off nothing else stands in the way)."""
+    marker = await make_marker()
+    session = marker["work_session_id"]
+    for origin in (
+        "https://evil.example",
+        "null",  # a sandboxed frame, a local file
+        "http://roboscope.test.evil.example",
+        "http://roboscope.test:8443",  # another port is another origin
+    ):
+        for method, url in (
+            ("POST", f"/locks/{session}"),
+            ("POST", f"/locks/work-sessions/{session}"),
+            ("DELETE", f"/markers/{marker['id']}"),
+        ):
+            response = await send(client, method, url, headers={"origin": origin, **others})
+            assert response.status_code == 403, (origin, method, url, response.text)
+            assert response.json()["error"] == "cross_site_request"
+    assert (await client.get(f"/locks/{session}")).json()["locked"] is False
+    assert (await client.get(f"/markers/{marker['id']}")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://roboscope.test"},
+        {"origin": "http://ROBOSCOPE.test:80", "sec-fetch-site": "same-origin"},
+        # Behind a proxy that terminates TLS and keeps the Host (docs/deployment.md) ...
+        {"origin": "https://roboscope.test"},
+        # ... or that passes the public host on in X-Forwarded-Host.
+        {"origin": "https://public.example", "x-forwarded-host": "public.example"},
+    ],
+    ids=["plain", "default-port", "tls-proxy", "forwarded-host"],
+)
+async def test_writes_from_the_servers_own_pages_pass(
+    client: httpx.AsyncClient, make_session: Factory, headers: dict[str, str]
+) -> None:
+    """The API docs page (and a console served by this server) are this server's origin."""
+    session = (await make_session())["id"]
+    own = await send(client, "POST", f"/locks/{session}", headers=headers)
+    assert own.status_code == 200, own.text
+    assert own.json()["acquired"] is True
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         '{"p1": [NaN, 0, 0]}',

@@ -5,9 +5,14 @@
   frames, after a head that passed here, skip the wrapper that only looks at heads.
 - Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
   over the headers, each refusal a short JSON error:
-  - 403 when a browser says the request comes from another site (`Sec-Fetch-Site`): a page
-    elsewhere can send a body-less POST without a preflight, and no content type at all.
-    An `Origin` on the CORS allow-list (ROBOSCOPE_CORS_ORIGINS) passes;
+  - 403 when the request comes from a page of another web site: a page elsewhere can send
+    a body-less POST without a preflight, and no content type at all. Such a write carries
+    an `Origin` that is neither this server's own (the `Host` it was sent to, or the
+    `X-Forwarded-Host` of a proxy: a page cannot set that header without a preflight) nor on
+    the CORS allow-list (ROBOSCOPE_CORS_ORIGINS); `Origin: null` (sandboxed frames, local
+    files) is never allowed. Older browsers send no `Origin` on some writes but say where
+    they come from in `Sec-Fetch-Site`. Native clients (the iOS apps, the SDK, curl) send
+    neither;
   - 415 when the body is not JSON: a `Content-Type` that is not `application/json` (or
     `application/…+json`), or a non-empty body without one. A web page can send `text/plain`,
     form and multipart bodies anywhere without a CORS preflight, but not JSON, so this is
@@ -38,6 +43,25 @@ def is_json_media_type(content_type: bytes) -> bool:
     return media == b"application/json" or (
         media.startswith(b"application/") and media.endswith(b"+json")
     )
+
+
+_DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
+
+
+def _own_origin(origin: bytes, hosts: list[bytes]) -> bool:
+    """Whether `origin` (`scheme://host[:port]`) names the host the request was sent to: a
+    page of this server (the console, the API docs). Compared without the scheme, which a
+    TLS-terminating proxy changes; a default port counts as absent."""
+    scheme, separator, authority = origin.strip().lower().partition(b"://")
+    if not separator or not authority:
+        return False  # `null`, or not an origin at all
+    default_port = _DEFAULT_PORTS.get(scheme, b"")
+    authority = authority.removesuffix(default_port) if default_port else authority
+    for host in hosts:
+        host = host.strip().lower()
+        if host and (host == authority or host.removesuffix(default_port) == authority):
+            return True
+    return False
 
 
 class BodyTooLarge(Exception):
@@ -87,6 +111,7 @@ class ApiMiddleware:
         declared_length = b""
         fetch_site: bytes | None = None
         origin: bytes | None = None
+        hosts: list[bytes] = []
         for name, value in scope.get("headers", []):
             if name == b"content-type":
                 content_type = value
@@ -96,11 +121,15 @@ class ApiMiddleware:
                 fetch_site = value
             elif name == b"origin":
                 origin = value
-        if (
-            fetch_site is not None
-            and fetch_site.lower() not in _OWN_SITE
-            and origin not in self.allowed_origins
-        ):
+            elif name == b"host":
+                hosts.append(value)
+            elif name == b"x-forwarded-host":
+                hosts.extend(value.split(b","))
+        if origin is not None:
+            cross_site = origin not in self.allowed_origins and not _own_origin(origin, hosts)
+        else:
+            cross_site = fetch_site is not None and fetch_site.lower() not in _OWN_SITE
+        if cross_site:
             await self._refuse(
                 scope, send, 403, "cross_site_request", "writes from other web sites are refused"
             )
