@@ -194,7 +194,8 @@ class Settings(BaseSettings):
     max_list_items: int = Field(
         default=10_000,
         ge=1,
-        description="Largest unfiltered `GET /markers` answered whole, and the largest `limit`.",
+        description="Largest marker list answered whole without `limit` (all markers, or one "
+        "session's), and the largest `limit`.",
     )
     idempotency_retention_hours: float = Field(
         default=24.0, gt=0, description="How long an `Idempotency-Key` replays its answer."

@@ -1,5 +1,5 @@
 """List answers: bare arrays always; `limit`/`cursor` paging with `Link: rel="next"`; big
-unfiltered marker lists refused with a way out; long lists encoded without holding the loop."""
+marker lists refused with a way out; long lists encoded without holding the loop."""
 
 from __future__ import annotations
 
@@ -144,6 +144,43 @@ async def test_big_unfiltered_list_is_refused_with_a_way_out(
     at_max = settings.model_copy(update={"max_list_items": 6})
     async with serving(at_max) as capped:
         assert len((await capped.get("/markers")).json()) == 6
+
+
+async def test_a_big_session_is_refused_with_a_way_out_and_a_small_one_unchanged(
+    settings: Settings, client: httpx.AsyncClient, make_session: Factory
+) -> None:
+    """The iOS app reads a session's markers without paging: that answer stays the whole
+    bare array up to the cap; past it, the same refusal as the unfiltered list, and paging."""
+    big, small = await make_session(), await make_session()
+    big_markers = await _bulk(client, big["id"], 6)
+    small_markers = await _bulk(client, small["id"], 5)
+    capped_settings = settings.model_copy(update={"max_list_items": 5})
+    async with serving(capped_settings) as capped:
+
+        def session_lists(session: Json) -> list[tuple[str, dict[str, str]]]:
+            return [
+                ("/markers", {"work_session_id": session["id"]}),
+                (f"/work-sessions/{session['id']}/markers", {}),
+            ]
+
+        for path, params in session_lists(big):
+            refused = await capped.get(path, params=params)
+            assert refused.status_code == 422, (path, refused.text)
+            body = refused.json()
+            assert body["error"] == "list_too_large"
+            assert body["max_items"] == 5
+            assert "limit" in body["message"] and big["id"] in body["message"]
+            pages = await _walk(capped, path, {**params, "limit": 5})
+            assert [len(p) for p in pages] == [5, 1]
+            assert [m for p in pages for m in p] == big_markers
+            assert (await capped.get(path, params={**params, "limit": 6})).status_code == 422
+        for path, params in session_lists(small):
+            whole = await capped.get(path, params=params)
+            assert whole.status_code == 200
+            assert whole.json() == small_markers
+            assert "link" not in whole.headers
+        unknown = "00000000-0000-7000-8000-000000000000"
+        assert (await capped.get("/markers", params={"work_session_id": unknown})).json() == []
 
 
 async def test_long_lists_stream_the_same_bytes(

@@ -79,10 +79,14 @@ async def list_markers(
     return listed
 
 
-async def more_markers_than(conn: AsyncConnection, count: int, *, after: UUID | None) -> bool:
-    """Whether more than `count` markers (after `after`) exist: one index probe at row
-    `count + 1`, never a COUNT(*)."""
+async def more_markers_than(
+    conn: AsyncConnection, count: int, *, work_session_id: UUID | None, after: UUID | None
+) -> bool:
+    """Whether more than `count` markers (of the session, after `after`) exist: one index
+    probe at row `count + 1` (the primary key, or (work_session_id, id)), never a COUNT(*)."""
     stmt = select(markers.c.id).order_by(markers.c.id).offset(count).limit(1)
+    if work_session_id is not None:
+        stmt = stmt.where(markers.c.work_session_id == work_session_id)
     if after is not None:
         stmt = stmt.where(markers.c.id > after)
     return (await conn.execute(stmt)).first() is not None

@@ -97,8 +97,8 @@ class ValidationErrorBody(ErrorBody):
         description="`validation_error`: a parameter or field is missing or malformed; "
         "`invalid_reference`: the body names a parent (space, work session, marker) that "
         "does not exist; `invalid_value`: a well-formed value that cannot be stored or "
-        "computed with (e.g. marker details that would overflow); `list_too_large`: an "
-        "unfiltered list without `limit` would exceed ROBOSCOPE_MAX_LIST_ITEMS (page or "
+        "computed with (e.g. marker details that would overflow); `list_too_large`: a "
+        "marker list without `limit` would exceed ROBOSCOPE_MAX_LIST_ITEMS (page, or "
         "filter); `idempotency_key_reused`: an `Idempotency-Key` came back with another body."
     )
     problems: list[Problem] | SkipJsonSchema[None] = Field(

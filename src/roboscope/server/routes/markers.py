@@ -18,7 +18,7 @@ router = APIRouter(prefix="/markers", tags=["markers"], dependencies=[JSON_LIMIT
 @router.get(
     "",
     response_model=list[Marker],
-    responses={422: {"model": ErrorBody, "description": "`list_too_large`: page or filter."}},
+    responses={422: {"model": ErrorBody, "description": "`list_too_large`: page (or filter)."}},
 )
 async def list_markers(
     request: Request,
@@ -27,8 +27,8 @@ async def list_markers(
     paging: Paging,
     work_session_id: UUID | None = None,
 ) -> Response:
-    """Every marker, or those of one work session (`[]` for an unknown id). Unfiltered and
-    without `limit`, more than ROBOSCOPE_MAX_LIST_ITEMS markers get `422 list_too_large`."""
+    """Every marker, or those of one work session (`[]` for an unknown id). Without `limit`,
+    more than ROBOSCOPE_MAX_LIST_ITEMS markers get `422 list_too_large`."""
     found = await markers.list_markers(
         db, work_session_id=work_session_id, paging=paging, max_items=max_items
     )

@@ -18,7 +18,7 @@ from ...wire import (
 from ...wire.changes import CURSOR_HEADER
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
+from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
 router = APIRouter(prefix="/work-sessions", tags=["work sessions"], dependencies=[JSON_LIMIT])
@@ -53,15 +53,21 @@ async def get_work_session(db: DB, session_id: UUID) -> Response:
     return wire(session, headers={CURSOR_HEADER: str(cursor)})
 
 
-@router.get("/{session_id}/markers", response_model=list[Marker])
+@router.get(
+    "/{session_id}/markers",
+    response_model=list[Marker],
+    responses={422: {"model": ErrorBody, "description": "`list_too_large`: page instead."}},
+)
 async def list_work_session_markers(
-    request: Request, db: DB, paging: Paging, session_id: UUID
+    request: Request, db: DB, max_items: MaxListItems, paging: Paging, session_id: UUID
 ) -> Response:
     """The session's markers, as `GET /markers?work_session_id=`; 404 if the session does not
-    exist (the filtered list answers `[]` instead)."""
-    return list_response(
-        request, await markers.list_markers_of_session(db, session_id, paging=paging)
+    exist (the filtered list answers `[]` instead). Without `limit`, more than
+    ROBOSCOPE_MAX_LIST_ITEMS markers get `422 list_too_large`."""
+    found = await markers.list_markers_of_session(
+        db, session_id, paging=paging, max_items=max_items
     )
+    return list_response(request, found)
 
 
 @router.patch(
