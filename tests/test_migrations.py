@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from roboscope.db.migrate import downgrade, upgrade
-from roboscope.db.tables import metadata
+from roboscope.db.tables import marker_details, markers, metadata, spaces, work_sessions
 
 from .conftest import create_postgres_database, require_service
 
@@ -103,3 +105,114 @@ def test_serve_refuses_a_database_that_is_not_migrated(empty_database: str, tmp_
     )
     assert result.returncode == 1
     assert "roboscope db upgrade" in result.stderr
+
+
+async def _marker_rows(url: str) -> list[tuple[object, ...]]:
+    """Each marker with its session and details (what 0007's copy of the table must keep)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    markers.c.id,
+                    markers.c.work_session_id,
+                    markers.c.label,
+                    marker_details.c.long_size,
+                )
+                .select_from(markers.outerjoin(marker_details))
+                .order_by(markers.c.id)
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def _seed_markers(url: str) -> None:
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    space, session = uuid.uuid4(), uuid.uuid4()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(spaces).values(
+                    id=space, key="k", name="n", meta={}, is_active=True, **stamps
+                )
+            )
+            await conn.execute(
+                insert(work_sessions).values(
+                    id=session,
+                    space_id=space,
+                    session_type="inspection",
+                    status="draft",
+                    version=0,
+                    meta={},
+                    **stamps,
+                )
+            )
+            for n in range(3):
+                marker = uuid.uuid4()
+                corner = [0, 0, n]
+                await conn.execute(
+                    insert(markers).values(
+                        id=marker,
+                        work_session_id=session,
+                        label=f"m{n}",
+                        p1=corner,
+                        p2=corner,
+                        p3=corner,
+                        p4=corner,
+                        version=0,
+                        meta={},
+                        custom_props={},
+                        **stamps,
+                    )
+                )
+                sizes = dict.fromkeys(
+                    (
+                        "center_location_long",
+                        "center_location_cross",
+                        "x_negative",
+                        "x_positive",
+                        "z_positive",
+                        "z_negative",
+                        "cross_size",
+                    ),
+                    0.0,
+                )
+                await conn.execute(
+                    insert(marker_details).values(
+                        marker_id=marker, long_size=float(n), custom_props={}, **sizes, **stamps
+                    )
+                )
+            await conn.execute(text("UPDATE markers SET lock_fence = 7"))
+    finally:
+        await engine.dispose()
+
+
+def test_dropping_the_marker_lock_fence_keeps_markers_and_their_details(
+    empty_database: str,
+) -> None:
+    """0007 drops an unused column (SQLite copies the whole table to do it): every marker,
+    its session and its details survive, both ways."""
+    upgrade(empty_database, "0006")
+    asyncio.run(_seed_markers(empty_database))
+    before = asyncio.run(_marker_rows(empty_database))
+    assert len(before) == 3
+
+    upgrade(empty_database, "0007")
+    assert asyncio.run(_marker_rows(empty_database)) == before
+    assert "lock_fence" not in asyncio.run(_columns(empty_database, "markers"))
+    downgrade(empty_database, "0006")
+    assert asyncio.run(_marker_rows(empty_database)) == before
+    assert "lock_fence" in asyncio.run(_columns(empty_database, "markers"))
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda sync: inspect(sync).get_columns(table))
+    finally:
+        await engine.dispose()
+    return {column["name"] for column in found}

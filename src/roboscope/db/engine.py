@@ -313,9 +313,6 @@ class Database:
                         await _reset(conn, error)
                     raise
 
-    async def ping(self) -> bool:
-        return await self.check() is None
-
     async def check(self) -> str | None:
         """None when the database answers, else why not (for /health)."""
         try:

@@ -62,10 +62,6 @@ def downgrade(database_url: str, revision: str) -> None:
         command.downgrade(alembic_config(database_url), revision)
 
 
-def head_revision(database_url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
-
-
 @functools.cache
 def code_revision() -> str | None:
     """The newest revision this code knows (read once: the scripts ship with the package)."""

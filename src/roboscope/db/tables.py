@@ -98,9 +98,6 @@ markers = Table(
     Column("meta", Json, nullable=False),
     Column("custom_props", Json, nullable=False),
     Column("calibrated_data", NullableJson),
-    # Unused since fences are kept per work session (work_sessions.lock_fence); kept to spare
-    # a migration.
-    Column("lock_fence", BigInteger),
     *_timestamps(),
     # The session's markers in creation order (ids are UUIDv7) come from one index range.
     Index("ix_markers_work_session_id_id", "work_session_id", "id"),
