@@ -145,12 +145,17 @@ async def test_expired_and_revoked_tokens_get_401(
     assert (await secure.get("/spaces", headers=live)).status_code == 200
 
 
-async def test_health_docs_and_the_openapi_document_stay_open(secure: httpx.AsyncClient) -> None:
-    assert (await secure.get("/health")).status_code == 200
+async def test_health_metrics_docs_and_the_openapi_document_stay_open(
+    secure: httpx.AsyncClient,
+) -> None:
+    """What docs/auth.md lists as open."""
     plain = httpx.AsyncClient(transport=secure._transport, base_url="http://roboscope.test/api/v1")
     async with plain:
+        assert (await plain.get("/health")).status_code == 200
+        assert (await plain.get("http://roboscope.test/metrics")).status_code == 200
         assert (await plain.get("/openapi.json")).status_code == 200
         assert (await plain.get("/docs")).status_code == 200
+        assert (await plain.get("/spaces")).status_code == 401
 
 
 async def test_with_auth_off_no_token_is_needed_and_any_header_is_ignored(

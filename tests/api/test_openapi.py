@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+
+from roboscope.server.openapi import SUMMARIES
 
 from .conftest import SQUARE, Factory
 
@@ -62,6 +65,44 @@ def test_operation_ids_are_tag_and_action_and_unique(app: FastAPI) -> None:
     }
     for operation_id, (method, path) in expected.items():
         assert (ops[operation_id]["method"], ops[operation_id]["path"]) == (method, path)
+
+
+def test_every_operation_has_a_written_summary(app: FastAPI) -> None:
+    ops = operations(app)
+    missing = sorted(set(ops) - set(SUMMARIES))
+    assert not missing, f"add a summary to server/openapi.py's SUMMARIES for {missing}"
+    assert not set(SUMMARIES) - set(ops), "SUMMARIES names operations that do not exist"
+    for operation_id, operation in ops.items():
+        assert operation["summary"] == SUMMARIES[operation_id]
+
+
+def _timestamp_properties(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every property named `…_at` in the document, with its schema (the non-null branch)."""
+    if isinstance(node, dict):
+        for name, schema in node.get("properties", {}).items():
+            if name.endswith("_at"):
+                branches = schema.get("anyOf", [schema])
+                for branch in branches:
+                    if branch.get("type") != "null":
+                        yield f"{path}.{name}", branch
+        for key, value in node.items():
+            yield from _timestamp_properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _timestamp_properties(value, f"{path}/{index}")
+
+
+def test_timestamps_are_documented_as_date_times(app: FastAPI) -> None:
+    """Generated clients decode `format: date-time` into dates; answers carry exactly the
+    contract's form, which the document's pattern states (and the API suite's checker holds
+    every answer to)."""
+    found = dict(_timestamp_properties(app.openapi()))
+    assert any("Marker" in path for path in found), "no timestamps found at all"
+    for path, schema in found.items():
+        assert schema.get("type") == "string" and schema.get("format") == "date-time", path
+    created = app.openapi()["components"]["schemas"]["Marker"]["properties"]["created_at"]
+    assert re.fullmatch(created["pattern"], "2026-11-28T00:53:48Z")
+    assert not re.fullmatch(created["pattern"], "2026-11-28T00:53:48.5Z")
 
 
 def test_errors_are_documented_with_the_bodies_the_server_sends(app: FastAPI) -> None:

@@ -50,7 +50,7 @@ _DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
 
 def _own_origin(origin: bytes, hosts: list[bytes]) -> bool:
     """Whether `origin` (`scheme://host[:port]`) names the host the request was sent to: a
-    page of this server (the console, the API docs). Compared without the scheme, which a
+    page this server serves (the API docs). Compared without the scheme, which a
     TLS-terminating proxy changes; a default port counts as absent."""
     scheme, separator, authority = origin.strip().lower().partition(b"://")
     if not separator or not authority:

@@ -155,9 +155,8 @@ def _check_cursor(since: int, *, newest: int, purged: int) -> None:
         )
     if since > newest:
         raise CursorExpired(
-            f"cursor {since} is ahead of the change log (its newest cursor is {newest}): "
-            "it was not issued by this server's database, or that database was restored "
-            "from an earlier backup",
+            f"cursor {since} is ahead of the change log (its newest is {newest}; "
+            "a database restored from a backup?)",
             oldest=purged,
         )
 

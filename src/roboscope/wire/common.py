@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     JsonValue,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -61,6 +62,18 @@ Timestamp = Annotated[
     BeforeValidator(_not_a_number),
     AfterValidator(_input_as_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+    # What answers carry, exactly (the serializer alone documents a bare string); input
+    # takes any RFC 3339 date-time, as pydantic documents it.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+            "description": "RFC 3339 in UTC, without fractional seconds.",
+            "examples": ["2026-11-28T00:53:48Z"],
+        },
+        mode="serialization",
+    ),
 ]
 
 
