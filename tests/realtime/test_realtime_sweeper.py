@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from roboscope.realtime import LockStore, PresenceStore, create_redis, keys
-from roboscope.realtime.feed import CHANNEL
+from roboscope.realtime.feed import channel
 from roboscope.realtime.sweeper import Sweeper
 
 
@@ -22,7 +22,7 @@ async def heard(redis_client: Redis) -> AsyncIterator[list[dict[str, Any]]]:
     """Every announcement on the live channel while the test runs."""
     messages: list[dict[str, Any]] = []
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(CHANNEL)
+    await pubsub.subscribe(channel(redis_client))
 
     async def listen() -> None:
         while True:
