@@ -127,7 +127,12 @@ async def test_bad_meta_and_missing_grid_are_refused(
 ) -> None:
     space = await make_space()
     url = f"/spaces/{space['id']}/laser-guide"
-    for body in ({"meta": {}}, {"grid": GRID, "meta": None}, {"grid": GRID, "meta": [1]}):
+    bodies: list[dict[str, Any]] = [
+        {"meta": {}},
+        {"grid": GRID, "meta": None},
+        {"grid": GRID, "meta": [1]},
+    ]
+    for body in bodies:
         response = await client.put(url, content=json.dumps(body))
         assert response.status_code == 422, (body, response.text)
     assert (

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -79,13 +80,14 @@ async def test_two_devices_of_one_user(client: httpx.AsyncClient) -> None:
 
 async def test_bad_heartbeats(client: httpx.AsyncClient) -> None:
     path = session_path()
-    for body in (
+    bodies: list[dict[str, Any]] = [
         {},
         {"user_id": ""},
         {"user_id": 42},
         {"user_id": "u", "meta": {"big": "x" * 2000}},
         {"user_id": "u", "meta": {"n": float("nan")}},
-    ):
+    ]
+    for body in bodies:
         response = (
             await client.post(path, json=body)
             if "n" not in body.get("meta", {})

@@ -27,7 +27,8 @@ from roboscope.wire import (
     WorkSessionUpdate,
 )
 
-from .conftest import SQUARE, new_session, new_space, square
+from ..api.conftest import SQUARE
+from .conftest import new_session, new_space, square
 
 
 async def test_health(api: AsyncClient) -> None:

@@ -108,7 +108,7 @@ def runtime_command(runtime: Stage) -> list[str]:
 def health_url(runtime: Stage) -> str:
     command = runtime.last("HEALTHCHECK").json_form()
     (url,) = re.findall(r"https?://[^'\"]+", " ".join(command))
-    return url
+    return str(url)
 
 
 def test_the_image_is_built_in_stages_from_a_pinned_base(stages: list[Stage]) -> None:
@@ -239,8 +239,8 @@ def test_the_dockerfile_install_steps_work_outside_docker(
         check = runtime.last("HEALTHCHECK").json_form()
         check = [str(bin_dir / check[0]), *check[1:]]
         check[-1] = check[-1].replace(":8080/", f":{port}/")
-        result = subprocess.run(check, env=env, capture_output=True, timeout=30, check=False)
-        assert result.returncode == 0, f"the HEALTHCHECK fails: {result.stderr.decode()}"
+        checked = subprocess.run(check, env=env, capture_output=True, timeout=30, check=False)
+        assert checked.returncode == 0, f"the HEALTHCHECK fails: {checked.stderr.decode()}"
         # The database was migrated from the wheel's migrations, the Lua scripts load.
         health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10).json()
         assert health["database"] == "up" and health["redis"] == "up", health
