@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,6 +21,7 @@ from roboscope.realtime.presence import (
 from roboscope.realtime.sweeper import Sweeper
 
 from ..waiting import until
+from .conftest import redis_time_past
 
 LONG = 30_000
 
@@ -36,12 +37,6 @@ async def users_are(presence: PresenceStore, session: UUID, users: list[str]) ->
 
 async def devices_are(presence: PresenceStore, session: UUID, devices: list[list[str]]) -> bool:
     return [member.devices for member in (await presence.snapshot(session)).members] == devices
-
-
-async def redis_time_past(redis: Redis, moment: datetime) -> bool:
-    """Whether Redis's clock (the one TTLs run on) has passed `moment`."""
-    seconds, micros = await redis.time()
-    return datetime.fromtimestamp(seconds + micros / 1e6, tz=UTC) > moment
 
 
 async def beat(
