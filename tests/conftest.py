@@ -3,23 +3,24 @@
 Every API test runs twice: on a SQLite file and on PostgreSQL (ROBOSCOPE_TEST_DATABASE_URL).
 Without that variable the PostgreSQL run is skipped on a developer machine and fails in CI
 (CI=true), so CI can never pass by silently testing less.
+
+Under parallel workers (`./dev test` runs pytest-xdist) each worker first points both test
+variables at services of its own (tests/workers.py), so tests never see each other's data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
@@ -28,8 +29,19 @@ from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
 from .api.contract import OpenApiConformance
+from .workers import create_postgres_database as create_postgres_database
+from .workers import isolate
 
 IOS_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        try:
+            isolate(worker)
+        except (ValueError, OSError, SQLAlchemyError) as error:
+            raise pytest.UsageError(f"worker {worker}: {error}") from error
 
 
 def require_service(variable: str, what: str) -> str:
@@ -41,27 +53,6 @@ def require_service(variable: str, what: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def create_postgres_database(shared: URL, name: str, *, fresh: bool = False) -> str:
-    """A database `name` on the server of `shared` (dropped first when `fresh`); its URL."""
-
-    async def create() -> None:
-        engine = create_async_engine(shared, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                if fresh:
-                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                exists = await conn.scalar(
-                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-                )
-                if not exists:
-                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(create())
-    return shared.set(database=name).render_as_string(hide_password=False)
 
 
 async def _drop_everything(url: str) -> None:
@@ -167,8 +158,3 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app) as http:
         yield http
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path

@@ -65,10 +65,26 @@ def start_server(
     log_level: str = "warning",
 ) -> ServerProcess:
     """Start `python -m roboscope serve` and wait until /health answers (200, or any answer
-    when `healthy` is false: a server whose database is down still serves)."""
-    server = spawn_server(data_dir, env=env, workers=workers, port=port, log_level=log_level)
-    wait_until_serving(server, timeout=timeout, healthy=healthy)
-    return server
+    when `healthy` is false: a server whose database is down still serves).
+
+    A free port can be taken by another process (a parallel test worker's server, a client's
+    outgoing connection) before the server binds it: then it starts again on another one,
+    unless the caller chose the port."""
+    attempts = 1 if port is not None else 5
+    for attempt in range(attempts):
+        server = spawn_server(data_dir, env=env, workers=workers, port=port, log_level=log_level)
+        try:
+            wait_until_serving(server, timeout=timeout, healthy=healthy)
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+            continue
+        return server
+    raise AssertionError("unreachable")
+
+
+class PortTaken(RuntimeError):
+    """The server exited because its port was in use."""
 
 
 def spawn_server(
@@ -109,7 +125,9 @@ def wait_until_serving(server: ServerProcess, *, timeout: float = 60, healthy: b
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
+            tail = server.log_tail()
+            error = PortTaken if "address already in use" in tail.lower() else RuntimeError
+            raise error(f"server exited with {process.returncode}:\n{tail}")
         try:
             status = httpx.get(f"{server.api}/health", timeout=2).status_code
             if status == 200 or not healthy:

@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, tzinfo
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from roboscope.services import clock as service_clock
+
 Json = dict[str, Any]
 Factory = Callable[..., Awaitable[Json]]
 
 SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
+
+
+class Clock:
+    """The services' clock (`roboscope.services.clock`, the one source of stored times), which
+    the test moves forward instead of waiting for time to pass."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+    def now(self, tz: tzinfo | None = None) -> datetime:
+        return datetime.now(tz) + self.offset
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Timestamps on the wire have whole seconds, so a rule about `updated_at` needs a second
+    between two writes: `clock.advance(2)` gives it at once."""
+    moved = Clock()
+    monkeypatch.setattr(service_clock, "datetime", SimpleNamespace(now=moved.now))
+    return moved
 
 
 async def created(response: httpx.Response) -> Json:

@@ -21,6 +21,7 @@ from roboscope.errors import LockRejected, NotFound, VersionConflict
 from roboscope.services.conditional_writes import refused_write
 from roboscope.services.locks import Fence, enforce_fence
 
+from ..waiting import until
 from .conftest import SQUARE, Factory
 
 
@@ -86,7 +87,12 @@ async def test_stale_token_after_expiry_and_regrant_changes_nothing(
     marker = await make_marker(label="start")
     session_id = marker["work_session_id"]
     first = await acquire(client, session_id, ttl=1)
-    await asyncio.sleep(1.2)
+
+    async def unlocked() -> bool:
+        status = await client.get(f"/locks/{session_id}")
+        return bool(status.json()["locked"] is False)
+
+    await until(unlocked)
     second = await acquire(client, session_id)
     assert second["fence"] > first["fence"]
 

@@ -102,7 +102,7 @@ async def test_invalid_keys_are_422_and_create_nothing(
     response = await client.post(
         "/spaces",
         json={"key": "k", "name": "K"},
-        headers={"Idempotency-Key": key.encode("utf-8")},  # type: ignore[dict-item]
+        headers={b"Idempotency-Key": key.encode("utf-8")},
     )
     assert response.status_code == 422
     assert "Idempotency-Key" in response.json()["message"]

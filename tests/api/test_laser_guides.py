@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from roboscope.db.engine import Database
 from roboscope.db.tables import laser_guides, reference_sets
 
-from .conftest import Factory, Json
+from .conftest import Clock, Factory, Json
 from .contract import assert_wire_response
 
 GUIDE_FIELDS = {"id", "space_id", "grid", "meta", "created_at", "updated_at"}
@@ -127,7 +127,12 @@ async def test_bad_meta_and_missing_grid_are_refused(
 ) -> None:
     space = await make_space()
     url = f"/spaces/{space['id']}/laser-guide"
-    for body in ({"meta": {}}, {"grid": GRID, "meta": None}, {"grid": GRID, "meta": [1]}):
+    bodies: list[dict[str, Any]] = [
+        {"meta": {}},
+        {"grid": GRID, "meta": None},
+        {"grid": GRID, "meta": [1]},
+    ]
+    for body in bodies:
         response = await client.put(url, content=json.dumps(body))
         assert response.status_code == 422, (body, response.text)
     assert (
@@ -137,10 +142,10 @@ async def test_bad_meta_and_missing_grid_are_refused(
 
 
 async def test_writing_guides_and_reference_sets_keeps_the_space_updated_at(
-    client: httpx.AsyncClient, make_space: Factory
+    client: httpx.AsyncClient, make_space: Factory, clock: Clock
 ) -> None:
     space = await make_space()
-    await asyncio.sleep(1.1)  # timestamps have whole seconds on the wire
+    clock.advance(2)  # timestamps have whole seconds on the wire
     url = f"/spaces/{space['id']}"
     assert (await client.put(f"{url}/laser-guide", json={"grid": GRID})).status_code == 201
     assert (await client.put(f"{url}/laser-guide", json={"grid": []})).status_code == 200

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 
+from ..waiting import until
 from .contract import assert_wire_response
 
 SEED = "seed"
@@ -124,8 +125,11 @@ async def test_ttl_out_of_range_is_422(routes: Routes, ttl: object) -> None:
 
 async def test_lock_expires_by_itself(routes: Routes) -> None:
     grant = (await routes.acquire(ttl_seconds=1)).json()
-    await asyncio.sleep(1.2)
-    assert (await routes.status()).json()["locked"] is False
+
+    async def unlocked() -> bool:
+        return bool((await routes.status()).json()["locked"] is False)
+
+    await until(unlocked)  # with no call from the holder
     late = (await routes.extend(token=grant["token"], ttl_seconds=30)).json()
     assert late["acquired"] is False and late["extended"] is False
     assert (await routes.release(grant["token"])).json()["released"] is False

@@ -12,12 +12,26 @@ from sqlalchemy import func, select
 
 from roboscope.db.engine import Database
 from roboscope.db.tables import marker_details
-from roboscope.services.marker_details import COMPUTED, footprint
+from roboscope.services.marker_details import footprint
 
 from .conftest import SQUARE, Factory, Json
 from .contract import assert_wire_response
 
-DETAILS_FIELDS = {"marker_id", *COMPUTED, "custom_props", "created_at", "updated_at"}
+# Every field of MarkerDetails, as the contract lists them (docs/contract.md): all required.
+DETAILS_FIELDS = {
+    "marker_id",
+    "center_location_long",
+    "center_location_cross",
+    "x_negative",
+    "x_positive",
+    "z_positive",
+    "z_negative",
+    "long_size",
+    "cross_size",
+    "custom_props",
+    "created_at",
+    "updated_at",
+}
 SQUARE_DETAILS = {
     "center_location_long": 0.5,
     "center_location_cross": 0.5,

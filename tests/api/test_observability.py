@@ -128,7 +128,7 @@ async def test_the_clients_request_id_is_kept(client: httpx.AsyncClient) -> None
 
 @pytest.mark.parametrize("bad", [b"x" * 129, b"has space", b"tab\there", "café".encode(), b""])
 async def test_an_insane_request_id_is_replaced(client: httpx.AsyncClient, bad: bytes) -> None:
-    response = await client.get("/spaces", headers={"X-Request-ID": bad})
+    response = await client.get("/spaces", headers={b"X-Request-ID": bad})
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
 
 

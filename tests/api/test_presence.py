@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -16,6 +16,7 @@ from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
 from ..conftest import serving
+from ..waiting import until
 from .contract import assert_wire_response
 
 
@@ -79,13 +80,14 @@ async def test_two_devices_of_one_user(client: httpx.AsyncClient) -> None:
 
 async def test_bad_heartbeats(client: httpx.AsyncClient) -> None:
     path = session_path()
-    for body in (
+    bodies: list[dict[str, Any]] = [
         {},
         {"user_id": ""},
         {"user_id": 42},
         {"user_id": "u", "meta": {"big": "x" * 2000}},
         {"user_id": "u", "meta": {"n": float("nan")}},
-    ):
+    ]
+    for body in bodies:
         response = (
             await client.post(path, json=body)
             if "n" not in body.get("meta", {})
@@ -112,13 +114,17 @@ async def test_silent_users_expire(short_ttl_client: httpx.AsyncClient) -> None:
     path = session_path()
     await short_ttl_client.post(path, json={"user_id": "quiet"})
     await short_ttl_client.post(path, json={"user_id": "chatty"})
-    for _ in range(4):
-        await asyncio.sleep(0.2)
+
+    async def only_chatty_left() -> bool:  # chatty beats on, well within the TTL
         await short_ttl_client.post(path, json={"user_id": "chatty"})
-    assert (await short_ttl_client.get(path)).json()["users"] == ["chatty"]
-    await asyncio.sleep(0.7)
-    body = (await short_ttl_client.get(path)).json()
-    assert body == {"users": [], "members": [], "user_count": 0, "device_count": 0}
+        return bool((await short_ttl_client.get(path)).json()["users"] == ["chatty"])
+
+    async def nobody_left() -> bool:
+        body = (await short_ttl_client.get(path)).json()
+        return bool(body == {"users": [], "members": [], "user_count": 0, "device_count": 0})
+
+    await until(only_chatty_left)
+    await until(nobody_left)
 
 
 async def test_a_full_session_refuses_new_devices_only(settings: Settings, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ import asyncio
 
 import httpx
 
-from .conftest import Factory
+from .conftest import Clock, Factory
 
 MISSING = "00000000-0000-7000-8000-000000000000"
 
@@ -140,7 +140,7 @@ async def test_delete_cascades_to_markers_only_of_that_session(
 
 
 async def test_server_stamps_started_at_and_completed_at(
-    client: httpx.AsyncClient, make_session: Factory
+    client: httpx.AsyncClient, make_session: Factory, clock: Clock
 ) -> None:
     session = await make_session()
     url = f"/work-sessions/{session['id']}"
@@ -151,7 +151,7 @@ async def test_server_stamps_started_at_and_completed_at(
     assert active["started_at"] == active["updated_at"]
     assert active["completed_at"] is None
 
-    await asyncio.sleep(1.1)  # timestamps have whole seconds on the wire
+    clock.advance(2)  # timestamps have whole seconds on the wire
     # Becoming active again (after a pause) keeps the first start.
     await client.patch(url, json={"status": "draft"})
     again = (await client.patch(url, json={"status": "active"})).json()
@@ -163,7 +163,7 @@ async def test_server_stamps_started_at_and_completed_at(
     assert done["started_at"] == active["started_at"]
 
     # Saying "done" again, or editing something else, does not move the completion time.
-    await asyncio.sleep(1.1)
+    clock.advance(2)
     repeated = (await client.patch(url, json={"status": "done", "meta": {"n": 1}})).json()
     assert repeated["completed_at"] == done["completed_at"]
     assert repeated["version"] == done["version"] + 1

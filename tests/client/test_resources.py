@@ -8,7 +8,6 @@ import uuid
 import pytest
 
 from roboscope.client import AsyncClient, Conflict, NotFound
-from roboscope.services.marker_details import COMPUTED
 from roboscope.wire import (
     AnchorUpdate,
     AnchorUpsert,
@@ -27,7 +26,8 @@ from roboscope.wire import (
     WorkSessionUpdate,
 )
 
-from .conftest import SQUARE, new_session, new_space, square
+from ..api.conftest import SQUARE
+from .conftest import new_session, new_space, square
 
 
 async def test_health(api: AsyncClient) -> None:
@@ -112,7 +112,16 @@ async def test_marker_details(api: AsyncClient) -> None:
     assert await api.get_marker_details(marker.id) == calculated
     assert (await api.get_marker(marker.id)).version == 0  # calculate never bumps it
 
-    values = dict.fromkeys(COMPUTED, 1.0)
+    values = {
+        "center_location_long": 1.0,
+        "center_location_cross": 1.0,
+        "x_negative": 1.0,
+        "x_positive": 1.0,
+        "z_positive": 1.0,
+        "z_negative": 1.0,
+        "long_size": 1.0,
+        "cross_size": 1.0,
+    }
     stored = await api.put_marker_details(
         marker.id, MarkerDetailsPut.model_validate({**values, "custom_props": {"by": "sdk"}})
     )

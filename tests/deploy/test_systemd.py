@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,4 +157,7 @@ def test_the_env_example_names_only_real_settings() -> None:
         assert value and " " not in value  # systemd and `docker --env-file` read it alike
     # Uncommented, every line parses as a valid setting.
     values = dict(assignment.split("=", 1) for assignment in assignments)
-    Settings(**{name.removeprefix("ROBOSCOPE_").lower(): value for name, value in values.items()})
+    fields: dict[str, Any] = {
+        name.removeprefix("ROBOSCOPE_").lower(): value for name, value in values.items()
+    }
+    Settings(**fields)

@@ -45,7 +45,11 @@ async def busy(url: str, ms: int) -> AsyncIterator[None]:
     (and, past the server's busy threshold, 5 s by default, gets `BUSY` errors). At the end
     of the block the loop is over and Redis answers again."""
     blocker = admin(url)
-    loop = asyncio.create_task(blocker.eval(BUSY_LOOP, 0, ms))
+
+    async def spin() -> None:
+        await blocker.eval(BUSY_LOOP, 0, ms)
+
+    loop = asyncio.create_task(spin())
     try:
         await asyncio.sleep(0.2)  # the loop starts as soon as Redis reads it
         assert not loop.done(), "the busy loop ended before the test could use it"

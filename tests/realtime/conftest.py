@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
@@ -36,6 +37,12 @@ def redis_url(request: pytest.FixtureRequest) -> str:
             pytest.fail("ROBOSCOPE_TEST_REDIS_URL must be set in CI")
         pytest.skip("ROBOSCOPE_TEST_REDIS_URL not set")
     return url
+
+
+async def redis_time_past(redis: Redis, moment: datetime) -> bool:
+    """Whether Redis's clock (the one TTLs and sweeps run on) has passed `moment`."""
+    seconds, micros = await redis.time()
+    return datetime.fromtimestamp(seconds + micros / 1e6, tz=UTC) > moment
 
 
 @pytest.fixture

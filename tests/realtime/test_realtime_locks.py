@@ -14,10 +14,16 @@ from redis.asyncio import Redis
 from roboscope.realtime import keys
 from roboscope.realtime.locks import LockGrant, LockStore
 
+from ..waiting import until
+
 
 @pytest.fixture
 def locks(redis_client: Redis) -> LockStore:
     return LockStore(redis_client)
+
+
+async def unlocked(locks: LockStore, session: UUID) -> bool:
+    return await locks.status(session) is None
 
 
 async def test_100_concurrent_acquires_grant_exactly_one(locks: LockStore) -> None:
@@ -76,8 +82,7 @@ async def test_lock_expires_without_client_action(locks: LockStore) -> None:
     assert first is not None
     assert await locks.acquire(session, ttl_ms=1000, owner="b") is None
 
-    await asyncio.sleep(1.2)
-    assert await locks.status(session) is None
+    await until(lambda: unlocked(locks, session))
     assert await locks.fence_of(session, first.token) is None
     assert await locks.extend(session, first.token, ttl_ms=30_000) is None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from redis.asyncio import Redis
@@ -20,12 +20,23 @@ from roboscope.realtime.presence import (
 )
 from roboscope.realtime.sweeper import Sweeper
 
+from ..waiting import until
+from .conftest import redis_time_past
+
 LONG = 30_000
 
 
 @pytest.fixture
 def presence(redis_client: Redis) -> PresenceStore:
     return PresenceStore(redis_client)
+
+
+async def users_are(presence: PresenceStore, session: UUID, users: list[str]) -> bool:
+    return (await presence.snapshot(session)).users == users
+
+
+async def devices_are(presence: PresenceStore, session: UUID, devices: list[list[str]]) -> bool:
+    return [member.devices for member in (await presence.snapshot(session)).members] == devices
 
 
 async def beat(
@@ -74,11 +85,10 @@ async def test_user_expires_without_client_action(
     presence: PresenceStore, redis_client: Redis
 ) -> None:
     session = uuid4()
-    await beat(presence, session, "short", ttl_ms=500)
+    await beat(presence, session, "short", ttl_ms=300)
     await beat(presence, session, "long", ttl_ms=LONG)
-    await asyncio.sleep(0.8)
+    await until(lambda: users_are(presence, session, ["long"]))
     snap = await presence.snapshot(session)
-    assert snap.users == ["long"]
     assert (snap.user_count, snap.device_count) == (1, 1)
 
 
@@ -86,10 +96,11 @@ async def test_abandoned_session_vanishes_from_redis(
     presence: PresenceStore, redis_client: Redis
 ) -> None:
     session = uuid4()
-    await beat(presence, session, "a", ttl_ms=500)
-    await beat(presence, session, "b", device="x", ttl_ms=300)
+    await beat(presence, session, "a", ttl_ms=300)
+    last = await beat(presence, session, "b", device="x", ttl_ms=200)
     assert await redis_client.exists(*keys.presence(session)) == len(keys.presence(session))
-    await asyncio.sleep(0.8)
+    gone = max(member.expires_at for member in last.members)
+    await until(lambda: redis_time_past(redis_client, gone))
     # Nobody called since: the sweeper announces the expiries and the keys go with the last
     # device (without any process sweeping, Redis drops them a grace period later).
     await Sweeper(redis_client).sweep()
@@ -130,23 +141,21 @@ async def test_two_devices_listed_once_until_both_leave(presence: PresenceStore)
 
 async def test_two_devices_one_expires(presence: PresenceStore) -> None:
     session = uuid4()
-    await beat(presence, session, "ann", device="phone", ttl_ms=500)
+    await beat(presence, session, "ann", device="phone", ttl_ms=300)
     await beat(presence, session, "ann", device="ipad", ttl_ms=LONG)
-    await asyncio.sleep(0.8)
+    await until(lambda: devices_are(presence, session, [["ipad"]]))
     snap = await presence.snapshot(session)
     assert snap.users == ["ann"]
-    assert snap.members[0].devices == ["ipad"]
     assert (snap.user_count, snap.device_count) == (1, 1)
 
 
 async def test_two_devices_both_expire(presence: PresenceStore) -> None:
     session = uuid4()
-    await beat(presence, session, "ann", device="phone", ttl_ms=400)
-    await beat(presence, session, "ann", device="ipad", ttl_ms=600)
+    await beat(presence, session, "ann", device="phone", ttl_ms=200)
+    await beat(presence, session, "ann", device="ipad", ttl_ms=400)
     await beat(presence, session, "bob", ttl_ms=LONG)
-    await asyncio.sleep(0.9)
+    await until(lambda: users_are(presence, session, ["bob"]))
     snap = await presence.snapshot(session)
-    assert snap.users == ["bob"]
     assert (snap.user_count, snap.device_count) == (1, 1)
 
 
@@ -187,9 +196,8 @@ async def test_user_ids_are_verbatim(presence: PresenceStore) -> None:
 
 async def test_unicode_devices_expire_too(presence: PresenceStore) -> None:
     session = uuid4()
-    await beat(presence, session, "Zoë 👩‍🔧", device='iPad "Pro" ✓', ttl_ms=300)
-    await asyncio.sleep(0.6)
-    assert (await presence.snapshot(session)).users == []
+    await beat(presence, session, "Zoë 👩‍🔧", device='iPad "Pro" ✓', ttl_ms=200)
+    await until(lambda: users_are(presence, session, []))
 
 
 async def test_order_is_first_join(presence: PresenceStore) -> None:
@@ -325,7 +333,7 @@ async def test_expired_devices_are_pruned_in_bounded_batches(
     expired = 2 * PRUNE_BATCH + 50
     await beat(presence, session, "ann", device="phone", ttl_ms=LONG)  # keeps the keys alive
     # All beat within the 2 s TTL (the first ones must not expire before the last beat).
-    await asyncio.gather(
+    beats = await asyncio.gather(
         *(
             presence.heartbeat(
                 session, f"gone-{i}", device_id="d", display_name=None, meta=None, ttl_ms=2000
@@ -335,7 +343,8 @@ async def test_expired_devices_are_pruned_in_bounded_batches(
     )
     # Only calls prune here: a server's sweeper on the same Redis would otherwise come by.
     await redis_client.zrem(keys.PRESENCE_DUE, str(session))
-    await asyncio.sleep(2.2)
+    last = max(beat.expires_at for beat in beats)
+    await until(lambda: redis_time_past(redis_client, last))
     devices = keys.presence_devices(session)
     assert await redis_client.zcard(devices) == expired + 1
 

@@ -13,8 +13,11 @@ import pytest
 from redis.asyncio import Redis
 
 from roboscope.realtime import LockStore, PresenceStore, create_redis, keys
-from roboscope.realtime.feed import CHANNEL
+from roboscope.realtime.feed import channel
 from roboscope.realtime.sweeper import Sweeper
+
+from ..waiting import until
+from .conftest import redis_time_past
 
 
 @pytest.fixture
@@ -22,7 +25,7 @@ async def heard(redis_client: Redis) -> AsyncIterator[list[dict[str, Any]]]:
     """Every announcement on the live channel while the test runs."""
     messages: list[dict[str, Any]] = []
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(CHANNEL)
+    await pubsub.subscribe(channel(redis_client))
 
     async def listen() -> None:
         while True:
@@ -47,12 +50,13 @@ async def _two_sweeps(redis_url: str) -> None:
             await client.aclose()
 
 
-async def _settle(heard: list[dict[str, Any]], count: int) -> None:
-    for _ in range(100):  # bounded: 5 s
-        if len(heard) >= count:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)  # a duplicate would arrive by now
+async def _settle(redis: Redis, heard: list[dict[str, Any]]) -> None:
+    """Until every announcement made so far has arrived: Redis delivers a channel's messages
+    in order, so they all come before a last message published now."""
+    last = {"last": uuid4().hex}
+    await redis.publish(channel(redis), json.dumps(last))
+    await until(lambda: last in heard)
+    heard.remove(last)
 
 
 async def test_a_lock_that_expires_is_announced_once(
@@ -61,10 +65,10 @@ async def test_a_lock_that_expires_is_announced_once(
     session = uuid4()
     grant = await LockStore(redis_client).acquire(session, ttl_ms=100, owner="ann")
     assert grant is not None
-    await asyncio.sleep(0.3)
+    await until(lambda: redis_time_past(redis_client, grant.expires_at))
     for _ in range(3):
         await _two_sweeps(redis_url)
-    await _settle(heard, 2)
+    await _settle(redis_client, heard)
     assert [(m["e"], m.get("o"), int(m["f"])) for m in heard] == [
         ("lock.acquired", "ann", grant.fence),
         ("lock.expired", "ann", grant.fence),
@@ -79,9 +83,9 @@ async def test_a_released_lock_is_not_announced_as_expired(
     locks = LockStore(redis_client)
     grant = await locks.acquire(session, ttl_ms=100, owner=None)
     assert grant is not None and await locks.release(session, grant.token)
-    await asyncio.sleep(0.3)
+    await until(lambda: redis_time_past(redis_client, grant.expires_at))
     await _two_sweeps(redis_url)
-    await _settle(heard, 2)
+    await _settle(redis_client, heard)
     assert [m["e"] for m in heard] == ["lock.acquired", "lock.released"]
     assert await redis_client.zscore(keys.LOCKS_DUE, str(session)) is None
 
@@ -91,13 +95,16 @@ async def test_a_device_that_stops_beating_is_announced_once(
 ) -> None:
     session = uuid4()
     presence = PresenceStore(redis_client)
-    for device, ttl_ms in (("ipad", 100), ("phone", 60_000)):
-        beat = dict(device_id=device, display_name=None, meta=None, ttl_ms=ttl_ms)
-        await presence.heartbeat(session, "ann", **beat)  # type: ignore[arg-type]
-    await asyncio.sleep(0.3)
+    beats = [
+        await presence.heartbeat(
+            session, "ann", device_id=device, display_name=None, meta=None, ttl_ms=ttl_ms
+        )
+        for device, ttl_ms in (("ipad", 100), ("phone", 60_000))
+    ]
+    await until(lambda: redis_time_past(redis_client, beats[0].expires_at))
     for _ in range(3):
         await _two_sweeps(redis_url)
-    await _settle(heard, 3)
+    await _settle(redis_client, heard)
     assert [(m["e"], m["d"], m.get("r")) for m in heard] == [
         ("presence.joined", "ipad", None),
         ("presence.joined", "phone", None),

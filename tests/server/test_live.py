@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from roboscope.db.engine import Database
@@ -27,6 +28,7 @@ from roboscope.wire import MarkerCreate
 
 from ..conftest import create_postgres_database, require_service
 from ..servers import ServerProcess, running_server
+from ..waiting import until
 
 SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
 Json = dict[str, Any]
@@ -171,8 +173,11 @@ async def test_one_subscriber_sees_every_change_of_8_writers_exactly_once_and_re
         events = resumed.data()
         assert [(d["id"], d["version"]) for _, _, d in events[:50]] == missed
         assert events[50][2]["label"] == "after-"
-        await asyncio.sleep(0.5)
-        assert len(resumed.data()) == 51
+        # Nothing more (no repeat) before the next change: the stream is in change order.
+        await _write(server.api, session, 1, "last-")
+        async with asyncio.timeout(20):
+            await resumed.until(data_events(52))
+        assert [d["label"] for _, _, d in resumed.data()[50:]] == ["after-", "last-"]
         await resumed.close()
 
 
@@ -184,8 +189,13 @@ async def test_snapshot_and_stream_stitch_without_a_gap_or_a_repeat(
     with running_server(tmp_path / "a", env=env) as server:
         session = await _session(server.api)
         writers = asyncio.gather(*(_write(server.api, session, 30, f"w{i}-") for i in range(4)))
-        await asyncio.sleep(0.3)  # the writers are busy when the snapshot is read
         async with httpx.AsyncClient(base_url=server.api) as http:
+
+            async def writing() -> bool:  # the snapshot is read while the writers are busy
+                listed = await http.get("/markers", params={"work_session_id": session})
+                return len(listed.json()) == 4
+
+            await until(writing)
             listed = await http.get("/markers", params={"work_session_id": session})
             cursor = listed.headers["x-roboscope-cursor"]
             view = {m["id"]: m for m in listed.json()}
@@ -237,6 +247,19 @@ async def test_deleting_the_session_ends_its_stream(tmp_path: Path, env: dict[st
         assert watcher.events[-1][2]["id"] == session
 
 
+async def live_streams_are(server: ServerProcess, count: int) -> bool:
+    """Whether the server holds `count` streams open now (its `roboscope_live_streams`)."""
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{server.url}/metrics")).text
+    open_now = sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "roboscope_live_streams"  # (absent until a first stream opens)
+        for sample in family.samples
+    )
+    return open_now == count
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -260,7 +283,8 @@ async def test_a_stalled_consumer_is_dropped_instead_of_growing_memory(
         stalled.sendall(
             f"GET /api/v1/work-sessions/{session}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         )
-        await asyncio.sleep(0.5)
+        async with asyncio.timeout(20):  # the stream is open: then nothing more is read
+            await _read_until(stalled, b"lock.snapshot")
         before = _rss_kib(server.process.pid)
         meta = {"blob": "x" * 60_000}
         async with httpx.AsyncClient(base_url=server.api) as http:
@@ -364,9 +388,19 @@ async def test_presence_and_lock_events_arrive_once_with_two_processes(
             ("lock.acquired", {"owner": "bob", "fence": int(again["fence"])}),
             last,
         ]
-        await asyncio.sleep(1.5)  # a second announcement of anything would arrive by now
+        # A last event: a repeat of anything above would have been announced before it.
+        async with httpx.AsyncClient(base_url=a.api) as http:
+            assert (await http.post(beat, json={"user_id": "zed"})).status_code == 200
+        zed: tuple[str, dict[str, object]] = (
+            "presence.joined",
+            {"user_id": "zed", "device_id": "default", "meta": {}},
+        )
         for watcher in watchers:
-            assert _announced(watcher) == expected
+            async with asyncio.timeout(20):
+                await watcher.until(lambda s: zed in _announced(s))
+        for watcher in watchers:
+            announced = _announced(watcher)
+            assert announced[: announced.index(zed)] == expected
             assert all("token" not in str(data) for _, _, data in watcher.events)
             await watcher.close()
 
@@ -464,13 +498,15 @@ async def test_a_client_that_accepts_nothing_is_disconnected(
     cut once its sends have waited ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS: the connection
     closes without the end of the response."""
     env = {**env, "ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS": "1", "ROBOSCOPE_LIVE_QUEUE_SIZE": "5000"}
-    with running_server(tmp_path / "a", env=env) as server:
+    # (Two processes: the test watches their shared stream count in /metrics, which a
+    # single-process server does not report today.)
+    with running_server(tmp_path / "a", env=env, workers=2) as server:
         session = await _session(server.api)
         stalled = _raw_stream(server, session, receive_buffer=4096)
-        await asyncio.sleep(0.5)
+        await until(lambda: live_streams_are(server, 1))
         # ~9 MB: more than the kernel's socket buffers take, so the server's sends wait
         await _big_changes(server.api, session, 150)
-        await asyncio.sleep(3)  # the send has waited past the timeout by now
+        await until(lambda: live_streams_are(server, 0))  # given up on (reading would unblock)
         async with asyncio.timeout(30):
             received = await _read_until(stalled)
         stalled.close()

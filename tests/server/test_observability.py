@@ -21,7 +21,11 @@ SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
 VERSION_ROUTE = "/api/v1/version"
 
 
-def scrape(server: ServerProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+Sample = tuple[str, frozenset[tuple[str, str]]]
+"""A metric sample's name and labels."""
+
+
+def scrape(server: ServerProcess) -> dict[Sample, float]:
     response = httpx.get(f"{server.url}/metrics", timeout=10)
     assert response.status_code == 200
     return {
@@ -119,8 +123,8 @@ async def test_live_streams_and_events_are_counted(tmp_path: Path) -> None:
     env = {"ROBOSCOPE_LOG_FORMAT": "json"}
     with running_server(tmp_path, env=env, workers=2, log_level="info") as server:
         session = await _session(server.api)
-        streams = ("roboscope_live_streams", frozenset())
-        delivered = ("roboscope_live_events_delivered_total", frozenset())
+        streams: Sample = ("roboscope_live_streams", frozenset())
+        delivered: Sample = ("roboscope_live_events_delivered_total", frozenset())
         assert scrape(server)[streams] == 0
         before = scrape(server)[delivered]
 

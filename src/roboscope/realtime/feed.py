@@ -1,7 +1,7 @@
 """Redis pub/sub as the live streams' wake-up call, across every API process.
 
-One channel for the whole deployment; a message only says which work sessions changed (or
-carries a presence or lock event, which has no other record). The change log stays the
+One channel for the whole deployment (`channel()`); a message only says which work sessions
+changed (or carries a presence or lock event, which has no other record). The change log stays the
 truth: a message lost while a process was reconnecting delays its streams until the next
 poll, it never loses a data change.
 """
@@ -24,6 +24,20 @@ from ..metrics import REDIS_ERRORS
 from .connection import unavailable
 
 CHANNEL = "roboscope:live"
+
+
+def channel(redis: Redis) -> str:
+    """The live channel of the Redis database `redis` works in.
+
+    Keys belong to one database, but pub/sub channels are server-wide: a deployment (or a
+    test run) on another database of the same Redis must not wake these streams, so the name
+    carries the database number. Database 0 keeps the plain name, which is what processes of
+    an earlier version use (and Redis Cluster has database 0 only).
+    """
+    pool = getattr(redis, "connection_pool", None)
+    database = int(getattr(pool, "connection_kwargs", {}).get("db") or 0)
+    return CHANNEL if database == 0 else f"{CHANNEL}:{database}"
+
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +85,7 @@ async def publish(redis: Redis, message: dict[str, Any]) -> None:
     """Send `message` to every process; a Redis outage is logged, not raised (the writer's
     change is committed already, and the streams' poll will find it)."""
     try:
-        await redis.publish(CHANNEL, json.dumps(message, separators=(",", ":")))
+        await redis.publish(channel(redis), json.dumps(message, separators=(",", ":")))
     except (RedisError, OSError) as error:
         if unavailable(error) is None:
             raise
@@ -95,7 +109,7 @@ async def listen(
     while True:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(channel(redis))
             on_connected()
             backoff = 0.1
             while True:

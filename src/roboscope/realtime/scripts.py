@@ -19,7 +19,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from roboscope.metrics import REDIS_ERRORS
 from roboscope.realtime.connection import unavailable
-from roboscope.realtime.feed import CHANNEL as LIVE_CHANNEL
+from roboscope.realtime.feed import channel
 
 # operation -> preludes it needs, in order
 _PRESENCE = ("live_common", "presence_common")
@@ -45,13 +45,13 @@ def _read(name: str) -> str:
 
 
 @cache
-def source(name: str) -> str:
-    """The full source of operation `name`, preludes included."""
+def source(name: str, live_channel: str) -> str:
+    """The full source of operation `name`, preludes included, announcing on `live_channel`."""
     if name not in _PRELUDES:
         raise KeyError(f"unknown script {name!r}")
     parts = [_read(prelude) for prelude in _PRELUDES[name]]
     parts.append(_read(name))
-    return "\n".join(parts).replace("__LIVE_CHANNEL__", LIVE_CHANNEL)
+    return "\n".join(parts).replace("__LIVE_CHANNEL__", live_channel)
 
 
 class Script:
@@ -85,4 +85,4 @@ class Script:
 
 def register(client: Redis, name: str) -> Script:
     """Bind operation `name` to `client` (no round trip until the first call)."""
-    return Script(client, source(name))
+    return Script(client, source(name, channel(client)))
