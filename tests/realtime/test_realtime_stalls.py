@@ -53,6 +53,8 @@ async def test_stalled_acquires_leave_no_ghost_lock(
                 assert await locks.fence_of(session, outcome.token) == outcome.fence
             else:
                 assert state is None, f"lock held by {state} after the answer {outcome!r}"
-                assert await locks.acquire(session, ttl_ms=1_000, owner="bob") is not None
+                assert isinstance(
+                    await locks.acquire(session, ttl_ms=1_000, owner="bob"), LockGrant
+                )
     finally:
         await client.aclose()
