@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,12 +27,11 @@ __all__ = ["private_redis"]  # the fixture
 async def proxied(
     settings: Settings, tmp_path: Path
 ) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
-    real = urlsplit(require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP"))
+    url = require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP")
+    real = urlsplit(url)
     proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
     await proxy.start()
-    netloc = real.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{proxy.port}"
-    through = urlunsplit(real._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    through = proxy.url(url)
     async with serving(
         settings.model_copy(
             update={"redis_url": through, "data_dir": tmp_path, "rate_limits": True}

@@ -217,6 +217,11 @@ class LockStore:
         finally:
             settled.set()
 
+    @property
+    def undoing(self) -> int:
+        """Acquires being undone in the background now."""
+        return len(self._undoing)
+
     async def aclose(self) -> None:
         """Stop undoing in the background (at shutdown)."""
         for task in list(self._undoing):

@@ -39,6 +39,11 @@ class Outages:
         """An outage has started and not ended yet."""
         return self._started is not None
 
+    @property
+    def failed_calls(self) -> int:
+        """Calls failed in the current outage (0 outside one)."""
+        return sum(self._failures.values())
+
     def failed(self, reason: str) -> None:
         """A call failed because Redis cannot serve it now (`RedisUnavailable.reason`)."""
         REDIS_ERRORS.inc()
@@ -67,7 +72,7 @@ class Outages:
     def _end(self) -> None:
         assert self._started is not None
         lasted = self._last_failure - self._started
-        failed = sum(self._failures.values())
+        failed = self.failed_calls
         reasons = ", ".join(f"{count} {reason}" for reason, count in self._failures.most_common())
         notes = "".join(f"; {count} {what}" for what, count in self._notes.most_common())
         log.info(
