@@ -8,6 +8,10 @@ import asyncio
 import contextlib
 import socket
 import struct
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+Fault = Literal["stall", "reset"]
 
 
 class TcpProxy:
@@ -24,10 +28,22 @@ class TcpProxy:
         self.resets = 0
         self.held = 0
         """Connections whose client sent data that a pause holds (a statement in flight)."""
+        self._fault: tuple[int, Fault] | None = None
+        self._stopping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self._stopping is not None:
+            await self._stopping
+            self._stopping = None
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def url(self, real: str) -> str:
+        """`real` (a service URL, credentials included) pointed at this proxy instead."""
+        parts = urlsplit(real)
+        credentials, _, _ = parts.netloc.rpartition("@")
+        host = f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host))
 
     async def stop(self) -> None:
         """Refuse new connections and drop the open ones, like a crashed server."""
@@ -51,6 +67,13 @@ class TcpProxy:
         """Partition as soon as a client sends `marker`, holding that data (e.g. b"COMMIT")."""
         self._pause_marker = marker
 
+    def fault_after(self, writes: int, fault: Fault) -> None:
+        """Let `writes` more client writes through (one command each, for a client that waits
+        for each answer), then fail at the next: `stall` holds it and everything after it
+        (`pause`), `reset` drops it and every connection (`stop`). Lands a fault between two
+        calls of one operation, whatever those calls are."""
+        self._fault = (writes, fault)
+
     def reset_on(self, marker: bytes) -> None:
         """Reset the connection (a TCP RST to both ends) instead of passing on the next data
         a client sends that holds `marker`: the server went away mid-statement. New
@@ -71,7 +94,14 @@ class TcpProxy:
 
     def resume(self) -> None:
         self._pause_marker = None
+        self._fault = None
         self._flowing.set()
+
+    async def heal(self) -> None:
+        """Undo whatever `fault_after` did, or disarm it if it did nothing yet."""
+        self.resume()
+        if self._stopping is not None or self._server is None:
+            await self.start()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._flowing.wait()
@@ -90,6 +120,21 @@ class TcpProxy:
         self._pairs.pop(writer, None)
         self._pairs.pop(up_writer, None)
 
+    def _faulted(self) -> bool:
+        """Count one client write against `fault_after`; True when it must be dropped."""
+        if self._fault is None:
+            return False
+        left, fault = self._fault
+        if left > 0:
+            self._fault = (left - 1, fault)
+            return False
+        self._fault = None
+        if fault == "stall":
+            self.pause()
+            return False
+        self._stopping = asyncio.ensure_future(self.stop())
+        return True
+
     def _ends_of(self, writer: asyncio.StreamWriter) -> list[asyncio.StreamWriter]:
         other = self._pairs.get(writer)
         return [writer] if other is None else [writer, other]
@@ -103,6 +148,8 @@ class TcpProxy:
     ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                if from_client and self._faulted():
+                    break
                 marker = self._reset_marker
                 if from_client and marker is not None and marker in data:
                     self._reset_marker = None

@@ -65,13 +65,17 @@ class LockRejected(RoboscopeError):
     code = "locked"
 
 
+RETRY_AFTER_SECONDS = 2
+"""`Retry-After` of a 503 when a backing service is down, unless its error knows better."""
+
+
 class ServiceUnavailable(RoboscopeError):
     """A backing service (the database or Redis) cannot be reached; the client should retry."""
 
     status = 503
     code = "service_unavailable"
 
-    def __init__(self, service: str, retry_after: int = 2) -> None:
+    def __init__(self, service: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
         super().__init__(f"{service} is unavailable, retry shortly", service=service)
         self.service = service
         self.retry_after = retry_after

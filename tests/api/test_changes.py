@@ -275,6 +275,6 @@ async def test_a_stream_is_refused_as_json_before_it_starts(
     session = await make_session()
     url = f"/work-sessions/{session['id']}/events"
     for not_a_cursor in (b"not-a-cursor", b"-1", b"1.5", b"\xb2"):  # (\xb2, "²", is a digit)
-        bad = await client.get(url, headers={"Last-Event-ID": not_a_cursor})
+        bad = await client.get(url, headers=[(b"Last-Event-ID", not_a_cursor)])
         assert bad.status_code == 422, not_a_cursor
     assert (await client.get(url, params={"ping": 0})).status_code == 422

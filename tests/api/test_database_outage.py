@@ -62,7 +62,11 @@ async def test_outage_is_503_and_recovery_needs_no_restart(
         assert response.json()["error"] == "service_unavailable"
     health = await client.get("/health")
     assert health.status_code == 503
+    assert health.headers["retry-after"].isdigit()
     assert health.json()["database"] == "down"
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"].isdigit()
 
     await proxy.start()
     assert (await client.get("/spaces")).status_code == 200

@@ -5,10 +5,25 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from roboscope.db.engine import Database
+from roboscope.errors import ServiceUnavailable
+from roboscope.realtime import scripts
+from roboscope.realtime.connection import create_redis
+from roboscope.realtime.feed import channel
+from roboscope.realtime.locks import LockStore
+from roboscope.services import locks
+from roboscope.services.access import anonymous
+from roboscope.services.locks import LockPolicy
+from roboscope.wire.locks import LockAcquire
+
+from ..conftest import require_service
+from ..tcp_proxy import TcpProxy
 from ..waiting import until
 from .contract import assert_wire_response
 
@@ -61,8 +76,15 @@ async def test_acquire_contend_extend_release(routes: Routes) -> None:
 
     contended = await routes.acquire(ttl_seconds=30)
     assert contended.status_code == 200
-    assert contended.json()["acquired"] is False
-    assert contended.json()["token"] is None
+    assert_wire_response(contended)
+    lost = contended.json()
+    assert lost["acquired"] is False
+    assert lost["token"] is None
+    # Who holds it and until when (never the holder's token or fence).
+    assert lost["owner"] == "ann@ipad"
+    held_until = datetime.fromisoformat(grant["expires_at"])
+    assert abs(datetime.fromisoformat(lost["expires_at"]) - held_until) <= timedelta(seconds=1)
+    assert (lost["fence"], lost["ttl_seconds"]) == (None, None)
 
     status = (await routes.status()).json()
     assert status["locked"] is True
@@ -148,3 +170,45 @@ async def test_many_concurrent_acquires_grant_exactly_one(client: httpx.AsyncCli
     assert len(grants) == 1
     status = (await client.get(f"/locks/{session}")).json()
     assert status["owner"] == grants[0]["owner"]
+
+
+async def test_a_grant_the_database_cannot_record_is_undone_through_a_redis_outage() -> None:
+    """The grant is made in Redis, the database cannot record its fence (503), and Redis goes
+    away right after the grant, before the grant could be undone: the undo is retried until
+    Redis is back, so the lock does not stay held for its TTL by a token nobody has."""
+    database_url = require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL")
+    redis_url = require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP")
+    proxies: list[TcpProxy] = []
+    for url, port in ((database_url, 5432), (redis_url, 6379)):
+        real = urlsplit(url)
+        proxies.append(TcpProxy(real.hostname or "127.0.0.1", real.port or port))
+        await proxies[-1].start()
+    database_proxy, redis_proxy = proxies
+    db = Database(database_proxy.url(database_url), timeout=2)
+    through, direct = create_redis(redis_proxy.url(redis_url)), create_redis(redis_url)
+    store, truth = LockStore(through), LockStore(direct)
+    session = uuid.uuid4()
+    try:
+        await through.script_load(scripts.source("lock_acquire", channel(through)))
+        await through.script_load(scripts.source("lock_abandon", channel(through)))
+        await database_proxy.stop()
+        redis_proxy.fault_after(1, "reset")  # the grant passes, the next call does not
+        with pytest.raises(ServiceUnavailable) as refused:
+            await locks.acquire(
+                store, db, anonymous("test"), session, LockAcquire(ttl_seconds=600), LockPolicy()
+            )
+        assert await truth.status(session) is not None  # granted, and not undone yet
+        await redis_proxy.heal()
+        for _ in range(100):  # the undo retries at least once a second
+            if await truth.status(session) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await truth.status(session) is None, "a ghost lock, held for its whole TTL"
+        assert refused.value.service == "database"
+    finally:
+        await store.aclose()
+        await through.aclose()
+        await direct.aclose()
+        await db.dispose()
+        for proxy in proxies:
+            await proxy.stop()

@@ -84,7 +84,7 @@ async def test_bad_heartbeats(client: httpx.AsyncClient) -> None:
         {},
         {"user_id": ""},
         {"user_id": 42},
-        {"user_id": "u", "meta": {"big": "x" * 2000}},
+        {"user_id": "u", "meta": {"big": "x" * 65536}},  # over ROBOSCOPE_MAX_META_BYTES
         {"user_id": "u", "meta": {"n": float("nan")}},
     ]
     for body in bodies:
@@ -96,6 +96,27 @@ async def test_bad_heartbeats(client: httpx.AsyncClient) -> None:
         assert response.status_code == 422, (body, response.text)
     assert (await client.post("/presence/not-a-uuid", json={"user_id": "u"})).status_code == 422
     assert (await client.get(path)).json()["users"] == []
+
+
+async def test_meta_is_capped_at_max_meta_bytes(settings: Settings, tmp_path: Path) -> None:
+    """The one cap on free-form objects (ROBOSCOPE_MAX_META_BYTES, compact JSON), not one of
+    its own: 2 KB of meta is fine by default, and a lowered cap applies to presence too."""
+    path = session_path()
+    roomy = {"user_id": "u", "meta": {"k": "x" * 2000}}
+    async with serving(settings.model_copy(update={"data_dir": tmp_path})) as client:
+        assert (await client.post(path, json=roomy)).status_code == 200
+        assert (await client.get(path)).json()["members"][0]["meta"] == roomy["meta"]
+    limit = 100
+    at_limit, over = {"k": "x" * (limit - 8)}, {"k": "x" * (limit - 7)}
+    capped = settings.model_copy(update={"max_meta_bytes": limit, "data_dir": tmp_path})
+    async with serving(capped) as client:
+        refused = await client.post(path, json={"user_id": "v", "meta": over})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["problems"][0]["field"] == "meta"
+        assert f"over the limit of {limit} (ROBOSCOPE_MAX_META_BYTES)" in refused.json()["message"]
+        assert "v" not in (await client.get(path)).json()["users"]  # nothing stored
+        accepted = await client.post(path, json={"user_id": "v", "meta": at_limit})
+        assert accepted.status_code == 200, accepted.text
 
 
 @pytest.fixture

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from roboscope.db.engine import Database
+from roboscope.db.migrate import upgrade
+from roboscope.errors import RateLimited
 from roboscope.realtime import create_redis
 from roboscope.realtime.rate_limits import Rate, RateStore
 from roboscope.server.app import create_app
@@ -28,7 +33,8 @@ from roboscope.services.access import Identity
 from roboscope.services.limits import RateLimits
 from roboscope.settings import Settings
 
-from ..conftest import api_client
+from ..conftest import api_client, require_service
+from ..tcp_proxy import TcpProxy
 from .conftest import SQUARE
 from .test_auth import Tokens
 
@@ -171,8 +177,8 @@ async def test_concurrent_requests_never_overdraw_a_budget(redis_client: Any) ->
     results = await asyncio.gather(
         *(limits.take(caller, "writes") for _ in range(50)), return_exceptions=True
     )
-    assert sum(result is None for result in results) == 10
-    refused = [result for result in results if result is not None]
+    assert sum(result is True for result in results) == 10
+    refused = [result for result in results if result is not True]
     assert len(refused) == 40
     assert all(getattr(error, "status", None) == 429 for error in refused)
     # ~1000 s until one more: a whole number of seconds, rounded up.
@@ -217,6 +223,77 @@ async def test_a_limiter_that_cannot_reach_redis_lets_requests_through(
         await dead.aclose()
     warnings = [r for r in caplog.records if "rate limits not enforced" in r.getMessage()]
     assert len(warnings) == 1
+
+
+async def test_a_refund_gives_back_one_request_never_more_than_the_burst(
+    redis_client: Any,
+) -> None:
+    limits = RateLimits(RateStore(redis_client), {"locks": Rate(per_second=0.001, burst=2)})
+    caller = Identity(client=address())
+    await limits.refund(caller, "locks")  # a full bucket: nothing to give back
+    for _ in range(2):
+        assert await limits.take(caller, "locks") is True
+    with pytest.raises(RateLimited):
+        await limits.take(caller, "locks")
+    await limits.refund(caller, "locks")
+    assert await limits.take(caller, "locks") is True  # the one given back
+    with pytest.raises(RateLimited):
+        await limits.take(caller, "locks")
+    for _ in range(5):
+        await limits.refund(caller, "locks")
+    for _ in range(2):
+        assert await limits.take(caller, "locks") is True  # full again, and no fuller
+    with pytest.raises(RateLimited):
+        await limits.take(caller, "locks")
+
+
+@pytest.fixture
+async def database_proxy(tmp_path: Path) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """PostgreSQL behind a proxy that the test can stop: (the proxy, the URL through it)."""
+    real_url = require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL")
+    await asyncio.to_thread(upgrade, real_url)
+    real = urlsplit(real_url)
+    proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 5432)
+    await proxy.start()
+    yield proxy, proxy.url(real_url)
+    await proxy.stop()
+
+
+async def test_a_request_that_fails_with_503_gets_its_budget_back(
+    database_proxy: tuple[TcpProxy, str], tmp_path: Path
+) -> None:
+    """Told "not now", a client has not spent its budget: with a budget of one request, a
+    lock grant and a write that the database could not record (503) are each followed by one
+    that goes through once the database is back, not by a 429."""
+    proxy, url = database_proxy
+    base = Settings(
+        database_url=url,
+        redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
+        data_dir=tmp_path,
+        database_timeout_seconds=2,
+    )
+    # One request, refilled far slower than the test runs: only a refund gives it back.
+    one = limited(
+        base, locks_burst=1, writes_burst=1, locks_per_second=0.001, writes_per_second=0.001
+    )
+    session = str(uuid.uuid4())
+    async with app_with(one) as clients, clients(address()) as http:
+        await proxy.stop()
+        requests: list[Callable[[], Awaitable[httpx.Response]]] = [
+            lambda: http.post(f"/locks/{session}", json={}),
+            lambda: http.post("/spaces", json={"key": f"k-{uuid.uuid4()}", "name": "S"}),
+        ]
+        for request in requests:
+            failed = await request()
+            assert failed.status_code == 503, failed.text
+            assert failed.json()["service"] == "database"
+            await proxy.start()
+            again = await request()
+            assert again.status_code in (200, 201), again.text
+            await proxy.stop()
+        await proxy.start()
+        spent = await http.post(f"/locks/{uuid.uuid4()}", json={})  # the budget still counts
+        assert (spent.status_code, spent.json()["budget"]) == (429, "locks")
 
 
 @pytest.fixture

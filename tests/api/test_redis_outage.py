@@ -3,10 +3,13 @@ says so, the data API keeps working, and everything recovers without a restart."
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,12 +30,11 @@ __all__ = ["private_redis"]  # the fixture
 async def proxied(
     settings: Settings, tmp_path: Path
 ) -> AsyncIterator[tuple[TcpProxy, httpx.AsyncClient]]:
-    real = urlsplit(require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP"))
+    url = require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP")
+    real = urlsplit(url)
     proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
     await proxy.start()
-    netloc = real.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{proxy.port}"
-    through = urlunsplit(real._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    through = proxy.url(url)
     async with serving(
         settings.model_copy(
             update={"redis_url": through, "data_dir": tmp_path, "rate_limits": True}
@@ -204,6 +206,7 @@ async def test_not_ready_and_counted_while_redis_is_down(
     await proxy.stop()
     ready = await client.get("/health/ready")
     assert ready.status_code == 503
+    assert ready.headers["retry-after"].isdigit()
     body = ready.json()
     assert (body["status"], body["database"], body["redis"]) == ("not_ready", "up", "down")
     assert body["migrations"] == "current"
@@ -226,3 +229,46 @@ def _redis_errors(metrics: str) -> float:
         line for line in metrics.splitlines() if line.startswith("roboscope_redis_errors_total ")
     ]
     return float(line.split()[-1])
+
+
+async def test_an_outage_is_logged_once_and_the_sweeper_logs_no_tracebacks(
+    proxied: tuple[TcpProxy, httpx.AsyncClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Requests, lock undos, the expiry sweeper (every second) and the live channel all fail
+    during the outage: one warning when it starts, one line when Redis is back; the rate
+    limiter (on here) says once that it lets requests through."""
+    caplog.set_level(logging.INFO)
+    proxy, client = proxied
+    before = _redis_errors((await client.get("http://roboscope.test/metrics")).text)
+    await proxy.stop()
+    session = uuid.uuid4()
+    for _ in range(20):
+        assert (await client.post(f"/presence/{session}", json={"user_id": "u"})).status_code == 503
+        assert (await client.post(f"/locks/{session}", json={"ttl_seconds": 1})).status_code == 503
+    deadline = time.monotonic() + 10
+    while True:  # until the sweeper has failed a few rounds too (one a second)
+        errors = _redis_errors((await client.get("http://roboscope.test/metrics")).text)
+        if errors >= before + 40 + 3:
+            break
+        assert time.monotonic() < deadline, "the sweeper did not run"
+        await asyncio.sleep(0.1)
+    await proxy.start()
+    deadline = time.monotonic() + 10
+    while not any(r.getMessage().startswith("redis answers again") for r in caplog.records):
+        assert time.monotonic() < deadline, "the end of the outage was not logged"
+        await asyncio.sleep(0.1)
+
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    noisy = [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
+    assert noisy == [
+        (
+            "roboscope.redis",
+            "redis is unavailable (unreachable): presence, locks and fenced writes get 503 "
+            "until it answers again",
+        ),
+        (
+            "roboscope.limits",
+            "rate limits not enforced: redis is unavailable (unreachable), retry shortly "
+            "(logged once a minute)",
+        ),
+    ]

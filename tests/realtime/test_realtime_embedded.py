@@ -20,9 +20,10 @@ import pytest
 import redis
 
 from roboscope.errors import ServiceUnavailable
+from roboscope.processes import pid_alive
 from roboscope.realtime.connection import create_redis, ping
-from roboscope.realtime.embedded import MAX_SOCKET_PATH_BYTES, EmbeddedRedis, pid_alive
-from roboscope.realtime.locks import LockStore
+from roboscope.realtime.embedded import MAX_SOCKET_PATH_BYTES, EmbeddedRedis
+from roboscope.realtime.locks import LockGrant, LockStore
 from roboscope.realtime.presence import PresenceStore
 
 
@@ -223,7 +224,7 @@ async def test_fences_rise_across_a_real_restart(
         locks = LockStore(client)
         session = uuid4()
         first = await locks.acquire(session, ttl_ms=60_000, owner="before")
-        assert first is not None
+        assert isinstance(first, LockGrant)
 
         server.stop()
         restarted = EmbeddedRedis(tmp_path)
@@ -233,7 +234,7 @@ async def test_fences_rise_across_a_real_restart(
         assert await client.dbsize() == 0  # it kept nothing: no counter, no lock
 
         second = await locks.acquire(session, ttl_ms=60_000, owner="after")
-        assert second is not None
+        assert isinstance(second, LockGrant)
         assert second.fence > first.fence
         assert await locks.fence_of(session, first.token) is None
     finally:
@@ -250,7 +251,7 @@ async def test_redis_down_is_service_unavailable_and_recovers(
     session = uuid4()
     try:
         held = await locks.acquire(session, ttl_ms=60_000, owner=None)
-        assert held is not None
+        assert isinstance(held, LockGrant)
         await presence.heartbeat(
             session, "ann", device_id=None, display_name=None, meta=None, ttl_ms=60_000
         )
@@ -279,7 +280,7 @@ async def test_redis_down_is_service_unavailable_and_recovers(
         again.start()
         assert await ping(client)
         grant = await locks.acquire(session, ttl_ms=60_000, owner=None)
-        assert grant is not None and grant.fence > held.fence
+        assert isinstance(grant, LockGrant) and grant.fence > held.fence
         beat = await presence.heartbeat(
             session, "bob", device_id=None, display_name=None, meta=None, ttl_ms=60_000
         )
@@ -315,7 +316,9 @@ async def test_create_redis_accepts_passwords(tmp_path: Path) -> None:
         client = create_redis(url)
         try:
             assert await ping(client)
-            assert await LockStore(client).acquire(uuid4(), ttl_ms=1_000, owner=None)
+            assert isinstance(
+                await LockStore(client).acquire(uuid4(), ttl_ms=1_000, owner=None), LockGrant
+            )
         finally:
             await client.aclose()
         wrong = create_redis(f"unix://:wrong@{server.socket_path}")

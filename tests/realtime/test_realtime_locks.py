@@ -6,13 +6,14 @@ import asyncio
 import dataclasses
 import itertools
 import re
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 from redis.asyncio import Redis
 
 from roboscope.realtime import keys
-from roboscope.realtime.locks import LockGrant, LockStore
+from roboscope.realtime.locks import LockGrant, LockState, LockStore
 
 from ..waiting import until
 
@@ -26,17 +27,30 @@ async def unlocked(locks: LockStore, session: UUID) -> bool:
     return await locks.status(session) is None
 
 
+def _same_instant(a: datetime, b: datetime) -> bool:
+    """Equal up to Redis's millisecond rounding (a grant's expiry is its clock plus the TTL,
+    a loser's is its clock plus the remaining PTTL)."""
+    return abs(a - b) <= timedelta(milliseconds=5)
+
+
 async def test_100_concurrent_acquires_grant_exactly_one(locks: LockStore) -> None:
     session = uuid4()
     results = await asyncio.gather(
         *(locks.acquire(session, ttl_ms=30_000, owner=f"user-{i}") for i in range(100))
     )
-    grants = [grant for grant in results if grant is not None]
+    grants = [grant for grant in results if isinstance(grant, LockGrant)]
     assert len(grants) == 1
     state = await locks.status(session)
     assert state is not None
     assert state.fence == grants[0].fence
     assert state.owner == grants[0].owner
+    # Every loser was told who holds the lock and until when.
+    lost = [result for result in results if not isinstance(result, LockGrant)]
+    assert len(lost) == 99 and all(isinstance(result, LockState) for result in lost)
+    for holder in lost:
+        assert isinstance(holder, LockState)
+        assert (holder.owner, holder.fence) == (state.owner, state.fence)
+        assert _same_instant(holder.expires_at, grants[0].expires_at)
 
 
 async def test_50_rounds_of_storms_never_show_two_holders(locks: LockStore) -> None:
@@ -51,7 +65,7 @@ async def test_50_rounds_of_storms_never_show_two_holders(locks: LockStore) -> N
     async def contender(round_no: int, i: int) -> None:
         nonlocal holders, max_holders
         grant = await locks.acquire(session, ttl_ms=30_000, owner=f"{round_no}:{i}")
-        if grant is None:
+        if not isinstance(grant, LockGrant):
             return
         holders += 1
         max_holders = max(max_holders, holders)
@@ -79,15 +93,19 @@ async def test_50_rounds_of_storms_never_show_two_holders(locks: LockStore) -> N
 async def test_lock_expires_without_client_action(locks: LockStore) -> None:
     session = uuid4()
     first = await locks.acquire(session, ttl_ms=1000, owner="a")
-    assert first is not None
-    assert await locks.acquire(session, ttl_ms=1000, owner="b") is None
+    assert isinstance(first, LockGrant)
+    lost = await locks.acquire(session, ttl_ms=1000, owner="b")
+    assert isinstance(lost, LockState)
+    assert (lost.owner, lost.fence) == ("a", first.fence)
+    assert _same_instant(lost.expires_at, first.expires_at)
+    assert 0 < lost.ttl_remaining_ms <= 1000
 
     await until(lambda: unlocked(locks, session))
     assert await locks.fence_of(session, first.token) is None
     assert await locks.extend(session, first.token, ttl_ms=30_000) is None
 
     second = await locks.acquire(session, ttl_ms=30_000, owner="b")
-    assert second is not None
+    assert isinstance(second, LockGrant)
     assert second.fence > first.fence
     # The expired holder can neither extend nor release the new grant.
     assert await locks.extend(session, first.token, ttl_ms=30_000) is None
@@ -100,7 +118,7 @@ async def test_lock_expires_without_client_action(locks: LockStore) -> None:
 async def test_wrong_token_neither_extends_nor_releases(locks: LockStore) -> None:
     session = uuid4()
     grant = await locks.acquire(session, ttl_ms=5_000, owner=None)
-    assert grant is not None
+    assert isinstance(grant, LockGrant)
     for wrong in ("", "nope", grant.token[:-1], grant.token.upper()):
         if wrong == grant.token:
             continue
@@ -116,7 +134,7 @@ async def test_wrong_token_neither_extends_nor_releases(locks: LockStore) -> Non
 async def test_extend_resets_ttl_and_keeps_fence(locks: LockStore) -> None:
     session = uuid4()
     grant = await locks.acquire(session, ttl_ms=5_000, owner="ann")
-    assert grant is not None
+    assert isinstance(grant, LockGrant)
     extended = await locks.extend(session, grant.token, ttl_ms=60_000)
     assert extended is not None
     assert (extended.token, extended.fence, extended.owner) == (grant.token, grant.fence, "ann")
@@ -134,7 +152,7 @@ async def test_extend_resets_ttl_and_keeps_fence(locks: LockStore) -> None:
 async def test_status_never_contains_the_token(locks: LockStore, redis_client: Redis) -> None:
     session = uuid4()
     grant = await locks.acquire(session, ttl_ms=30_000, owner="Zoë 🔧")
-    assert grant is not None
+    assert isinstance(grant, LockGrant)
     state = await locks.status(session)
     assert state is not None
     assert "token" not in {f.name for f in dataclasses.fields(state)}
@@ -150,7 +168,7 @@ async def test_tokens_are_unguessable(locks: LockStore) -> None:
     for _ in range(20):
         session = uuid4()
         grant = await locks.acquire(session, ttl_ms=1_000, owner=None)
-        assert grant is not None
+        assert isinstance(grant, LockGrant)
         assert re.fullmatch(r"[0-9a-f]{48}", grant.token)  # 192 random bits
         assert grant.token.replace("-", "").replace("_", "").isalnum()
         tokens.add(grant.token)
@@ -160,11 +178,11 @@ async def test_tokens_are_unguessable(locks: LockStore) -> None:
 async def test_fences_rise_across_flushdb(locks: LockStore, redis_client: Redis) -> None:
     session = uuid4()
     first = await locks.acquire(session, ttl_ms=30_000, owner=None)
-    assert first is not None
+    assert isinstance(first, LockGrant)
     await redis_client.flushdb()  # the counter and the lock are gone, as after a bare restart
     assert await redis_client.exists(keys.fence(session)) == 0
     second = await locks.acquire(session, ttl_ms=30_000, owner=None)
-    assert second is not None
+    assert isinstance(second, LockGrant)
     assert second.fence > first.fence
     assert await locks.fence_of(session, first.token) is None
 
@@ -175,28 +193,30 @@ async def test_fence_counter_wins_over_the_clock(locks: LockStore, redis_client:
     ahead = 10**16  # far beyond any current time in microseconds
     await redis_client.set(keys.fence(session), ahead)
     grant = await locks.acquire(session, ttl_ms=1_000, owner=None)
-    assert grant is not None
+    assert isinstance(grant, LockGrant)
     assert grant.fence == ahead + 1
     assert await locks.release(session, grant.token)
     again = await locks.acquire(session, ttl_ms=1_000, owner=None)
-    assert again is not None and again.fence == ahead + 2
+    assert isinstance(again, LockGrant) and again.fence == ahead + 2
 
 
 async def test_sessions_are_independent_and_uppercase_ids_match(locks: LockStore) -> None:
     a, b = uuid4(), uuid4()
     grant_a = await locks.acquire(a, ttl_ms=30_000, owner=None)
     grant_b = await locks.acquire(b, ttl_ms=30_000, owner=None)
-    assert grant_a is not None and grant_b is not None
-    assert await locks.acquire(UUID(str(a).upper()), ttl_ms=30_000, owner=None) is None
+    assert isinstance(grant_a, LockGrant) and isinstance(grant_b, LockGrant)
+    taken = await locks.acquire(UUID(str(a).upper()), ttl_ms=30_000, owner=None)
+    assert isinstance(taken, LockState) and taken.fence == grant_a.fence
     assert await locks.release(b, grant_a.token) is False
 
 
 async def test_lock_keys_share_the_session_hash_tag(locks: LockStore, redis_client: Redis) -> None:
     session = uuid4()
-    assert await locks.acquire(session, ttl_ms=30_000, owner=None)
+    assert isinstance(await locks.acquire(session, ttl_ms=30_000, owner=None), LockGrant)
     stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]
-    # The sweeper's due set spans sessions; no script touches it with a session's keys.
-    per_session = [key for key in stored if key not in (keys.LOCKS_DUE, keys.PRESENCE_DUE)]
+    # The sweeper's due sets span sessions (keys.py says how they map to slots).
+    due_sets = {*keys.locks_due_sets(), *keys.presence_due_sets()}
+    per_session = [key for key in stored if key not in due_sets]
     assert per_session and all(f"{{{session}}}" in key for key in per_session)
 
 

@@ -11,7 +11,7 @@ import pytest
 from roboscope.errors import ServiceUnavailable
 from roboscope.realtime.connection import create_redis
 from roboscope.realtime.embedded import EmbeddedRedis
-from roboscope.realtime.locks import LockGrant, LockStore
+from roboscope.realtime.locks import LockGrant, LockState, LockStore
 
 from .busy import busy, private_redis
 
@@ -19,7 +19,7 @@ __all__ = ["private_redis"]  # the fixture
 
 CALLERS = 5
 
-Outcome = LockGrant | ServiceUnavailable | None
+Outcome = LockGrant | LockState | ServiceUnavailable | None
 
 
 async def _acquire(locks: LockStore, session: UUID) -> Outcome:
@@ -53,6 +53,8 @@ async def test_stalled_acquires_leave_no_ghost_lock(
                 assert await locks.fence_of(session, outcome.token) == outcome.fence
             else:
                 assert state is None, f"lock held by {state} after the answer {outcome!r}"
-                assert await locks.acquire(session, ttl_ms=1_000, owner="bob") is not None
+                assert isinstance(
+                    await locks.acquire(session, ttl_ms=1_000, owner="bob"), LockGrant
+                )
     finally:
         await client.aclose()

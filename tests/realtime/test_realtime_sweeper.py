@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 from redis.asyncio import Redis
 
-from roboscope.realtime import LockStore, PresenceStore, create_redis, keys
+from roboscope.realtime import LockGrant, LockStore, PresenceStore, create_redis, keys
 from roboscope.realtime.feed import channel
 from roboscope.realtime.sweeper import Sweeper
 
@@ -64,7 +64,7 @@ async def test_a_lock_that_expires_is_announced_once(
 ) -> None:
     session = uuid4()
     grant = await LockStore(redis_client).acquire(session, ttl_ms=100, owner="ann")
-    assert grant is not None
+    assert isinstance(grant, LockGrant)
     await until(lambda: redis_time_past(redis_client, grant.expires_at))
     for _ in range(3):
         await _two_sweeps(redis_url)
@@ -73,7 +73,9 @@ async def test_a_lock_that_expires_is_announced_once(
         ("lock.acquired", "ann", grant.fence),
         ("lock.expired", "ann", grant.fence),
     ]
-    assert await redis_client.zscore(keys.LOCKS_DUE, str(session)) is None  # nothing left due
+    assert (
+        await redis_client.zscore(keys.locks_due(session), str(session)) is None
+    )  # nothing left due
 
 
 async def test_a_released_lock_is_not_announced_as_expired(
@@ -82,12 +84,12 @@ async def test_a_released_lock_is_not_announced_as_expired(
     session = uuid4()
     locks = LockStore(redis_client)
     grant = await locks.acquire(session, ttl_ms=100, owner=None)
-    assert grant is not None and await locks.release(session, grant.token)
+    assert isinstance(grant, LockGrant) and await locks.release(session, grant.token)
     await until(lambda: redis_time_past(redis_client, grant.expires_at))
     await _two_sweeps(redis_url)
     await _settle(redis_client, heard)
     assert [m["e"] for m in heard] == ["lock.acquired", "lock.released"]
-    assert await redis_client.zscore(keys.LOCKS_DUE, str(session)) is None
+    assert await redis_client.zscore(keys.locks_due(session), str(session)) is None
 
 
 async def test_a_device_that_stops_beating_is_announced_once(
@@ -111,7 +113,7 @@ async def test_a_device_that_stops_beating_is_announced_once(
         ("presence.left", "ipad", "expired"),
     ]
     # The phone is still present: the session stays due for its expiry, not before.
-    due = await redis_client.zscore(keys.PRESENCE_DUE, str(session))
+    due = await redis_client.zscore(keys.presence_due(session), str(session))
     assert (
         due is not None
         and due > (await presence.snapshot(session)).members[0].last_seen.timestamp() * 1000

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from roboscope import __version__
-from roboscope.realtime.embedded import pid_alive, socket_path_for
+from roboscope.processes import pid_alive
+from roboscope.realtime.embedded import socket_path_for
 
 from ..servers import (
     ServerProcess,

@@ -1,8 +1,9 @@
 """Counts of what Redis holds now, for the metrics scrape: present users and held locks.
 
-The sweepers' due sets name every session with presence or a lock (entries stay until the
-sweeper has seen them expire), so the census reads them and asks each of those sessions
-what is live: one pipelined round trip per `BATCH` sessions, run only when a scrape comes.
+The sweepers' due sets name every session with presence or a lock (an entry stays until the
+session's last device or its lock is gone and announced), so the census reads them and asks
+each of those sessions what is live: one pipelined round trip per `BATCH` sessions, run only
+when a scrape comes.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ BATCH = 500
 
 async def take(client: Redis) -> Census:
     """Raises `RedisUnavailable` when Redis cannot answer."""
-    async with guard():
+    async with guard(client):
         seconds, micros = await client.time()
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        present_sessions = cast(list[str], await client.zrange(keys.PRESENCE_DUE, 0, -1))
-        locked_sessions = cast(list[str], await client.zrange(keys.LOCKS_DUE, 0, -1))
+        present_sessions = await _members(client, keys.presence_due_sets())
+        locked_sessions = await _members(client, keys.locks_due_sets())
         sessions = members = 0
         for start in range(0, len(present_sessions), BATCH):
             async with client.pipeline(transaction=False) as pipe:
@@ -41,3 +42,10 @@ async def take(client: Redis) -> Census:
                     pipe.exists(keys.lock(UUID(session)))
                 locks += sum(int(found) for found in await pipe.execute())
     return Census(presence_sessions=sessions, presence_members=members, locks_held=locks)
+
+
+async def _members(client: Redis, due_sets: list[str]) -> list[str]:
+    sessions: list[str] = []
+    for due_key in due_sets:
+        sessions += cast(list[str], await client.zrange(due_key, 0, -1))
+    return sessions

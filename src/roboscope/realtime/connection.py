@@ -1,10 +1,13 @@
 """Creating Redis clients, and turning "Redis cannot serve this now" into one domain error.
 
-Callers never see redis-py exceptions for an outage: `unavailable()` maps every error that
-means "not now" (unreachable, timed out, out of memory, busy with a script, loading, read-only
-after a failover, cluster down) to `RedisUnavailable`, which the HTTP edge answers with 503
-and `Retry-After`, with the reason in the message. Any other Redis error is a bug and stays
-one. Nothing here caches a broken state: once Redis is back the next request simply works.
+Callers never see redis-py exceptions for an outage: every Redis call runs inside `guard`,
+the one place where an error that means "not now" (unreachable, timed out, out of memory,
+busy with a script, loading, read-only after a failover, cluster down; `unavailable()`)
+becomes `RedisUnavailable`, which the HTTP edge answers with 503 and `Retry-After`, with the
+reason in the message. The guard also reports each failure and each answer to the client's
+outage tracker (outages.py), which logs an outage once. Any other Redis error is a bug and
+stays one. Nothing here caches a broken state: once Redis is back the next request simply
+works.
 
 The pool. Each process keeps at most `max_connections` connections to Redis and a request
 that finds them all busy waits for one, at most `pool_timeout` seconds (redis-py's
@@ -23,10 +26,10 @@ adds work to a stalled server. Every script is safe to run twice (see `locks.py`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -43,8 +46,8 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from roboscope.errors import ServiceUnavailable
-from roboscope.metrics import REDIS_ERRORS
+from roboscope.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
+from roboscope.realtime.outages import Outages
 
 # Clients give up after 30 s; a request must fail fast (and get 503) long before that.
 DEFAULT_TIMEOUT = 2.0
@@ -67,7 +70,7 @@ class RedisUnavailable(ServiceUnavailable):
     def __init__(
         self,
         reason: str,
-        retry_after: int = 2,
+        retry_after: int = RETRY_AFTER_SECONDS,
         *,
         outcome_unknown: bool = False,
         unreachable: bool = False,
@@ -195,17 +198,51 @@ def create_redis(
     return aioredis.Redis.from_pool(pool)
 
 
-@asynccontextmanager
-async def guard() -> AsyncIterator[None]:
-    """Run a block of Redis calls; "Redis cannot serve this now" surfaces as `RedisUnavailable`."""
-    try:
-        yield
-    except (RedisError, OSError) as error:
-        mapped = unavailable(error)
-        if mapped is None:
-            raise
-        REDIS_ERRORS.inc()
-        raise mapped from error
+class Guard:
+    """`async with guard(client):` around Redis calls of `client`: "Redis cannot serve this
+    now" surfaces as `RedisUnavailable`, and the client's `outages` hear of every failure and
+    every answer. Holds no state of one call, so one guard serves every call of its client
+    at once (a class, not a generator: scripts use it on the hottest paths)."""
+
+    __slots__ = ("_answers", "outages")
+
+    def __init__(self, outages: Outages, *, answers: bool = True) -> None:
+        self.outages = outages
+        self._answers = answers
+
+    def failures_only(self) -> Guard:
+        """A guard on the same outages that reports failures but no answers: for waits whose
+        quiet return proves nothing (an idle pub/sub channel reads nothing from a stalled
+        Redis too)."""
+        return Guard(self.outages, answers=False)
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if error is None:
+            if self._answers:
+                self.outages.answered()
+        elif isinstance(error, RedisError | OSError) and (mapped := unavailable(error)):
+            self.outages.failed(mapped.reason)
+            raise mapped from error
+
+
+_GUARDS: WeakKeyDictionary[Any, Guard] = WeakKeyDictionary()
+
+
+def guard(client: aioredis.Redis) -> Guard:
+    """The guard of `client`'s connection pool: every client on one pool shares one outage."""
+    pool = client.connection_pool
+    found = _GUARDS.get(pool)
+    if found is None:
+        found = _GUARDS[pool] = Guard(Outages())
+    return found
 
 
 async def ping(client: aioredis.Redis) -> bool:
@@ -234,7 +271,7 @@ async def check(client: aioredis.Redis) -> RedisHealth:
     write. A replica (after a failover demoted this server) refuses writes as well.
     """
     try:
-        async with asyncio.timeout(DEFAULT_TIMEOUT + 1), guard():
+        async with asyncio.timeout(DEFAULT_TIMEOUT + 1), guard(client):
             await client.ping()
             memory = await _info(client, "memory")
             replication = await _info(client, "replication")

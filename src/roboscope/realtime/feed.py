@@ -9,6 +9,7 @@ poll, it never loses a data change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -18,10 +19,8 @@ from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from ..metrics import REDIS_ERRORS
-from .connection import unavailable
+from .connection import RedisUnavailable, guard
 
 CHANNEL = "roboscope:live"
 
@@ -82,15 +81,11 @@ def _utc(ms: Any) -> datetime | None:
 
 
 async def publish(redis: Redis, message: dict[str, Any]) -> None:
-    """Send `message` to every process; a Redis outage is logged, not raised (the writer's
-    change is committed already, and the streams' poll will find it)."""
-    try:
-        await redis.publish(channel(redis), json.dumps(message, separators=(",", ":")))
-    except (RedisError, OSError) as error:
-        if unavailable(error) is None:
-            raise
-        REDIS_ERRORS.inc()
-        log.warning("live wake-up not published (%s); streams will catch up by polling", error)
+    """Send `message` to every process; a Redis outage is not raised (the writer's change is
+    committed already, and the streams' poll will find it) and is logged once, by the guard."""
+    with contextlib.suppress(RedisUnavailable):
+        async with guard(redis):
+            await redis.publish(channel(redis), json.dumps(message, separators=(",", ":")))
 
 
 async def listen(
@@ -106,16 +101,20 @@ async def listen(
     disconnected, so the caller polls once then.
     """
     backoff = 0.1
+    # A lost channel is logged once per outage, by the guard.
+    redis_calls = guard(redis).failures_only()
     while True:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(channel(redis))
+            async with redis_calls:
+                await pubsub.subscribe(channel(redis))
             on_connected()
             backoff = 0.1
             while True:
                 # A bounded wait, below the client's socket timeout: an idle channel is not
                 # an outage (the client's health checks still notice a dead connection).
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                async with redis_calls:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:
                     continue
                 try:
@@ -124,11 +123,8 @@ async def listen(
                     log.warning("ignored a malformed live message: %r", message["data"])
                     continue
                 on_message(payload)
-        except (RedisError, OSError) as error:
-            if unavailable(error) is None:
-                raise
-            REDIS_ERRORS.inc()
-            log.warning("live channel lost (%s); reconnecting in %.1f s", error, backoff)
+        except RedisUnavailable:
+            pass
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
         await asyncio.sleep(backoff)

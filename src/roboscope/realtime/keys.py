@@ -47,6 +47,26 @@ LOCKS_DUE = f"{PREFIX}:locks:due"
 """Sorted set session id -> lock expiry (ms), for the sweeper (like PRESENCE_DUE)."""
 
 
+def presence_due(session_id: UUID) -> str:
+    """The due set that holds `session_id`'s presence entry (scripts get it in KEYS)."""
+    return PRESENCE_DUE
+
+
+def locks_due(session_id: UUID) -> str:
+    """The due set that holds `session_id`'s lock entry (scripts get it in KEYS)."""
+    return LOCKS_DUE
+
+
+def presence_due_sets() -> list[str]:
+    """Every presence due set, for the sweeper and the census to go through."""
+    return [PRESENCE_DUE]
+
+
+def locks_due_sets() -> list[str]:
+    """Every lock due set, for the sweeper and the census to go through."""
+    return [LOCKS_DUE]
+
+
 def fence(session_id: UUID) -> str:
     """Counter of the newest fence handed out for this session."""
     return f"{_session(session_id)}:fence"

@@ -22,23 +22,26 @@ For the same reason the counter may safely expire after a week without grants in
 living forever. What the scheme does not survive is the server clock jumping back by more than
 the outage; the row-level fence check in the database is the second line of defence there.
 
-No ghost locks. When Redis answers an acquire too late (a stall past the command timeout) or
-the connection breaks after sending, the caller cannot know whether Redis ran it, and Redis
-may even run it later, when it works through what it was sent. Such a lock would be held for
-its whole TTL by a token nobody has. So the token is made here before sending, the acquire
-script is idempotent for it (a resend answers the first run's grant), and an acquire with an
-unknown outcome is undone before the caller gets its 503: `lock_abandon` frees the lock if
-that token holds it and marks the token so that a copy arriving later cannot take it. After
-any answer the lock is therefore the caller's (its token returned) or not the caller's.
-The undo is retried while Redis cannot answer, for `UNDO_WAIT_SECONDS` within the request,
-then in the background until the lock's TTL has passed (by then a ghost would be gone).
+No ghost locks. Each operation is one script call, which also keeps the session's entry in
+the sweeper's due set (sweeper.py): no second call can fail after a grant. When Redis
+answers that one call too late (a stall past the command timeout) or the connection breaks
+after sending, the caller cannot know whether Redis ran it, and Redis may even run it later,
+when it works through what it was sent. Such a lock would be held for its whole TTL by a
+token nobody has. So the token is made here before sending, the acquire script is
+idempotent for it (a resend answers the first run's grant), and an acquire with an unknown
+outcome is undone before the caller gets its 503: `lock_abandon` frees the lock if that
+token holds it and marks the token so that a copy arriving later cannot take it. A grant
+that its caller cannot be told of for another reason (the database could not record its
+fence) is undone the same way (`abandon`). After any answer the lock is therefore the
+caller's (its token returned) or not the caller's. The undo is retried while Redis cannot
+answer, for `UNDO_WAIT_SECONDS` within the request, then in the background until the lock's
+TTL has passed (by then a ghost would be gone); the outage's closing log line counts them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -50,8 +53,6 @@ from redis.asyncio import Redis
 
 from roboscope.realtime import keys, scripts
 from roboscope.realtime.connection import RedisUnavailable, guard
-
-log = logging.getLogger("roboscope.locks")
 
 FENCE_COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
 UNDO_WAIT_SECONDS = 10.0
@@ -100,11 +101,17 @@ def _check_ttl(ttl_ms: int) -> int:
     return int(ttl_ms)
 
 
+def sweep_keys(session_id: UUID) -> list[str]:
+    """KEYS of lock_sweep.lua (run by the sweeper)."""
+    return [keys.lock(session_id), keys.lock_announced(session_id), keys.locks_due(session_id)]
+
+
 class LockStore:
     """One exclusive, expiring, fenced lock per work session, kept in Redis."""
 
     def __init__(self, client: Redis) -> None:
         self._client = client
+        self._guard = guard(client)
         self._acquire = scripts.register(client, "lock_acquire")
         self._abandon = scripts.register(client, "lock_abandon")
         self._extend = scripts.register(client, "lock_extend")
@@ -115,8 +122,10 @@ class LockStore:
 
     async def acquire(
         self, session_id: UUID, *, ttl_ms: int, owner: str | None
-    ) -> LockGrant | None:
-        """Take the lock for `ttl_ms` if it is free; None when someone else holds it.
+    ) -> LockGrant | LockState | None:
+        """Take the lock for `ttl_ms` if it is free; when someone else holds it, their grant's
+        public state (who, until when). None only for a request given up meanwhile (its
+        undo ran first), which a caller waiting for the answer never sees.
 
         Raises `RedisUnavailable` when Redis cannot answer; an acquire that may have run is
         undone first (see the module docstring), so the lock is then not the caller's.
@@ -131,11 +140,13 @@ class LockStore:
             keys.fence(session_id),
             keys.lock_abandoned(session_id, token),
             keys.lock_announced(session_id),
+            keys.locks_due(session_id),
         ]
         try:
             reply = await self._acquire(keys=lock_keys, args=args)
         except RedisUnavailable as error:
             if error.outcome_unknown:
+                self._guard.outages.note("lock acquires undone (answer lost)")
                 await self._undo(session_id, token, ttl_ms, wait=not error.unreachable)
             raise
         except asyncio.CancelledError:  # the request went away mid-call: same uncertainty
@@ -143,14 +154,22 @@ class LockStore:
             raise
         if reply is None:
             return None
-        fence, now_ms, remaining_ms = cast(list[Any], reply)
-        await self._due(session_id, int(now_ms) + int(remaining_ms))
-        return LockGrant(token, int(fence), owner, _utc(int(now_ms) + int(remaining_ms)), ttl_ms)
+        granted, fence, now_ms, remaining_ms, *holder = cast(list[Any], reply)
+        expires_at = _utc(int(now_ms) + int(remaining_ms))
+        if granted:
+            return LockGrant(token, int(fence), owner, expires_at, ttl_ms)
+        return LockState(
+            owner=holder[0] if holder else None,
+            fence=int(fence),
+            expires_at=expires_at,
+            ttl_remaining_ms=max(int(remaining_ms), 0),
+        )
 
-    async def _due(self, session_id: UUID, expires_ms: int) -> None:
-        """Tell the sweeper when to look for this lock's expiry (it announces it once)."""
-        async with guard():
-            await self._client.zadd(keys.LOCKS_DUE, {str(session_id): expires_ms})
+    async def abandon(self, session_id: UUID, grant: LockGrant) -> None:
+        """Undo a grant whose caller will not be told of it (the request failed after the
+        grant): frees the lock if the grant still holds it. Waits as an acquire's undo does
+        (see `_undo`); never raises for Redis."""
+        await self._undo(session_id, grant.token, grant.ttl_ms, wait=True)
 
     async def _undo(self, session_id: UUID, token: str, ttl_ms: int, *, wait: bool) -> None:
         """Abandon `token`'s acquire, in a task that retries while Redis cannot answer.
@@ -177,6 +196,7 @@ class LockStore:
             keys.lock(session_id),
             keys.lock_abandoned(session_id, token),
             keys.lock_announced(session_id),
+            keys.locks_due(session_id),
         ]
         args = [token, ttl_ms + ABANDON_MARK_EXTRA_MS]
         delay = 0.05
@@ -189,12 +209,18 @@ class LockStore:
                     if error.unreachable:
                         settled.set()
                     if time.monotonic() + delay >= give_up_at:
-                        log.warning("could not undo a lock acquire on %s: %s", session_id, error)
+                        # Any grant it made has expired by now: nothing is left held.
+                        self._guard.outages.note("lock undos dropped after the lock's TTL")
                         return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
         finally:
             settled.set()
+
+    @property
+    def undoing(self) -> int:
+        """Acquires being undone in the background now."""
+        return len(self._undoing)
 
     async def aclose(self) -> None:
         """Stop undoing in the background (at shutdown)."""
@@ -209,23 +235,29 @@ class LockStore:
         """
         ttl_ms = _check_ttl(ttl_ms)
         lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
-        reply = await self._extend(keys=lock_keys, args=[token, ttl_ms])
+        reply = await self._extend(
+            keys=[*lock_keys, keys.locks_due(session_id)], args=[token, ttl_ms]
+        )
         if reply is None:
             return None
         fence, now_ms, owner = cast(list[Any], reply)
-        await self._due(session_id, int(now_ms) + ttl_ms)
         return LockGrant.of(token, fence, owner, now_ms, ttl_ms)
 
     async def release(self, session_id: UUID, token: str) -> bool:
         """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
         lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
-        released = await self._release(keys=lock_keys, args=[token])
+        released = await self._release(keys=[*lock_keys, keys.locks_due(session_id)], args=[token])
         return bool(released)
 
     async def force_release(self, session_id: UUID) -> int | None:
         """Free the lock whoever holds it; the fence it consumed (above the freed grant's and
         below every later grant's), or None when the lock was free."""
-        lock_keys = [keys.lock(session_id), keys.fence(session_id), keys.lock_announced(session_id)]
+        lock_keys = [
+            keys.lock(session_id),
+            keys.fence(session_id),
+            keys.lock_announced(session_id),
+            keys.locks_due(session_id),
+        ]
         fence = await self._force_release(keys=lock_keys, args=[FENCE_COUNTER_TTL_MS])
         return None if fence is None else int(fence)
 
@@ -245,7 +277,7 @@ class LockStore:
 
     async def fence_of(self, session_id: UUID, token: str) -> int | None:
         """The fence of the grant `token` holds right now, else None (authorizes fenced writes)."""
-        async with guard():
+        async with self._guard:
             held_token, fence = await self._client.hmget(keys.lock(session_id), ["token", "fence"])
         if held_token is None or fence is None:
             return None

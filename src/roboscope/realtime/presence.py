@@ -13,7 +13,12 @@ one script at a time, for every session); the rest go in the next calls, and unt
 are neither counted nor listed.
 
 The display name and meta of a user are those of their most recent heartbeat (from any of
-their devices), absent fields included: a heartbeat without `display_name` clears it.
+their devices), absent fields included: a heartbeat without `display_name` clears it. The
+size of `meta` is capped at the HTTP edge, like every free-form object of a request body
+(ROBOSCOPE_MAX_META_BYTES, wire/limits.py).
+
+Every presence script also keeps the session's entry in the sweeper's due set (its earliest
+device expiry), in the same step as the change: see sweeper.py.
 """
 
 from __future__ import annotations
@@ -27,10 +32,8 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import guard
 
 DEFAULT_DEVICE = "default"
-MAX_META_BYTES = 1024
 DEFAULT_MAX_DEVICES = 1000
 PRUNE_BATCH = 100
 
@@ -80,12 +83,9 @@ def _utc(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def encode_meta(meta: dict[str, Any] | None) -> str:
-    """Compact JSON of `meta`; ValueError when it is over 1 KB or holds NaN/Infinity."""
-    text = json.dumps(meta or {}, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if len(text.encode("utf-8")) > MAX_META_BYTES:
-        raise ValueError(f"presence meta must be at most {MAX_META_BYTES} bytes of JSON")
-    return text
+def script_keys(session_id: UUID) -> list[str]:
+    """KEYS of every presence script, the sweeper's included (presence_common.lua)."""
+    return [*keys.presence(session_id), keys.presence_due(session_id)]
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
@@ -128,7 +128,6 @@ class PresenceStore:
     def __init__(self, client: Redis, *, max_devices: int = DEFAULT_MAX_DEVICES) -> None:
         if max_devices < 1:
             raise ValueError("max_devices must be at least 1")
-        self._client = client
         self.max_devices = max_devices
         self._heartbeat = scripts.register(client, "presence_heartbeat")
         self._leave = scripts.register(client, "presence_leave")
@@ -150,16 +149,18 @@ class PresenceStore:
         the session already holds `max_devices` devices."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
-        name = json.dumps(display_name, ensure_ascii=False)
-        profile = f'{{"display_name":{name},"meta":{encode_meta(meta)}}}'
+        profile = json.dumps(
+            {"display_name": display_name, "meta": meta or {}},
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+        )
         device = device_id or DEFAULT_DEVICE
         args = [PRUNE_BATCH, user_id, device, int(ttl_ms), profile, self.max_devices]
-        reply = await self._heartbeat(keys=keys.presence(session_id), args=args)
+        reply = await self._heartbeat(keys=script_keys(session_id), args=args)
         expires, user_count, device_count = cast(list[int], reply)
         if not expires:
             raise PresenceFull(self.max_devices, int(user_count), int(device_count))
-        async with guard():  # the sweeper announces the expiry if no call comes by first
-            await self._client.zadd(keys.PRESENCE_DUE, {str(session_id): expires}, lt=True)
         return PresenceBeat(
             user_id=user_id,
             device_id=device,
@@ -175,9 +176,9 @@ class PresenceStore:
         args: list[str | int] = [PRUNE_BATCH, user_id]
         if device_id is not None:
             args.append(device_id)
-        reply = await self._leave(keys=keys.presence(session_id), args=args)
+        reply = await self._leave(keys=script_keys(session_id), args=args)
         return _parse(cast(list[Any], reply))
 
     async def snapshot(self, session_id: UUID) -> PresenceSnapshot:
-        reply = await self._snapshot(keys=keys.presence(session_id), args=[PRUNE_BATCH])
+        reply = await self._snapshot(keys=script_keys(session_id), args=[PRUNE_BATCH])
         return _parse(cast(list[Any], reply))

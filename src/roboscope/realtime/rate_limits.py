@@ -2,7 +2,8 @@
 
 One atomic script call per request (`rate_take.lua`, GCRA): no read-modify-write race between
 processes, and one key per active caller and budget that expires once its bucket is full
-again. The rules (which budget, what happens when Redis is down) are in services/limits.py.
+again; one more (`rate_refund.lua`) when the request then fails with 503. The rules (which
+budget, what happens when Redis is down, when to refund) are in services/limits.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Rate:
 class RateStore:
     def __init__(self, redis: Redis) -> None:
         self._take = scripts.register(redis, "rate_take")
+        self._refund = scripts.register(redis, "rate_refund")
 
     async def take(self, budget: str, caller: str, rate: Rate) -> int:
         """Draw one request from `caller`'s `budget`: 0 when allowed, else the milliseconds
@@ -37,3 +39,9 @@ class RateStore:
             [keys.rate_budget(budget, caller)], [repr(rate.interval_ms), rate.burst]
         )
         return 0 if int(allowed) == 1 else max(1, int(wait_ms))
+
+    async def refund(self, budget: str, caller: str, rate: Rate) -> bool:
+        """Give one request back to `caller`'s `budget` (never past a full bucket); True when
+        something was given back. Raises `RedisUnavailable` when Redis cannot answer."""
+        given = await self._refund([keys.rate_budget(budget, caller)], [repr(rate.interval_ms)])
+        return bool(given)

@@ -15,28 +15,28 @@ from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
-from roboscope.metrics import REDIS_ERRORS
-from roboscope.realtime.connection import unavailable
+from roboscope.realtime.connection import guard
 from roboscope.realtime.feed import channel
 
 # operation -> preludes it needs, in order
-_PRESENCE = ("live_common", "presence_common")
+_CHANGES = ("live_common", "due_common")  # announce the change, and schedule the sweeper
+_PRESENCE = (*_CHANGES, "presence_common")
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "presence_heartbeat": _PRESENCE,
     "presence_leave": _PRESENCE,
     "presence_snapshot": _PRESENCE,
     "presence_sweep": _PRESENCE,
-    "lock_acquire": ("live_common",),
-    "lock_abandon": ("live_common",),
-    "lock_extend": ("live_common",),
-    "lock_release": ("live_common",),
-    "lock_force_release": ("live_common",),
+    "lock_acquire": _CHANGES,
+    "lock_abandon": _CHANGES,
+    "lock_extend": _CHANGES,
+    "lock_release": _CHANGES,
+    "lock_force_release": _CHANGES,
     "lock_status": (),
-    "lock_sweep": ("live_common",),
-    "due_reschedule": (),
+    "lock_sweep": _CHANGES,
     "rate_take": (),
+    "rate_refund": (),
 }
 
 
@@ -63,24 +63,19 @@ class Script:
 
     def __init__(self, client: Redis, text: str) -> None:
         self._client = client
+        self._guard = guard(client)
         self._text = text
         self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
         """Run it; "Redis cannot serve this now" surfaces as `RedisUnavailable`."""
-        try:
+        async with self._guard:
             try:
                 return await self._client.evalsha(self.sha, len(keys), *keys, *args)
             except NoScriptError:
                 # A restarted (or different) Redis has an empty script cache.
                 self.sha = await self._client.script_load(self._text)
                 return await self._client.evalsha(self.sha, len(keys), *keys, *args)
-        except (RedisError, OSError) as error:
-            mapped = unavailable(error)
-            if mapped is None:
-                raise
-            REDIS_ERRORS.inc()
-            raise mapped from error
 
 
 def register(client: Redis, name: str) -> Script:

@@ -32,7 +32,7 @@ class StreamTokens:
         """A new query token for `session_id`'s stream, valid for `ttl_ms`."""
         secret = PREFIX + secrets.token_urlsafe(24)
         value = "" if token_id is None else str(token_id)
-        async with guard():
+        async with guard(self._client):
             await self._client.set(keys.stream_token(session_id, _hash(secret)), value, px=ttl_ms)
         return secret
 
@@ -42,7 +42,7 @@ class StreamTokens:
         no API token stands behind it)."""
         if not secret.startswith(PREFIX) or len(secret) > 100:
             return None
-        async with guard():
+        async with guard(self._client):
             value = await self._client.get(keys.stream_token(session_id, _hash(secret)))
         text = value.decode() if isinstance(value, bytes) else value
         return UUID(text) if text else None

@@ -3,7 +3,8 @@ live-stream place a stream holds for as long as its response runs.
 
 `rate_limit` is one dependency, given once to every router with writes where the app mounts
 them (server/app.py): it sorts a request by method and route path, so no handler knows about
-it. The 429 itself is decided in one place, `services.limits.refused`.
+it. The 429 itself is decided in one place, `services.limits.refused`. A request that drew
+on its budget and then fails with 503 gets it back (`RateLimits.refund`).
 Reads are never limited; presence writes draw on `heartbeats`, lock writes on `locks`, every
 other write on `writes` (services/limits.py).
 """
@@ -15,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..errors import ServiceUnavailable
 from ..services.limits import Budget
 from ..services.stream_caps import StreamSlot
 from .auth import Caller
@@ -37,18 +39,29 @@ def budget_of(method: str, path: str) -> Budget | None:
     return "writes"
 
 
-async def rate_limit(request: Request, identity: Caller) -> None:
-    """Draw the request from its caller's budget, or refuse it with 429 (`Retry-After`)."""
+async def rate_limit(request: Request, identity: Caller) -> AsyncIterator[None]:
+    """Draw the request from its caller's budget, or refuse it with 429 (`Retry-After`); give
+    it back when the request fails with 503 (a dependency with `yield` sees the handler's
+    exception)."""
     method = request.scope["method"]
-    if method not in WRITE_METHODS:
-        return
     state: AppState = request.app.state.roboscope
-    if state.rate_limits is None:
+    limits = state.rate_limits
+    budget = (
+        None if limits is None or method not in WRITE_METHODS else budget_of(method, _path(request))
+    )
+    if limits is None or budget is None or not await limits.take(identity, budget):
+        yield
         return
+    try:
+        yield
+    except ServiceUnavailable:
+        await limits.refund(identity, budget)
+        raise
+
+
+def _path(request: Request) -> str:
     path: str = getattr(request.scope.get("route"), "path", None) or request.scope["path"]
-    budget = budget_of(method, path)
-    if budget is not None:
-        await state.rate_limits.take(identity, budget)
+    return path
 
 
 RATE_LIMIT = Depends(rate_limit)

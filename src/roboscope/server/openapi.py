@@ -266,12 +266,7 @@ def _error_schemas() -> dict[str, Any]:
 
 
 _RETRIED = ("429", "503")
-"""Error answers that always carry `Retry-After`."""
-
-
-def _is_error(response: dict[str, Any]) -> bool:
-    ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
-    return ref is not None and ref.removeprefix(REF_PREFIX).endswith("Error")
+"""Answers that always carry `Retry-After` (the health probes' 503s too)."""
 
 
 def _declared_elsewhere(response: dict[str, Any]) -> bool:
@@ -343,7 +338,7 @@ def describe_errors(
                     entry["headers"] = _WWW_AUTHENTICATE
                 responses[str(status)] = entry
             for retried in _RETRIED:
-                if retried in responses and _is_error(responses[retried]):
+                if retried in responses:
                     responses[retried]["headers"] = _RETRY_AFTER
             operation["responses"] = dict(sorted(responses.items()))
     schemas = document["components"]["schemas"]

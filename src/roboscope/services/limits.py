@@ -10,10 +10,17 @@ log line at most once a minute: a write that needs only the database must not fa
 the limiter is blind. It then stops asking Redis for `BLIND_SECONDS`, so a stalled Redis
 does not add its timeout to every write meanwhile. Heartbeats and lock operations need Redis
 themselves and get their own 503 right after.
+
+A request that drew on its budget and then failed with 503 (the database or Redis could not
+serve it: nothing was done, or it was undone) gets its request back (`refund`): a client
+told "not now" must not also have lost part of its budget. The take and the refund are
+separate script calls on the budget's own key, which is not a work session's key (in a
+Redis Cluster it lives in another slot), so they cannot be one script with the operation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -27,7 +34,6 @@ from .access import Identity
 log = logging.getLogger("roboscope.limits")
 
 Budget = Literal["heartbeats", "locks", "writes"]
-BUDGETS: tuple[Budget, ...] = ("heartbeats", "locks", "writes")
 BLIND_SECONDS = 5.0
 BLIND_LOG_SECONDS = 60.0
 
@@ -39,22 +45,30 @@ class RateLimits:
         self._blind_logged_at = -math.inf
         self._blind_until = -math.inf
 
-    def rate(self, budget: Budget) -> Rate | None:
-        """The budget's rate; None when it is off."""
-        return self._rates.get(budget)
-
-    async def take(self, identity: Identity, budget: Budget) -> None:
-        """Draw one request of `budget` for `identity`, or raise `RateLimited` (429)."""
+    async def take(self, identity: Identity, budget: Budget) -> bool:
+        """Draw one request of `budget` for `identity`, or raise `RateLimited` (429). True
+        when it drew one (False: the budget is off, or Redis could not be asked)."""
         rate = self._rates.get(budget)
         if rate is None or time.monotonic() < self._blind_until:
-            return
+            return False
         try:
             wait_ms = await self._store.take(budget, identity.budget_key, rate)
         except RedisUnavailable as error:
             self._blind(error)
-            return
+            return False
         if wait_ms:
             refused(budget, wait_ms)
+        return True
+
+    async def refund(self, identity: Identity, budget: Budget) -> None:
+        """Give back the request `take` drew, for a request that then failed with 503.
+        Best effort: when Redis cannot answer now (logged once per outage), the budget
+        refills with time as always."""
+        rate = self._rates.get(budget)
+        if rate is None:
+            return
+        with contextlib.suppress(RedisUnavailable):
+            await self._store.refund(budget, identity.budget_key, rate)
 
     def _blind(self, error: RedisUnavailable) -> None:
         now = time.monotonic()

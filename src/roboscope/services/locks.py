@@ -11,8 +11,6 @@ holder has its token, no write of an older holder can commit any more.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..db import markers as marker_rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
-from ..errors import InvalidInput, LockRejected, NotFound, ServiceUnavailable
-from ..realtime import LockGrant, LockStore
+from ..errors import InvalidInput, LockRejected, NotFound
+from ..realtime import LockGrant, LockState, LockStore
 from ..wire.locks import (
     LockAcquire,
     LockExtend,
@@ -71,13 +69,16 @@ async def acquire(
 ) -> WireGrant:
     """Grant the lock if it is free; the grant's fence is in the database before the answer.
 
-    Contention touches Redis only. A grant needs the database too: when it cannot record the
-    fence, the grant is undone and the answer is 503.
+    Contention touches Redis only, and says who holds the lock and until when (`owner`,
+    `expires_at`; never the holder's token or fence). A grant needs the database too: when
+    it cannot record the fence, the grant is undone and the answer is 503.
     """
     request = request or LockAcquire()
     # With auth on the owner is the token's user (a different `owner` is refused).
     owner = acting_user(caller, request.owner, "take locks")
     grant = await store.acquire(session_id, ttl_ms=policy.ttl_ms(request.ttl_seconds), owner=owner)
+    if isinstance(grant, LockState):
+        return WireGrant(acquired=False, token=None, owner=grant.owner, expires_at=grant.expires_at)
     if grant is None:
         return WireGrant(acquired=False, token=None)
     await _record_grant(store, db, session_id, grant)
@@ -95,21 +96,10 @@ async def _record_grant(store: LockStore, db: Database, session_id: UUID, grant:
             await session_rows.raise_lock_fence(conn, session_id, grant.fence)
     except BaseException:
         # The grant is not answered, so nobody could use or release it: undo it rather than
-        # let it block the session for its whole TTL. In a task of its own (referenced until
-        # done), so that a cancelled request still releases it.
-        undo = asyncio.ensure_future(_release_quietly(store, session_id, grant.token))
-        _UNDOING.add(undo)
-        undo.add_done_callback(_UNDOING.discard)
-        await asyncio.shield(undo)
+        # let it block the session for its whole TTL. The store's undo runs in a task of its
+        # own, retried while Redis cannot answer, so a cancelled request still releases it.
+        await store.abandon(session_id, grant)
         raise
-
-
-_UNDOING: set[asyncio.Future[None]] = set()
-
-
-async def _release_quietly(store: LockStore, session_id: UUID, token: str) -> None:
-    with contextlib.suppress(ServiceUnavailable):  # Redis gone too: the TTL frees the lock
-        await store.release(session_id, token)
 
 
 async def extend(

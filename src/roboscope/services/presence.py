@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ..errors import InvalidInput, RoboscopeError
+from ..errors import RoboscopeError
 from ..realtime import PresenceSnapshot, PresenceStore
-from ..realtime.presence import MAX_META_BYTES
 from ..realtime.presence import PresenceFull as SessionFull
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList, PresenceMember
 from .access import Identity, acting_user
@@ -67,8 +66,6 @@ async def heartbeat(
             meta=beat.meta,
             ttl_ms=max(1, round(ttl_seconds * 1000)),
         )
-    except ValueError:  # raised before anything is sent: meta too large
-        raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes of JSON") from None
     except SessionFull as full:
         raise PresenceFull(
             f"work session {session_id} already has {full.device_count} devices present, "

@@ -43,9 +43,6 @@ class StreamCaps:
         self._by_caller[caller] = held + 1
         return StreamSlot(self, caller)
 
-    def count(self, caller: str) -> int:
-        return self._by_caller.get(caller, 0)
-
     def _release(self, caller: str) -> None:
         self.total -= 1
         left = self._by_caller[caller] - 1

@@ -30,7 +30,9 @@ class LockRelease(WireModel):
 
 
 class LockGrant(WireModel):
-    """The answer to acquire and extend: `acquired` for the seed, `extended` for the app."""
+    """The answer to acquire and extend: `acquired` for the seed, `extended` for the app. An
+    acquire that finds the lock taken (`acquired: false`) names the holder's `owner` and
+    `expires_at` (never its token or fence)."""
 
     acquired: bool
     token: str | None = None

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from .common import JsonObject, Timestamp, WireModel, storable_text
+from .limits import JsonInput
 
 OpaqueId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(storable_text)]
 """Client-chosen ids (`user_id`, `device_id`): stored and echoed verbatim, never parsed."""
@@ -16,7 +17,10 @@ class PresenceHeartbeat(WireModel):
     user_id: OpaqueId
     device_id: OpaqueId | None = None
     display_name: Annotated[str, Field(max_length=200), AfterValidator(storable_text)] | None = None
-    meta: JsonObject | None = Field(default=None, description="At most 1 KB of JSON.")
+    meta: JsonInput | None = Field(
+        default=None,
+        description="At most ROBOSCOPE_MAX_META_BYTES of compact JSON (default 64 KiB).",
+    )
 
 
 class PresenceMember(WireModel):

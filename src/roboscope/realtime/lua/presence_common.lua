@@ -5,6 +5,7 @@
 --                                          v = {device_id = expiry ms}})
 -- KEYS[3] profiles HASH  user_id -> JSON {display_name, meta} from the latest beat (opaque here)
 -- KEYS[4] present  ZSET  user_id -> expiry of the user's latest device (ms): counts users
+-- KEYS[5] the presence due set: this session -> its earliest device expiry (due_common.lua)
 -- ARGV[1] the most expired devices one call removes (the prune batch)
 --
 -- Expiry uses Redis server time so every API process agrees on who is present. Pruning is
@@ -13,6 +14,7 @@
 -- stored but never counted (counts use ZCOUNT above now) and never listed (the caller drops
 -- what expired by `now`).
 local devices_key, users_key, profiles_key, present_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local due_key = KEYS[5]
 local prune_batch = tonumber(ARGV[1])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -70,19 +72,24 @@ local function prune()
   return true
 end
 
--- Let the whole session vanish after its last device expired, even if nobody calls again; a
--- grace period later, so the sweeper can still announce that expiry (presence_sweep.lua).
+-- After a change: let the whole session vanish after its last device expired, even if nobody
+-- calls again; a grace period later, so the sweeper can still announce that expiry
+-- (presence_sweep.lua). And have the sweeper come by at the earliest device expiry, or not at
+-- all once no device is left.
 local expiry_grace_ms = 300000
 local function refresh_expiry()
   local top = redis.call('ZRANGE', devices_key, -1, -1, 'WITHSCORES')
   if #top == 0 then
     redis.call('DEL', devices_key, users_key, profiles_key, present_key)
+    not_due(due_key)
     return
   end
   local at = string.format('%.0f', tonumber(top[2]) + expiry_grace_ms)
-  for _, key in ipairs(KEYS) do
+  for _, key in ipairs({ devices_key, users_key, profiles_key, present_key }) do
     redis.call('PEXPIREAT', key, at)
   end
+  local first = redis.call('ZRANGE', devices_key, 0, 0, 'WITHSCORES')
+  due_at(due_key, first[2])
 end
 
 -- Present users and devices: O(log n), and exact even while expired ones await pruning.

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ... import API_VERSION, __version__
+from ...errors import RETRY_AFTER_SECONDS
 from ...services.health import check_health, check_readiness
 from ...wire import Health, Liveness, Readiness, VersionInfo
 from ..deps import Realtime
@@ -16,6 +17,8 @@ from ..responses import wire
 router = APIRouter(tags=["health"])
 
 _LIVE = pydantic_core.to_json(Liveness(status="ok", version=__version__))
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+"""On every 503 of a probe, as on every other 503: a load balancer may honour it."""
 _VERSION = pydantic_core.to_json(VersionInfo(version=__version__, api_version=API_VERSION))
 
 
@@ -29,8 +32,9 @@ async def health(rt: Realtime) -> Response:
     report = await check_health(rt.database, rt.redis)
     # `database_error` only when there is one.
     content = pydantic_core.to_json(report, exclude_none=True)
-    status = 200 if report.database == "up" else 503
-    return Response(content, status_code=status, media_type="application/json")
+    if report.database == "up":
+        return Response(content, media_type="application/json")
+    return Response(content, status_code=503, media_type="application/json", headers=_RETRY)
 
 
 @router.get("/health/live", response_model=Liveness)
@@ -54,7 +58,9 @@ async def health_ready(rt: Realtime) -> Response:
     """Readiness: the database and Redis both serve and the schema is current (200); else
     503 listing the problems. Send traffic only to ready processes."""
     report = await check_readiness(rt.database, rt.redis)
-    return wire(report, status_code=200 if report.status == "ready" else 503)
+    if report.status == "ready":
+        return wire(report)
+    return wire(report, status_code=503, headers=_RETRY)
 
 
 @router.get("/version", response_model=VersionInfo)
