@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -13,28 +12,15 @@ import pytest
 from redis.asyncio import Redis
 
 from roboscope.realtime import LockGrant, LockStore, PresenceStore, create_redis, keys
-from roboscope.realtime.feed import CHANNEL
 from roboscope.realtime.sweeper import Sweeper
+
+from .channel import all_heard, listening
 
 
 @pytest.fixture
 async def heard(redis_client: Redis) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every announcement on the live channel while the test runs."""
-    messages: list[dict[str, Any]] = []
-    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(CHANNEL)
-
-    async def listen() -> None:
-        while True:
-            message = await pubsub.get_message(timeout=0.2)
-            if message is not None:
-                messages.append(json.loads(message["data"]))
-
-    task = asyncio.create_task(listen())
-    yield messages
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    async with listening(redis_client) as messages:
+        yield messages
 
 
 async def _two_sweeps(redis_url: str) -> None:
@@ -47,14 +33,6 @@ async def _two_sweeps(redis_url: str) -> None:
             await client.aclose()
 
 
-async def _settle(heard: list[dict[str, Any]], count: int) -> None:
-    for _ in range(100):  # bounded: 5 s
-        if len(heard) >= count:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)  # a duplicate would arrive by now
-
-
 async def test_a_lock_that_expires_is_announced_once(
     redis_client: Redis, redis_url: str, heard: list[dict[str, Any]]
 ) -> None:
@@ -64,7 +42,7 @@ async def test_a_lock_that_expires_is_announced_once(
     await asyncio.sleep(0.3)
     for _ in range(3):
         await _two_sweeps(redis_url)
-    await _settle(heard, 2)
+    await all_heard(redis_client, heard)
     assert [(m["e"], m.get("o"), int(m["f"])) for m in heard] == [
         ("lock.acquired", "ann", grant.fence),
         ("lock.expired", "ann", grant.fence),
@@ -83,7 +61,7 @@ async def test_a_released_lock_is_not_announced_as_expired(
     assert isinstance(grant, LockGrant) and await locks.release(session, grant.token)
     await asyncio.sleep(0.3)
     await _two_sweeps(redis_url)
-    await _settle(heard, 2)
+    await all_heard(redis_client, heard)
     assert [m["e"] for m in heard] == ["lock.acquired", "lock.released"]
     assert await redis_client.zscore(keys.locks_due(session), str(session)) is None
 
@@ -99,7 +77,7 @@ async def test_a_device_that_stops_beating_is_announced_once(
     await asyncio.sleep(0.3)
     for _ in range(3):
         await _two_sweeps(redis_url)
-    await _settle(heard, 3)
+    await all_heard(redis_client, heard)
     assert [(m["e"], m["d"], m.get("r")) for m in heard] == [
         ("presence.joined", "ipad", None),
         ("presence.joined", "phone", None),
