@@ -259,16 +259,12 @@ async def test_an_outage_is_logged_once_and_the_sweeper_logs_no_tracebacks(
         await asyncio.sleep(0.1)
 
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    # (The first failure's reason depends on which call meets the outage first: a pooled
+    # connection that breaks mid-command may time out before a new one is refused.)
     noisy = [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
-    assert noisy == [
-        (
-            "roboscope.redis",
-            "redis is unavailable (unreachable): presence, locks and fenced writes get 503 "
-            "until it answers again",
-        ),
-        (
-            "roboscope.limits",
-            "rate limits not enforced: redis is unavailable (unreachable), retry shortly "
-            "(logged once a minute)",
-        ),
-    ]
+    assert [name for name, _ in noisy] == ["roboscope.redis", "roboscope.limits"], noisy
+    assert noisy[0][1].startswith("redis is unavailable (")
+    assert noisy[0][1].endswith(
+        "): presence, locks and fenced writes get 503 until it answers again"
+    )
+    assert noisy[1][1].startswith("rate limits not enforced: redis is unavailable (")

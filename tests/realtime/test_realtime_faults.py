@@ -9,8 +9,6 @@ timeout or resets every connection; the state is then read on a direct connectio
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,12 +18,12 @@ from redis.asyncio import Redis
 
 from roboscope.realtime import keys
 from roboscope.realtime.connection import RedisUnavailable
-from roboscope.realtime.feed import channel
 from roboscope.realtime.locks import LockGrant, LockStore
 from roboscope.realtime.presence import PresenceBeat, PresenceStore
 from roboscope.realtime.sweeper import Sweeper
 
 from ..tcp_proxy import Fault
+from .channel import all_heard, listening
 from .proxied import Proxied, eventually, proxied
 
 __all__ = ["proxied"]  # the fixture
@@ -118,34 +116,8 @@ async def test_release_leave_and_force_release_are_one_call(proxied: Proxied, fa
 
 @pytest.fixture
 async def heard(proxied: Proxied) -> AsyncIterator[list[dict[str, Any]]]:
-    """The announcements on the live channel while the test runs."""
-    messages: list[dict[str, Any]] = []
-    pubsub = proxied.direct.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel(proxied.direct))
-
-    async def listen() -> None:
-        while True:
-            message = await pubsub.get_message(timeout=0.2)
-            if message is not None:
-                messages.append(json.loads(message["data"]))
-
-    task = asyncio.create_task(listen())
-    yield messages
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-
-async def _all_heard(client: Redis, heard: list[dict[str, Any]]) -> None:
-    """Until everything published so far has reached `heard`: Redis delivers a channel's
-    messages in the order it runs their PUBLISH, so a marker published now comes last."""
-    marker = {"e": "test.marker", "s": str(uuid4())}
-    await client.publish(channel(client), json.dumps(marker))
-
-    async def arrived() -> bool:
-        return marker in heard
-
-    await eventually(arrived, "the live channel did not deliver")
+    async with listening(proxied.direct) as messages:
+        yield messages
 
 
 @pytest.mark.parametrize("writes", range(5))
@@ -174,7 +146,7 @@ async def test_a_sweep_cut_short_anywhere_announces_each_expiry_once(
     await proxied.faulted(writes, fault, Sweeper(proxied.through).sweep())
     await Sweeper(proxied.direct).sweep()
     await Sweeper(proxied.direct).sweep()  # nothing left to announce
-    await _all_heard(proxied.direct, heard)
+    await all_heard(proxied.direct, heard)
     expiries = [(m["e"], m["s"]) for m in heard if m["e"] in ("lock.expired", "presence.left")]
     assert sorted(expiries) == [("lock.expired", str(locked)), ("presence.left", str(present))]
     assert await _due(proxied.direct, keys.locks_due(locked), locked) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from uuid import uuid4
 
 import pytest
@@ -69,13 +70,14 @@ async def test_an_outage_is_logged_once_with_counts(
         await locks.aclose()
 
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
-    assert [(r.name, r.getMessage()) for r in noisy] == [
-        (
-            "roboscope.redis",
-            "redis is unavailable (unreachable): presence, locks and fenced writes get 503 "
-            "until it answers again",
-        )
-    ]
+    assert [r.name for r in noisy] == ["roboscope.redis"], [r.getMessage() for r in noisy]
+    # (Its reason is the first failed call's: a pooled connection that breaks mid-command may
+    # time out before a new one is refused.)
+    assert re.fullmatch(
+        r"redis is unavailable \((unreachable|timed out)\): presence, locks and fenced "
+        r"writes get 503 until it answers again",
+        noisy[0].getMessage(),
+    )
     [end] = ended()
     assert end.levelno == logging.INFO
     assert end.failed_calls >= 2 * CALLS + 10  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -13,31 +12,17 @@ import pytest
 from redis.asyncio import Redis
 
 from roboscope.realtime import LockGrant, LockStore, PresenceStore, create_redis, keys
-from roboscope.realtime.feed import channel
 from roboscope.realtime.sweeper import Sweeper
 
 from ..waiting import until
+from .channel import all_heard, listening
 from .conftest import redis_time_past
 
 
 @pytest.fixture
 async def heard(redis_client: Redis) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every announcement on the live channel while the test runs."""
-    messages: list[dict[str, Any]] = []
-    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(channel(redis_client))
-
-    async def listen() -> None:
-        while True:
-            message = await pubsub.get_message(timeout=0.2)
-            if message is not None:
-                messages.append(json.loads(message["data"]))
-
-    task = asyncio.create_task(listen())
-    yield messages
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    async with listening(redis_client) as messages:
+        yield messages
 
 
 async def _two_sweeps(redis_url: str) -> None:
@@ -50,15 +35,6 @@ async def _two_sweeps(redis_url: str) -> None:
             await client.aclose()
 
 
-async def _settle(redis: Redis, heard: list[dict[str, Any]]) -> None:
-    """Until every announcement made so far has arrived: Redis delivers a channel's messages
-    in order, so they all come before a last message published now."""
-    last = {"last": uuid4().hex}
-    await redis.publish(channel(redis), json.dumps(last))
-    await until(lambda: last in heard)
-    heard.remove(last)
-
-
 async def test_a_lock_that_expires_is_announced_once(
     redis_client: Redis, redis_url: str, heard: list[dict[str, Any]]
 ) -> None:
@@ -68,7 +44,7 @@ async def test_a_lock_that_expires_is_announced_once(
     await until(lambda: redis_time_past(redis_client, grant.expires_at))
     for _ in range(3):
         await _two_sweeps(redis_url)
-    await _settle(redis_client, heard)
+    await all_heard(redis_client, heard)
     assert [(m["e"], m.get("o"), int(m["f"])) for m in heard] == [
         ("lock.acquired", "ann", grant.fence),
         ("lock.expired", "ann", grant.fence),
@@ -87,7 +63,7 @@ async def test_a_released_lock_is_not_announced_as_expired(
     assert isinstance(grant, LockGrant) and await locks.release(session, grant.token)
     await until(lambda: redis_time_past(redis_client, grant.expires_at))
     await _two_sweeps(redis_url)
-    await _settle(redis_client, heard)
+    await all_heard(redis_client, heard)
     assert [m["e"] for m in heard] == ["lock.acquired", "lock.released"]
     assert await redis_client.zscore(keys.locks_due(session), str(session)) is None
 
@@ -106,7 +82,7 @@ async def test_a_device_that_stops_beating_is_announced_once(
     await until(lambda: redis_time_past(redis_client, beats[0].expires_at))
     for _ in range(3):
         await _two_sweeps(redis_url)
-    await _settle(redis_client, heard)
+    await all_heard(redis_client, heard)
     assert [(m["e"], m["d"], m.get("r")) for m in heard] == [
         ("presence.joined", "ipad", None),
         ("presence.joined", "phone", None),

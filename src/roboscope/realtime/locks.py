@@ -101,8 +101,9 @@ def _check_ttl(ttl_ms: int) -> int:
     return int(ttl_ms)
 
 
-def sweep_keys(session_id: UUID) -> list[str]:
-    """KEYS of lock_sweep.lua (run by the sweeper)."""
+def grant_keys(session_id: UUID) -> list[str]:
+    """KEYS of the scripts that act on the current grant: extend, release, and the sweeper's
+    lock_sweep.lua."""
     return [keys.lock(session_id), keys.lock_announced(session_id), keys.locks_due(session_id)]
 
 
@@ -234,10 +235,7 @@ class LockStore:
         None when `token` does not hold the lock now (wrong token, released, or expired).
         """
         ttl_ms = _check_ttl(ttl_ms)
-        lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
-        reply = await self._extend(
-            keys=[*lock_keys, keys.locks_due(session_id)], args=[token, ttl_ms]
-        )
+        reply = await self._extend(keys=grant_keys(session_id), args=[token, ttl_ms])
         if reply is None:
             return None
         fence, now_ms, owner = cast(list[Any], reply)
@@ -245,8 +243,7 @@ class LockStore:
 
     async def release(self, session_id: UUID, token: str) -> bool:
         """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
-        lock_keys = [keys.lock(session_id), keys.lock_announced(session_id)]
-        released = await self._release(keys=[*lock_keys, keys.locks_due(session_id)], args=[token])
+        released = await self._release(keys=grant_keys(session_id), args=[token])
         return bool(released)
 
     async def force_release(self, session_id: UUID) -> int | None:

@@ -78,4 +78,4 @@ class Sweeper:
         await self._presence(keys=script_keys(session_id), args=[PRUNE_BATCH])
 
     async def _sweep_lock(self, session_id: UUID) -> None:
-        await self._lock(keys=locks.sweep_keys(session_id))
+        await self._lock(keys=locks.grant_keys(session_id))

@@ -13,7 +13,7 @@ from .auth import IDENTIFIED, install_log_redaction
 from .cors import Cors
 from .docs import install_docs
 from .errors import install_error_handlers
-from .limits import RATE_LIMIT
+from .limits import RATE_LIMIT, refund_drawn
 from .middleware import WRITE_METHODS, ApiMiddleware
 from .openapi import install_openapi, operation_id
 from .request_log import RequestLog
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
             "logs": settings.opentelemetry,
         },
     )
-    install_error_handlers(app)
+    install_error_handlers(app, on_unavailable=refund_drawn)
     install_log_redaction()
     app.add_middleware(
         ApiMiddleware,

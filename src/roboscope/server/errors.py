@@ -7,6 +7,7 @@ client's input, at most a few validation problems.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,7 +16,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from ..errors import RoboscopeError
+from ..errors import RoboscopeError, ServiceUnavailable
 
 log = logging.getLogger("roboscope")
 
@@ -102,8 +103,18 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
     return error_response(500, "internal_error", "unexpected server error", headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(
+    app: FastAPI, *, on_unavailable: Callable[[Request], Awaitable[None]]
+) -> None:
+    """`on_unavailable` runs before every 503 `service_unavailable` (the database or Redis
+    cannot serve this now) is answered: the rate limiter gives the request's budget back."""
+
+    async def unavailable(request: Request, error: Exception) -> Response:
+        await on_unavailable(request)
+        return await _domain_error(request, error)
+
     app.add_exception_handler(RoboscopeError, _domain_error)
+    app.add_exception_handler(ServiceUnavailable, unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -4,7 +4,7 @@ live-stream place a stream holds for as long as its response runs.
 `rate_limit` is one dependency, given once to every router with writes where the app mounts
 them (server/app.py): it sorts a request by method and route path, so no handler knows about
 it. The 429 itself is decided in one place, `services.limits.refused`. A request that drew
-on its budget and then fails with 503 gets it back (`RateLimits.refund`).
+on its budget and then fails with 503 gets it back (`refund_drawn`).
 Reads are never limited; presence writes draw on `heartbeats`, lock writes on `locks`, every
 other write on `writes` (services/limits.py).
 """
@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..errors import ServiceUnavailable
+from ..services.access import Identity
 from ..services.limits import Budget
 from ..services.stream_caps import StreamSlot
 from .auth import Caller
@@ -39,29 +39,29 @@ def budget_of(method: str, path: str) -> Budget | None:
     return "writes"
 
 
-async def rate_limit(request: Request, identity: Caller) -> AsyncIterator[None]:
-    """Draw the request from its caller's budget, or refuse it with 429 (`Retry-After`); give
-    it back when the request fails with 503 (a dependency with `yield` sees the handler's
-    exception)."""
+async def rate_limit(request: Request, identity: Caller) -> None:
+    """Draw the request from its caller's budget, or refuse it with 429 (`Retry-After`). What
+    it drew is noted on the request, for `refund_drawn` (a plain dependency: one with `yield`
+    would see the handler's 503 too, at a cost on every write)."""
     method = request.scope["method"]
-    state: AppState = request.app.state.roboscope
-    limits = state.rate_limits
-    budget = (
-        None if limits is None or method not in WRITE_METHODS else budget_of(method, _path(request))
-    )
-    if limits is None or budget is None or not await limits.take(identity, budget):
-        yield
+    if method not in WRITE_METHODS:
         return
-    try:
-        yield
-    except ServiceUnavailable:
-        await limits.refund(identity, budget)
-        raise
-
-
-def _path(request: Request) -> str:
+    state: AppState = request.app.state.roboscope
+    if state.rate_limits is None:
+        return
     path: str = getattr(request.scope.get("route"), "path", None) or request.scope["path"]
-    return path
+    budget = budget_of(method, path)
+    if budget is not None and await state.rate_limits.take(identity, budget):
+        request.state.rate_drawn = (identity, budget)
+
+
+async def refund_drawn(request: Request) -> None:
+    """Give back what `rate_limit` drew for this request, which failed with 503 (the edge's
+    503 handler calls it: server/app.py)."""
+    drawn: tuple[Identity, Budget] | None = getattr(request.state, "rate_drawn", None)
+    state: AppState = request.app.state.roboscope
+    if drawn is not None and state.rate_limits is not None:
+        await state.rate_limits.refund(*drawn)
 
 
 RATE_LIMIT = Depends(rate_limit)

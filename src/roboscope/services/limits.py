@@ -12,10 +12,10 @@ does not add its timeout to every write meanwhile. Heartbeats and lock operation
 themselves and get their own 503 right after.
 
 A request that drew on its budget and then failed with 503 (the database or Redis could not
-serve it: nothing was done, or it was undone) gets its request back (`refund`): a client
-told "not now" must not also have lost part of its budget. The take and the refund are
-separate script calls on the budget's own key, which is not a work session's key (in a
-Redis Cluster it lives in another slot), so they cannot be one script with the operation.
+serve it) gets its request back (`refund`): a client told "not now" retries after
+`Retry-After`, and must not pay twice for one request. The take and the refund are separate
+script calls on the budget's own key, which is not a work session's key (in a Redis Cluster
+it lives in another slot), so they cannot be one script with the operation.
 """
 
 from __future__ import annotations
