@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,17 @@ from roboscope.settings import Settings
 from .api.contract import OpenApiConformance
 
 IOS_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A run stopped with SIGTERM (CI cancelling a job, a closed terminal) ends as after
+    Ctrl-C: pytest tears the fixtures down, so the embedded Redis and the server processes
+    they started are stopped instead of left running."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def require_service(variable: str, what: str) -> str:
