@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,6 +43,17 @@ def pytest_configure(config: pytest.Config) -> None:
             isolate(worker)
         except (ValueError, OSError, SQLAlchemyError) as error:
             raise pytest.UsageError(f"worker {worker}: {error}") from error
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A run stopped with SIGTERM (CI cancelling a job, a closed terminal) ends as after
+    Ctrl-C: pytest tears the fixtures down, so the embedded Redis and the server processes
+    they started are stopped instead of left running."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def require_service(variable: str, what: str) -> str:

@@ -1,32 +1,75 @@
-"""The `roboscope` command: serve, migrate, and talk to a server.
+"""The `roboscope` command: serve, migrate, manage tokens, and talk to a server.
 
-Server commands live in `cli_server.py` (their heavy imports inside the commands), client
-commands in `cli_client.py`; this module assembles them under one entry point and owns what
-is global: `--url`, `--version`, and how errors end the process (one line on stderr; exit 2
-for usage errors, the command's own status otherwise).
+This module owns what is global: the options every command takes before or after its name
+(`cli_globals.py`), `--version`, and how errors end the process (one line on stderr; exit 2
+for usage errors, the command's own status otherwise). The commands themselves are loaded
+when they are run (a table below names their modules), so `roboscope --version` imports
+nothing else and a client command never imports the server, the database layer or Alembic.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Annotated, Any
 
 import typer
 
-# Typer vendors click (typer._click) and exports only part of it; the exception classes
-# used below are not re-exported, so they come from there.
-from typer._click import exceptions as errors
+# Typer vendors click (typer._click) and exports only part of it; the classes used below
+# are not re-exported, so they come from there.
+from typer._click.core import Command, Context, Parameter
+from typer._click.exceptions import (
+    BadParameter,
+    ClickException,
+    MissingParameter,
+    NoArgsIsHelpError,
+    UsageError,
+)
 from typer.core import TyperGroup, TyperOption
+from typer.models import CommandInfo
 
-from .cli_client import register
-from .cli_server import db_app, serve, tokens_app
-from .client._base import sdk_version
+from . import __version__
+from .cli_globals import CLIENT, ENV_FILE, JSON, parameters, with_options
 
 
-def usage_line(error: errors.UsageError) -> str:
+@dataclass(frozen=True, slots=True)
+class Lazy:
+    """A command (or group) loaded on first use: `module.attribute`, a Typer app."""
+
+    module: str
+    attribute: str
+    uses: frozenset[str]
+    """The global options its commands take."""
+    silent: frozenset[str] = frozenset()
+    """Its commands that print nothing to format: no `--json`."""
+
+
+_DB = frozenset({ENV_FILE})
+COMMANDS: dict[str, Lazy] = {
+    "serve": Lazy("roboscope.cli_server", "serve_app", _DB),
+    "db": Lazy("roboscope.cli_database", "db_app", _DB),
+    "tokens": Lazy("roboscope.cli_server", "tokens_app", _DB | {JSON}, frozenset({"revoke"})),
+    "health": Lazy("roboscope.cli_client", "health_app", CLIENT),
+    "spaces": Lazy("roboscope.cli_client", "spaces_app", CLIENT, frozenset({"delete"})),
+    "sessions": Lazy("roboscope.cli_client", "sessions_app", CLIENT, frozenset({"delete"})),
+    "markers": Lazy("roboscope.cli_client", "markers_app", CLIENT, frozenset({"delete"})),
+    "details": Lazy("roboscope.cli_client", "details_app", CLIENT, frozenset({"delete"})),
+    "anchors": Lazy("roboscope.cli_client", "anchors_app", CLIENT, frozenset({"delete"})),
+    "laser-guide": Lazy("roboscope.cli_client", "guide_app", CLIENT, frozenset({"delete"})),
+    "reference-sets": Lazy("roboscope.cli_client", "sets_app", CLIENT, frozenset({"delete"})),
+    "presence": Lazy("roboscope.cli_client", "presence_app", CLIENT),
+    "lock": Lazy("roboscope.cli_client", "lock_app", CLIENT),
+    "watch": Lazy("roboscope.cli_client", "watch_app", CLIENT),
+    "whoami": Lazy("roboscope.cli_client", "whoami_app", CLIENT),
+}
+
+
+def usage_line(error: UsageError) -> str:
     """A usage error as one line that names the option or argument at fault."""
-    if isinstance(error, errors.BadParameter):
+    if isinstance(error, BadParameter):
         message = error.message.removeprefix("Value error, ")  # pydantic's wording
         hint = error.param_hint
         if hint is None and error.param is not None:
@@ -37,15 +80,50 @@ def usage_line(error: errors.UsageError) -> str:
                 hint = param.metavar or (param.name or "").upper()
         if not isinstance(hint, str) and hint is not None:
             hint = " / ".join(hint)
-        if isinstance(error, errors.MissingParameter):
+        if isinstance(error, MissingParameter):
             return f"{hint}: required" if hint else error.format_message()
         return f"{hint}: {message}" if hint else message
     command = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
     return error.format_message() + command
 
 
+_ADOPTED = "__roboscope_adopted__"
+
+
+def _adopt(app: typer.Typer, entry: Lazy) -> None:
+    """Give each command of a Typer app the global options it uses (once per app)."""
+    for info in app.registered_commands:
+        _adopt_command(info, entry)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _adopt(group.typer_instance, entry)
+
+
+def _adopt_command(info: CommandInfo, entry: Lazy) -> None:
+    if info.callback is None or getattr(info.callback, _ADOPTED, False):
+        return
+    name = info.name or info.callback.__name__
+    uses = entry.uses - {JSON} if name in entry.silent else entry.uses
+    info.callback = with_options(info.callback, uses)
+    setattr(info.callback, _ADOPTED, True)
+
+
 class Roboscope(TyperGroup):
-    """The root group: errors end the process the same way everywhere."""
+    """The root group: commands loaded on first use, and errors that end the process the
+    same way everywhere."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            entry = COMMANDS[cmd_name]
+            app = getattr(import_module(entry.module), entry.attribute)
+            _adopt(app, entry)
+            loaded = typer.main.get_command(app)
+            loaded.name = cmd_name
+            self.commands[cmd_name] = loaded
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,
@@ -66,16 +144,16 @@ class Roboscope(TyperGroup):
                 windows_expand_args=windows_expand_args,
                 **extra,
             )
-        except errors.NoArgsIsHelpError as error:
+        except NoArgsIsHelpError as error:
             # The help was shown already (rich prints it while the error is made).
             message = error.format_message()
             if message:
                 typer.echo(message)
             code = 2
-        except errors.UsageError as error:
+        except UsageError as error:
             typer.echo(f"error: {usage_line(error)}", err=True)
             code = 2
-        except errors.ClickException as error:
+        except ClickException as error:
             typer.echo(f"error: {error.format_message()}", err=True)
             code = error.exit_code
         except typer.Abort:
@@ -88,9 +166,9 @@ class Roboscope(TyperGroup):
         return code
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"roboscope {sdk_version()}")
+def _print_version(ctx: Context, _param: Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        typer.echo(f"roboscope {__version__}")
         raise typer.Exit()
 
 
@@ -99,40 +177,31 @@ app = typer.Typer(
     help="Roboscope API server and tools.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
-@app.callback()
-def main(
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url",
-            envvar="ROBOSCOPE_URL",
-            help="Server URL for the client commands ('/api/v1' is appended).",
-            show_default="http://127.0.0.1:8080",
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            envvar="ROBOSCOPE_TOKEN",
-            help="API token for the client commands, when the server requires one.",
-            show_default=False,
-        ),
-    ] = None,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
+def main(**_options: Any) -> None:
     """Roboscope API server and tools."""
 
 
-app.command()(serve)
-app.add_typer(db_app, name="db")
-app.add_typer(tokens_app, name="tokens")
-register(app)
+main.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        *parameters(frozenset({*CLIENT, ENV_FILE}), root=True),
+        inspect.Parameter(
+            "version",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[
+                bool,
+                typer.Option(
+                    "--version",
+                    callback=_print_version,
+                    is_eager=True,
+                    help="Print the version and exit.",
+                ),
+            ],
+        ),
+    ]
+)
+app.callback()(main)

@@ -1,17 +1,17 @@
-"""Client commands over the blocking SDK: `roboscope spaces|sessions|markers|details|anchors|
-laser-guide|reference-sets|presence|lock|health`.
+"""Client commands over the blocking SDK: `roboscope health|whoami|spaces|sessions|markers|
+details|anchors|laser-guide|reference-sets|presence|lock|watch`.
 
-- Lists print a table; `--json` prints the wire JSON instead (a bare array, or the presence
-  object), for scripts. Single objects always print as the wire JSON (pretty), so `jq`
-  reads them; `--json` is accepted there too and changes nothing.
+- Output is for people by default: lists are tables, a single object is `field  value`
+  lines. `--json` (before or after the command) prints the wire JSON instead, for scripts.
+  List commands show at most `--limit` rows (100 by default; `--all` for every one), with a
+  note on stderr when more were left.
 - Input the CLI can refuse before sending (a point with NaN, an empty key or user id, a file
   that is not JSON) is a usage error: one line `error: --p1: …` naming the option, exit 2.
 - Every failure after sending exits 1 with one line on stderr: an error answer, an
   unreachable server, a lock that was not acquired, extended or released, an unhealthy
   health report.
-- The server is `--url` (here or before the command) or `ROBOSCOPE_URL`; `server_url` is the
-  one place that resolves it. An API token (for ROBOSCOPE_AUTH=required) is `--token`
-  before the command, or `ROBOSCOPE_TOKEN`.
+- The server (`--url`, ROBOSCOPE_URL) and the API token (`--token`, ROBOSCOPE_TOKEN) are
+  global options: `cli_globals.current()` is the one place that resolves them.
 
 This module imports the SDK only (httpx, pydantic, typer): never the server, the database
 layer, Redis or Alembic.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,13 +31,15 @@ from uuid import UUID
 
 import typer
 from pydantic import BaseModel, ValidationError
-from typer._click.globals import get_current_context
 
+from . import cli_globals
+from .cli_globals import TYPER
+from .cli_output import as_json, cell, print_json, print_object, print_table
 from .client import (
-    DEFAULT_URL,
     Client,
     ClientError,
     Event,
+    Page,
     ReloadRequired,
     Unauthorized,
     Unavailable,
@@ -115,18 +117,19 @@ def nonempty(text: str) -> str:
 
 # Options and arguments shared by several commands.
 
-Url = Annotated[
-    str | None,
+DEFAULT_LIMIT = 100
+
+ListLimit = Annotated[
+    int | None,
     typer.Option(
-        "--url",
-        help="Server URL ('/api/v1' is appended); default: the --url before the command, "
-        "else ROBOSCOPE_URL, else http://127.0.0.1:8080.",
+        "--limit",
+        min=1,
+        help=f"Show at most this many (default {DEFAULT_LIMIT}; a note on stderr says when "
+        "more were left).",
         show_default=False,
     ),
 ]
-Json = Annotated[
-    bool, typer.Option("--json", help="Print the wire JSON (objects always are JSON).")
-]
+ListAll = Annotated[bool, typer.Option("--all", help="Show every one, however many.")]
 LockToken = Annotated[
     str | None,
     typer.Option("--lock-token", help="Send as X-Lock-Token: the write needs the session's lock."),
@@ -190,26 +193,10 @@ FIELD_OPTIONS = {
 """Wire fields whose CLI option is not `--` plus the field name with `-` for `_`."""
 
 
-def server_url(given: str | None) -> str:
-    """The one place the server is chosen: this command's `--url`, else the `--url` before
-    the command (which also reads ROBOSCOPE_URL), else the default."""
-    if given:
-        return given
-    context = get_current_context(silent=True)
-    before = context.find_root().params.get("url") if context is not None else None
-    return before or DEFAULT_URL
-
-
-def server_token() -> str | None:
-    """The API token given before the command (`--token`, which also reads ROBOSCOPE_TOKEN)."""
-    context = get_current_context(silent=True)
-    token = context.find_root().params.get("token") if context is not None else None
-    return str(token) if token else None
-
-
-def connect(url: str | None) -> Client:
+def connect() -> Client:
     """The SDK client for a command: the chosen server, with the API token if one is given."""
-    return Client(server_url(url), token=server_token())
+    options = cli_globals.current()
+    return Client(options.url, token=options.token)
 
 
 def refuse(error: ValidationError, hint: str | None = None) -> NoReturn:
@@ -243,11 +230,11 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def call(url: str | None, action: Callable[[Client], T]) -> T:
+def call(action: Callable[[Client], T]) -> T:
     """Run one SDK action: an SDK error is one line on stderr and exit 1; input the SDK
     refused before sending is a usage error (exit 2)."""
     try:
-        with connect(url) as client:
+        with connect() as client:
             return action(client)
     except Unauthorized as error:
         fail(f"{error} (give an API token: --token or ROBOSCOPE_TOKEN)")
@@ -259,65 +246,60 @@ def call(url: str | None, action: Callable[[Client], T]) -> T:
         raise typer.BadParameter(str(error)) from None
 
 
-def as_json(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [as_json(item) for item in value]
-    return value
+def show(action: Callable[[Client], BaseModel]) -> None:
+    """Print one object: `field  value` lines, or its wire JSON with --json."""
+    answer = call(action)
+    if cli_globals.current().json:
+        print_json(answer)
+    else:
+        print_object(answer)
 
 
-def print_json(value: Any) -> None:
-    typer.echo(json.dumps(as_json(value), indent=2, ensure_ascii=False))
+PAGE_SIZE = 1000
+
+Pager = Callable[[Client, int, "str | None"], Page[M]]
 
 
-def show(url: str | None, action: Callable[[Client], Any]) -> None:
-    print_json(call(url, action))
+def listed(
+    action: Callable[[Client], Sequence[M]] | None,
+    pager: Pager[M] | None,
+    limit: int | None,
+    every: bool,
+) -> list[M]:
+    """The items a list command shows: at most `limit` (default `DEFAULT_LIMIT`) or all
+    with `every`, page by page from a paged list (`pager`), else cut from the whole list;
+    a note on stderr when more were left."""
+    if every and limit is not None:
+        raise typer.BadParameter("give --limit or --all, not both", param_hint="--all")
+    cap = None if every else (limit or DEFAULT_LIMIT)
 
+    def gather(client: Client) -> tuple[list[M], bool]:
+        if pager is None:
+            assert action is not None
+            whole = list(action(client))
+            return (whole, False) if cap is None else (whole[:cap], len(whole) > cap)
+        items: list[M] = []
+        cursor = None
+        while True:
+            size = PAGE_SIZE if cap is None else min(PAGE_SIZE, cap - len(items))
+            page = pager(client, size, cursor)
+            items += page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return items, False
+            if cap is not None and len(items) >= cap:
+                return items[:cap], True
 
-def cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, list) and all(isinstance(v, int | float) for v in value):
-        return ",".join(f"{v:g}" for v in value)
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Aligned columns without borders (rich measures wide characters); never wrapped, so
-    every row stays one line for grep and awk. Markup in values is printed verbatim."""
-    from rich.console import Console  # only when a table is printed
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in headers:
-        table.add_column(header, no_wrap=True, overflow="ignore")
-    for row in rows:
-        table.add_row(*(Text(cell(value)) for value in row))
-    console = Console(
-        file=sys.stdout, width=100_000, soft_wrap=True, markup=False, emoji=False, highlight=False
-    )
-    with console.capture() as captured:
-        console.print(table)
-    typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+    items, more = call(gather)
+    if more:
+        typer.echo(f"showing the first {cap}: --limit N or --all for more", err=True)
+    return items
 
 
 def show_list(
-    url: str | None,
-    action: Callable[[Client], Sequence[M]],
-    json_out: bool,
-    headers: Sequence[str],
-    row: Callable[[M], Sequence[Any]],
+    items: Sequence[M], headers: Sequence[str], row: Callable[[M], Sequence[Any]]
 ) -> None:
-    items = call(url, action)
-    if json_out:
+    if cli_globals.current().json:
         print_json(list(items))
     else:
         print_table(headers, [row(item) for item in items])
@@ -343,7 +325,9 @@ def _object(value: JsonObject | None) -> dict[str, Any] | None:
 
 # spaces
 
-spaces_app = typer.Typer(help="Spaces: the physical places markers live in.", no_args_is_help=True)
+spaces_app = typer.Typer(
+    **TYPER, help="Spaces: the physical places markers live in.", no_args_is_help=True
+)
 
 SPACE_COLUMNS = ("ID", "KEY", "NAME", "ACTIVE", "UPDATED")
 
@@ -360,18 +344,20 @@ UrlOption = Annotated[
 @spaces_app.command("list")
 def spaces_list(
     key: Annotated[str | None, typer.Option(help="Only the space with this key.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include inactive spaces.")] = False,
-    json_out: Json = False,
-    url: Url = None,
+    include_inactive: Annotated[
+        bool, typer.Option("--include-inactive", help="Include inactive spaces.")
+    ] = False,
+    limit: ListLimit = None,
+    every: ListAll = False,
 ) -> None:
-    """List spaces (active ones unless --all)."""
-    show_list(
-        url,
-        lambda c: c.list_spaces(key=key, include_inactive=all_),
-        json_out,
-        SPACE_COLUMNS,
-        space_row,
-    )
+    """List spaces (active ones unless --include-inactive)."""
+
+    def pages(c: Client, size: int, cursor: str | None) -> Page[Space]:
+        return c.list_spaces_page(
+            key=key, include_inactive=include_inactive, limit=size, cursor=cursor
+        )
+
+    show_list(listed(None, pages, limit, every), SPACE_COLUMNS, space_row)
 
 
 @spaces_app.command("create")
@@ -385,8 +371,6 @@ def spaces_create(
     preview_url: UrlOption = None,
     scan_url: UrlOption = None,
     ml_model_url: UrlOption = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Create a space; a key that exists already fails (409)."""
     body = build(
@@ -401,13 +385,13 @@ def spaces_create(
         scan_url=scan_url,
         ml_model_url=ml_model_url,
     )
-    show(url, lambda c: c.create_space(body))
+    show(lambda c: c.create_space(body))
 
 
 @spaces_app.command("get")
-def spaces_get(space_id: SpaceId, json_out: Json = False, url: Url = None) -> None:
+def spaces_get(space_id: SpaceId) -> None:
     """Show one space."""
-    show(url, lambda c: c.get_space(space_id))
+    show(lambda c: c.get_space(space_id))
 
 
 @spaces_app.command("update")
@@ -426,8 +410,6 @@ def spaces_update(
         bool | None,
         typer.Option("--active/--inactive", help="Show or hide it in lists.", show_default=False),
     ] = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Change the options given; the others stay."""
     # A URL given as '' is sent as null, which clears it (the wire type says so).
@@ -444,18 +426,18 @@ def spaces_update(
         scan_url=scan_url,
         ml_model_url=ml_model_url,
     )
-    show(url, lambda c: c.update_space(space_id, body))
+    show(lambda c: c.update_space(space_id, body))
 
 
 @spaces_app.command("delete")
-def spaces_delete(space_id: SpaceId, url: Url = None) -> None:
+def spaces_delete(space_id: SpaceId) -> None:
     """Delete the space with its work sessions and everything in them."""
-    call(url, lambda c: c.delete_space(space_id))
+    call(lambda c: c.delete_space(space_id))
 
 
 # work sessions
 
-sessions_app = typer.Typer(help="Work sessions: one job in a space.", no_args_is_help=True)
+sessions_app = typer.Typer(**TYPER, help="Work sessions: one job in a space.", no_args_is_help=True)
 
 SESSION_COLUMNS = ("ID", "SPACE", "TYPE", "STATUS", "VERSION", "UPDATED")
 
@@ -478,17 +460,17 @@ def sessions_list(
     session_type: Annotated[
         SessionType | None, typer.Option("--type", help="Only this type.")
     ] = None,
-    json_out: Json = False,
-    url: Url = None,
+    limit: ListLimit = None,
+    every: ListAll = False,
 ) -> None:
     """List work sessions."""
-    show_list(
-        url,
-        lambda c: c.list_work_sessions(space_id=space, status=status, session_type=session_type),
-        json_out,
-        SESSION_COLUMNS,
-        session_row,
-    )
+
+    def pages(c: Client, size: int, cursor: str | None) -> Page[WorkSession]:
+        return c.list_work_sessions_page(
+            space_id=space, status=status, session_type=session_type, limit=size, cursor=cursor
+        )
+
+    show_list(listed(None, pages, limit, every), SESSION_COLUMNS, session_row)
 
 
 @sessions_app.command("create")
@@ -501,8 +483,6 @@ def sessions_create(
         WorkSessionStatus.draft
     ),
     meta: Meta = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Create a work session in a space (version 0)."""
     body = build(
@@ -512,13 +492,13 @@ def sessions_create(
         status=status,
         meta=_object(meta),
     )
-    show(url, lambda c: c.create_work_session(body))
+    show(lambda c: c.create_work_session(body))
 
 
 @sessions_app.command("get")
-def sessions_get(session_id: SessionId, json_out: Json = False, url: Url = None) -> None:
+def sessions_get(session_id: SessionId) -> None:
     """Show one work session."""
-    show(url, lambda c: c.get_work_session(session_id))
+    show(lambda c: c.get_work_session(session_id))
 
 
 @sessions_app.command("update")
@@ -530,8 +510,6 @@ def sessions_update(
     meta: Meta = None,
     version: Version = None,
     lock_token: LockToken = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Change the options given; with --version a stale version fails (409), without it the
     change is applied to the current version, retried on conflict."""
@@ -544,10 +522,9 @@ def sessions_update(
         version=version,
     )
     if version is not None:
-        show(url, lambda c: c.update_work_session(session_id, body, lock_token=lock_token))
+        show(lambda c: c.update_work_session(session_id, body, lock_token=lock_token))
     else:
         show(
-            url,
             lambda c: c.update_work_session_with_retry(
                 session_id, lambda _: body, lock_token=lock_token
             ),
@@ -555,14 +532,16 @@ def sessions_update(
 
 
 @sessions_app.command("delete")
-def sessions_delete(session_id: SessionId, lock_token: LockToken = None, url: Url = None) -> None:
+def sessions_delete(session_id: SessionId, lock_token: LockToken = None) -> None:
     """Delete the session with its markers, their details, and its anchors."""
-    call(url, lambda c: c.delete_work_session(session_id, lock_token=lock_token))
+    call(lambda c: c.delete_work_session(session_id, lock_token=lock_token))
 
 
 # markers
 
-markers_app = typer.Typer(help="AR markers: four corners in a work session.", no_args_is_help=True)
+markers_app = typer.Typer(
+    **TYPER, help="AR markers: four corners in a work session.", no_args_is_help=True
+)
 
 MARKER_COLUMNS = ("ID", "LABEL", "VERSION", "P1", "P2", "P3", "P4", "DETAILS")
 
@@ -583,13 +562,15 @@ def marker_row(marker: Marker) -> Sequence[Any]:
 @markers_app.command("list")
 def markers_list(
     session: Annotated[UUID | None, typer.Option(help="Only this work session's markers.")] = None,
-    json_out: Json = False,
-    url: Url = None,
+    limit: ListLimit = None,
+    every: ListAll = False,
 ) -> None:
     """List markers."""
-    show_list(
-        url, lambda c: c.list_markers(work_session_id=session), json_out, MARKER_COLUMNS, marker_row
-    )
+
+    def pages(c: Client, size: int, cursor: str | None) -> Page[Marker]:
+        return c.list_markers_page(work_session_id=session, limit=size, cursor=cursor)
+
+    show_list(listed(None, pages, limit, every), MARKER_COLUMNS, marker_row)
 
 
 @markers_app.command("create")
@@ -604,8 +585,6 @@ def markers_create(
     meta: Meta = None,
     custom_props: CustomProps = None,
     lock_token: LockToken = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Create one marker."""
     body = build(
@@ -617,7 +596,7 @@ def markers_create(
         meta=_object(meta),
         custom_props=_object(custom_props),
     )
-    show(url, lambda c: c.create_marker(body, lock_token=lock_token))
+    show(lambda c: c.create_marker(body, lock_token=lock_token))
 
 
 @markers_app.command("bulk")
@@ -628,8 +607,6 @@ def markers_bulk(
         typer.Option(help="Work session for the markers in the file that name none."),
     ] = None,
     lock_token: LockToken = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Create many markers from a JSON file: a list of markers (or {"markers": [...]}), each
     as in `POST /markers`. All are created or none; they are listed in the file's order."""
@@ -644,18 +621,16 @@ def markers_bulk(
         ]
     body = build(MarkerBulkCreate, hint="FILE", markers=items)
     show_list(
-        url,
-        lambda c: c.create_markers(body.markers, lock_token=lock_token),
-        json_out,
+        call(lambda c: c.create_markers(body.markers, lock_token=lock_token)),
         MARKER_COLUMNS,
         marker_row,
     )
 
 
 @markers_app.command("get")
-def markers_get(marker_id: MarkerId, json_out: Json = False, url: Url = None) -> None:
+def markers_get(marker_id: MarkerId) -> None:
     """Show one marker."""
-    show(url, lambda c: c.get_marker(marker_id))
+    show(lambda c: c.get_marker(marker_id))
 
 
 @markers_app.command("update")
@@ -671,8 +646,6 @@ def markers_update(
     custom_props: CustomProps = None,
     version: Version = None,
     lock_token: LockToken = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Change the options given; with --version a stale version fails (409), without it the
     change is applied to the current version, retried on conflict."""
@@ -686,50 +659,51 @@ def markers_update(
         version=version,
     )
     if version is not None:
-        show(url, lambda c: c.update_marker(marker_id, body, lock_token=lock_token))
+        show(lambda c: c.update_marker(marker_id, body, lock_token=lock_token))
     else:
         show(
-            url,
             lambda c: c.update_marker_with_retry(marker_id, lambda _: body, lock_token=lock_token),
         )
 
 
 @markers_app.command("delete")
-def markers_delete(marker_id: MarkerId, lock_token: LockToken = None, url: Url = None) -> None:
+def markers_delete(marker_id: MarkerId, lock_token: LockToken = None) -> None:
     """Delete a marker (and its details)."""
-    call(url, lambda c: c.delete_marker(marker_id, lock_token=lock_token))
+    call(lambda c: c.delete_marker(marker_id, lock_token=lock_token))
 
 
 # marker details
 
 details_app = typer.Typer(
-    help="Marker details: a marker's footprint in its session's frame.", no_args_is_help=True
+    **TYPER,
+    help="Marker details: a marker's footprint in its session's frame.",
+    no_args_is_help=True,
 )
 
 
 @details_app.command("get")
-def details_get(marker_id: MarkerId, json_out: Json = False, url: Url = None) -> None:
+def details_get(marker_id: MarkerId) -> None:
     """Show a marker's details (404 until calculated or stored)."""
-    show(url, lambda c: c.get_marker_details(marker_id))
+    show(lambda c: c.get_marker_details(marker_id))
 
 
 @details_app.command("calculate")
-def details_calculate(marker_id: MarkerId, json_out: Json = False, url: Url = None) -> None:
+def details_calculate(marker_id: MarkerId) -> None:
     """Calculate (or recalculate) a marker's details from its corners."""
-    show(url, lambda c: c.calculate_marker_details(marker_id))
+    show(lambda c: c.calculate_marker_details(marker_id))
 
 
 @details_app.command("put")
-def details_put(marker_id: MarkerId, file: File, json_out: Json = False, url: Url = None) -> None:
+def details_put(marker_id: MarkerId, file: File) -> None:
     """Store details as given in a JSON file (the body of `PUT /markers/{id}/details`)."""
     body = build(MarkerDetailsPut, hint="FILE", **_file_object(file))
-    show(url, lambda c: c.put_marker_details(marker_id, body))
+    show(lambda c: c.put_marker_details(marker_id, body))
 
 
 @details_app.command("delete")
-def details_delete(marker_id: MarkerId, url: Url = None) -> None:
+def details_delete(marker_id: MarkerId) -> None:
     """Delete a marker's details."""
-    call(url, lambda c: c.delete_marker_details(marker_id))
+    call(lambda c: c.delete_marker_details(marker_id))
 
 
 def _file_object(file: str) -> dict[str, Any]:
@@ -742,7 +716,9 @@ def _file_object(file: str) -> dict[str, Any]:
 # anchors
 
 anchors_app = typer.Typer(
-    help="Anchors: a world position per (work session, run, local z).", no_args_is_help=True
+    **TYPER,
+    help="Anchors: a world position per (work session, run, local z).",
+    no_args_is_help=True,
 )
 
 ANCHOR_COLUMNS = ("ID", "SESSION", "RUN", "LOCAL Z", "POSITION", "UPDATED")
@@ -762,13 +738,12 @@ def anchor_row(anchor: Anchor) -> Sequence[Any]:
 @anchors_app.command("list")
 def anchors_list(
     session: Annotated[UUID | None, typer.Option(help="Only this work session's anchors.")] = None,
-    json_out: Json = False,
-    url: Url = None,
+    limit: ListLimit = None,
+    every: ListAll = False,
 ) -> None:
     """List anchors."""
-    show_list(
-        url, lambda c: c.list_anchors(session_id=session), json_out, ANCHOR_COLUMNS, anchor_row
-    )
+    found = listed(lambda c: c.list_anchors(session_id=session), None, limit, every)
+    show_list(found, ANCHOR_COLUMNS, anchor_row)
 
 
 @anchors_app.command("upsert")
@@ -777,8 +752,6 @@ def anchors_upsert(
     run: Annotated[int, typer.Option(help="The run number.", show_default=False)],
     local_z: Annotated[float, typer.Option(help="The local z (matched exactly).")],
     position: Annotated[Xyz, point("World position.")],
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Create the anchor of (session, run, local z), or move it if it exists."""
     body = build(
@@ -788,64 +761,64 @@ def anchors_upsert(
         local_z=local_z,
         world_position=position.values,
     )
-    show(url, lambda c: c.upsert_anchor(body))
+    show(lambda c: c.upsert_anchor(body))
 
 
 @anchors_app.command("get")
-def anchors_get(anchor_id: AnchorId, json_out: Json = False, url: Url = None) -> None:
+def anchors_get(anchor_id: AnchorId) -> None:
     """Show one anchor."""
-    show(url, lambda c: c.get_anchor(anchor_id))
+    show(lambda c: c.get_anchor(anchor_id))
 
 
 @anchors_app.command("update")
 def anchors_update(
     anchor_id: AnchorId,
     position: Annotated[Xyz, point("New world position.")],
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Move an anchor."""
     body = build(AnchorUpdate, world_position=position.values)
-    show(url, lambda c: c.update_anchor(anchor_id, body))
+    show(lambda c: c.update_anchor(anchor_id, body))
 
 
 @anchors_app.command("delete")
-def anchors_delete(anchor_id: AnchorId, url: Url = None) -> None:
+def anchors_delete(anchor_id: AnchorId) -> None:
     """Delete an anchor."""
-    call(url, lambda c: c.delete_anchor(anchor_id))
+    call(lambda c: c.delete_anchor(anchor_id))
 
 
 # laser guides
 
 guide_app = typer.Typer(
-    help="Laser guides: one grid of guide lines per space.", no_args_is_help=True
+    **TYPER, help="Laser guides: one grid of guide lines per space.", no_args_is_help=True
 )
 
 
 @guide_app.command("get")
-def guide_get(space_id: SpaceId, json_out: Json = False, url: Url = None) -> None:
+def guide_get(space_id: SpaceId) -> None:
     """Show a space's laser guide (404 when it has none)."""
-    show(url, lambda c: c.get_laser_guide(space_id))
+    show(lambda c: c.get_laser_guide(space_id))
 
 
 @guide_app.command("put")
-def guide_put(space_id: SpaceId, file: File, json_out: Json = False, url: Url = None) -> None:
+def guide_put(space_id: SpaceId, file: File) -> None:
     """Store a space's laser guide from a JSON file: {"grid": [{"x", "z",
     "segment_length"}, ...], "meta": {...}}."""
     body = build(LaserGuidePut, hint="FILE", **_file_object(file))
-    show(url, lambda c: c.put_laser_guide(space_id, body))
+    show(lambda c: c.put_laser_guide(space_id, body))
 
 
 @guide_app.command("delete")
-def guide_delete(space_id: SpaceId, url: Url = None) -> None:
+def guide_delete(space_id: SpaceId) -> None:
     """Delete a space's laser guide."""
-    call(url, lambda c: c.delete_laser_guide(space_id))
+    call(lambda c: c.delete_laser_guide(space_id))
 
 
 # reference sets
 
 sets_app = typer.Typer(
-    help="Reference sets: named sets of reference markers in a space.", no_args_is_help=True
+    **TYPER,
+    help="Reference sets: named sets of reference markers in a space.",
+    no_args_is_help=True,
 )
 
 SET_COLUMNS = ("ID", "NAME", "MARKERS", "VERSION", "UPDATED")
@@ -876,9 +849,10 @@ def _markers_file(markers: str | None) -> Any:
 
 
 @sets_app.command("list")
-def sets_list(space_id: SpaceId, json_out: Json = False, url: Url = None) -> None:
+def sets_list(space_id: SpaceId, limit: ListLimit = None, every: ListAll = False) -> None:
     """List a space's reference sets."""
-    show_list(url, lambda c: c.list_reference_sets(space_id), json_out, SET_COLUMNS, set_row)
+    found = listed(lambda c: c.list_reference_sets(space_id), None, limit, every)
+    show_list(found, SET_COLUMNS, set_row)
 
 
 @sets_app.command("create")
@@ -887,20 +861,18 @@ def sets_create(
     name: Annotated[str, typer.Option(help="The set's name.", show_default=False)],
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
     markers: Markers = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Create a reference set in a space."""
     body = build(
         ReferenceSetCreate, name=name, description=description, markers=_markers_file(markers)
     )
-    show(url, lambda c: c.create_reference_set(space_id, body))
+    show(lambda c: c.create_reference_set(space_id, body))
 
 
 @sets_app.command("get")
-def sets_get(set_id: SetId, json_out: Json = False, url: Url = None) -> None:
+def sets_get(set_id: SetId) -> None:
     """Show one reference set with its markers."""
-    show(url, lambda c: c.get_reference_set(set_id))
+    show(lambda c: c.get_reference_set(set_id))
 
 
 @sets_app.command("update")
@@ -912,8 +884,6 @@ def sets_update(
     version: Annotated[
         int | None, typer.Option(help="Expected current version: a stale one fails (409).")
     ] = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Change the options given; --markers replaces the whole list."""
     body = build(
@@ -923,18 +893,18 @@ def sets_update(
         markers=_markers_file(markers),
         version=version,
     )
-    show(url, lambda c: c.update_reference_set(set_id, body))
+    show(lambda c: c.update_reference_set(set_id, body))
 
 
 @sets_app.command("delete")
-def sets_delete(set_id: SetId, url: Url = None) -> None:
+def sets_delete(set_id: SetId) -> None:
     """Delete a reference set."""
-    call(url, lambda c: c.delete_reference_set(set_id))
+    call(lambda c: c.delete_reference_set(set_id))
 
 
 # presence
 
-presence_app = typer.Typer(help="Who is in a work session.", no_args_is_help=True)
+presence_app = typer.Typer(**TYPER, help="Who is in a work session.", no_args_is_help=True)
 
 PRESENCE_COLUMNS = ("USER", "DEVICES", "NAME", "LAST SEEN", "EXPIRES")
 
@@ -946,8 +916,8 @@ Device = Annotated[
 ]
 
 
-def print_presence(present: PresenceList, json_out: bool) -> None:
-    if json_out:
+def print_presence(present: PresenceList) -> None:
+    if cli_globals.current().json:
         print_json(present)
         return
     rows = [
@@ -957,9 +927,9 @@ def print_presence(present: PresenceList, json_out: bool) -> None:
 
 
 @presence_app.command("list")
-def presence_list(session_id: SessionId, json_out: Json = False, url: Url = None) -> None:
+def presence_list(session_id: SessionId) -> None:
     """Who is present, with their devices."""
-    print_presence(call(url, lambda c: c.list_presence(session_id)), json_out)
+    print_presence(call(lambda c: c.list_presence(session_id)))
 
 
 @presence_app.command("beat")
@@ -968,11 +938,9 @@ def presence_beat(
     user: User,
     device: Device = None,
     display_name: Annotated[str | None, typer.Option(help="Shown to the others.")] = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """One heartbeat: present for the server's presence TTL (30 s by default)."""
-    show(url, lambda c: c.heartbeat(session_id, user, device_id=device, display_name=display_name))
+    show(lambda c: c.heartbeat(session_id, user, device_id=device, display_name=display_name))
 
 
 @presence_app.command("leave")
@@ -988,16 +956,14 @@ def presence_leave(
         str | None,
         typer.Option(parser=nonempty, help="Only this device leaves (verbatim)."),
     ] = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Leave (only --device, when given); prints who is still present."""
-    print_presence(call(url, lambda c: c.leave(session_id, user, device_id=device)), json_out)
+    print_presence(call(lambda c: c.leave(session_id, user, device_id=device)))
 
 
 # locks
 
-lock_app = typer.Typer(help="Edit locks on work sessions.", no_args_is_help=True)
+lock_app = typer.Typer(**TYPER, help="Edit locks on work sessions.", no_args_is_help=True)
 
 Token = Annotated[
     str,
@@ -1008,9 +974,9 @@ Token = Annotated[
 
 
 @lock_app.command("status")
-def lock_status(session_id: SessionId, json_out: Json = False, url: Url = None) -> None:
+def lock_status(session_id: SessionId) -> None:
     """Whether the session is locked, by whom, until when (never the token)."""
-    show(url, lambda c: c.lock_status(session_id))
+    show(lambda c: c.lock_status(session_id))
 
 
 @lock_app.command("acquire")
@@ -1018,12 +984,10 @@ def lock_acquire(
     session_id: SessionId,
     ttl: Annotated[int, typer.Option(min=1, help="Seconds until it expires unless extended.")] = 30,
     owner: Annotated[str | None, typer.Option(help="Shown to others in `lock status`.")] = None,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Print the grant (with the token); exit 1 when someone else holds the lock."""
-    grant = call(url, lambda c: c.acquire_lock(session_id, ttl, owner=owner))
-    print_json(grant)
+    grant = call(lambda c: c.acquire_lock(session_id, ttl, owner=owner))
+    output(grant)
     if not grant.acquired:
         fail(f"work session {session_id} is locked by another holder")
 
@@ -1033,31 +997,30 @@ def lock_extend(
     session_id: SessionId,
     token: Token,
     ttl: Annotated[int, typer.Option(min=1, help="New TTL in seconds, from now.")] = 30,
-    json_out: Json = False,
-    url: Url = None,
 ) -> None:
     """Extend a lock you hold; exit 1 when the token no longer holds it."""
-    answer = call(url, lambda c: c.extend_lock(session_id, token, ttl))
-    print_json(answer)
+    answer = call(lambda c: c.extend_lock(session_id, token, ttl))
+    output(answer)
     if not answer.extended:
         fail(f"the lock of {session_id} was not extended: the token does not hold it")
 
 
 @lock_app.command("release")
-def lock_release(
-    session_id: SessionId, token: Token, json_out: Json = False, url: Url = None
-) -> None:
+def lock_release(session_id: SessionId, token: Token) -> None:
     """Release a lock you hold; exit 1 when the token does not hold it."""
-    answer = call(url, lambda c: c.release_lock(session_id, token))
-    print_json(answer)
+    answer = call(lambda c: c.release_lock(session_id, token))
+    output(answer)
     if not answer.released:
         fail(f"the lock of {session_id} was not released: the token does not hold it")
 
 
-# health
+# health, whoami
+
+health_app = typer.Typer(**TYPER)
 
 
-def health(json_out: Json = False, url: Url = None) -> None:
+@health_app.command()
+def health() -> None:
     """The server's health report; exit 1 unless the server, its database and Redis are up."""
 
     def check(client: Client) -> Health:
@@ -1071,8 +1034,8 @@ def health(json_out: Json = False, url: Url = None) -> None:
                     pass
             raise
 
-    report = call(url, check)
-    print_json(report)
+    report = call(check)
+    output(report)
     if report.status != "ok":
         down = [name for name in ("database", "redis") if getattr(report, name) != "up"]
         fail(f"the server is {report.status}: {', '.join(down)} down")
@@ -1114,6 +1077,10 @@ def describe(event: Event) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+watch_app = typer.Typer(**TYPER)
+
+
+@watch_app.command()
 def watch(
     session_id: SessionId,
     since: Annotated[
@@ -1124,23 +1091,19 @@ def watch(
             "default: only what happens from now on.",
         ),
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="One JSON object per line instead of text.")
-    ] = False,
-    url: Url = None,
 ) -> None:
-    """Follow a work session live: one line per change, presence and lock event, resumed
-    by itself after a drop; exits 1 when the stream cannot be resumed (the session is gone,
+    """Follow a work session live: one line per change, presence and lock event (with
+    --json, one JSON object per line), resumed by itself after a drop. Exits 1 when the
+    server cannot be reached at first or the stream cannot be resumed (the session is gone,
     or the cursor is older than the server keeps), 0 when the session is deleted."""
+    json_out = cli_globals.current().json
     try:
-        with connect(url) as client:
-            for event in client.events(session_id, since=since):
+        with connect() as client:
+            for event in client.events(session_id, since=since, wait_for_server=False):
                 if json_out:
-                    line = {
-                        "event": event.name,
-                        "cursor": event.cursor,
-                        "data": as_json(event.data),
-                    }
+                    line = {"event": event.name, "data": as_json(event.data)}
+                    if event.cursor is not None:  # data changes only
+                        line["cursor"] = event.cursor
                     typer.echo(json.dumps(line, ensure_ascii=False))
                 else:
                     stamp = datetime.now().strftime("%H:%M:%S")
@@ -1154,16 +1117,33 @@ def watch(
         raise typer.Exit(130) from None
 
 
-def register(app: typer.Typer) -> None:
-    """Add the client commands to the `roboscope` command."""
-    app.add_typer(spaces_app, name="spaces")
-    app.add_typer(sessions_app, name="sessions")
-    app.add_typer(markers_app, name="markers")
-    app.add_typer(details_app, name="details")
-    app.add_typer(anchors_app, name="anchors")
-    app.add_typer(guide_app, name="laser-guide")
-    app.add_typer(sets_app, name="reference-sets")
-    app.add_typer(presence_app, name="presence")
-    app.add_typer(lock_app, name="lock")
-    app.command("health")(health)
-    app.command("watch")(watch)
+whoami_app = typer.Typer(**TYPER)
+
+
+@whoami_app.command()
+def whoami() -> None:
+    """What the API token is (its name, user and scope) as the server sees it, or why the
+    server refuses it; with auth off, that the server checks no token."""
+    caller = call(lambda c: c.whoami())
+    if cli_globals.current().json:
+        print_json(caller)
+        return
+    token = caller.token
+    if caller.auth == "off":
+        given = " (the token given is not checked)" if cli_globals.current().token else ""
+        typer.echo(f"no token needed: the server's auth is off, every caller is admin{given}")
+        return
+    assert token is not None
+    expiry = "never" if token.expires_at is None else cell(token.expires_at)
+    typer.echo(
+        f"token {token.name} ({token.id}): scope {caller.scope}, "
+        f"user {caller.user_id or '(none: may not act in presence or locks)'}, expires {expiry}"
+    )
+
+
+def output(answer: BaseModel) -> None:
+    """An answer a command printed before it decided its exit status."""
+    if cli_globals.current().json:
+        print_json(answer)
+    else:
+        print_object(answer)

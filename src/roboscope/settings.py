@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -320,16 +321,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        """Checks of two settings together, one line each (every one reported at once)."""
+        issues = []
         if self.lock_default_ttl_seconds > self.lock_max_ttl_seconds:
-            raise ValueError(
+            issues.append(
                 f"{ENV_PREFIX}LOCK_DEFAULT_TTL_SECONDS ({self.lock_default_ttl_seconds}) is "
                 f"above {ENV_PREFIX}LOCK_MAX_TTL_SECONDS ({self.lock_max_ttl_seconds})"
             )
         if self.max_bulk_body_bytes < self.max_body_bytes:
-            raise ValueError(
+            issues.append(
                 f"{ENV_PREFIX}MAX_BULK_BODY_BYTES ({self.max_bulk_body_bytes}) is below "
                 f"{ENV_PREFIX}MAX_BODY_BYTES ({self.max_body_bytes})"
             )
+        if issues:
+            raise ValueError("\n".join(issues))
         return self
 
     @property
@@ -349,13 +354,38 @@ def problems(error: ValidationError) -> list[str]:
     for problem in error.errors(include_url=False):
         message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
         location = problem.get("loc") or ()
-        if not location:  # a cross-field check names its variables itself
-            lines.append(message)
+        if not location:  # cross-field checks, a line each, name their variables themselves
+            lines.extend(message.splitlines())
             continue
         field = str(location[0])
         shown = mask_url(str(problem.get("input"))) if field.endswith("_url") else None
         value = problem.get("input") if shown is None else shown
         lines.append(f"{variable_name(field)} ({value}): {message}")
+    return lines
+
+
+def every_problem(error: ValidationError) -> list[str]:
+    """`problems(error)`, plus the checks of two settings that the invalid ones hid (pydantic
+    makes them only when every setting is valid): they are made with the invalid settings
+    at their defaults, and kept unless they name one of those. One pass shows every mistake."""
+    lines = problems(error)
+    invalid = {str(problem["loc"][0]) for problem in error.errors() if problem.get("loc")}
+    if not invalid:
+        return lines
+    defaults = {
+        name: Settings.model_fields[name].get_default(call_default_factory=True)
+        for name in invalid
+        if name in Settings.model_fields
+    }
+    try:
+        Settings(**defaults)
+    except ValidationError as hidden:
+        names = [variable_name(name) for name in invalid]
+        lines += [
+            line
+            for line in problems(hidden)
+            if not any(re.search(rf"\b{name}\b", line) for name in names)
+        ]
     return lines
 
 

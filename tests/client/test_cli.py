@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import typer
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from roboscope.cli import app
 
-from ..servers import free_port, running_server
+from ..servers import free_port, run_command, running_server
 
 CORNERS = ("--p1", "0,0,0", "--p2", "1,0,0", "--p3", "1,0,1", "--p4", "0,0,1")
 
@@ -38,13 +39,16 @@ class Run:
 
 def cli(url: str, *args: str, stdin: str | None = None) -> Run:
     """`roboscope ARGS` in-process, the server given by ROBOSCOPE_URL."""
-    result = CliRunner().invoke(app, list(args), env={"ROBOSCOPE_URL": url}, input=stdin)
+    result = CliRunner().invoke(
+        app, list(args), env={"ROBOSCOPE_URL": url}, input=stdin, prog_name="roboscope"
+    )
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
 def ok(url: str, *args: str) -> Any:
-    """Run a command that must succeed and print JSON; answer the parsed JSON."""
-    run = cli(url, *args)
+    """Run a command that must succeed, with --json; answer the parsed JSON."""
+    prints = not (len(args) > 1 and args[1] == "delete")
+    run = cli(url, *args, *(["--json"] if prints else []))
     assert run.code == 0, run.stderr
     return run.json if run.stdout.strip() else None
 
@@ -84,6 +88,16 @@ def test_spaces_sessions_markers(server_url: str) -> None:
     assert row.split()[:4] == [space["id"], key, "CLI", "yes"]
     assert ok(server_url, "spaces", "update", space["id"], "--inactive")["is_active"] is False
     assert ok(server_url, "spaces", "list", "--key", key, "--json") == []
+    assert ok(server_url, "spaces", "list", "--key", key, "--include-inactive") == [
+        {**space, "is_active": False, "updated_at": ANY}
+    ]
+    shown = cli(server_url, "spaces", "get", space["id"])
+    assert shown.code == 0 and shown.stdout.splitlines()[:3] == [
+        f"id              {space['id']}",
+        f"key             {key}",
+        "name            CLI",
+    ]
+    assert 'meta            {"a":1}' in shown.stdout.splitlines()
 
     session = ok(server_url, "sessions", "create", "--space", space["id"], "--type", "repair")
     assert (session["status"], session["session_type"]) == ("draft", "repair")
@@ -220,14 +234,14 @@ def test_lock_failures_exit_nonzero(server_url: str) -> None:
     assert extended["extended"] is True
 
     wrong = "0" * 48
-    extend = cli(server_url, "lock", "extend", session_id, wrong)
+    extend = cli(server_url, "lock", "extend", session_id, wrong, "--json")
     assert extend.code == 1 and extend.json["extended"] is False
     assert extend.stderr.startswith("error: the lock of") and "not extended" in extend.stderr
     release = cli(server_url, "lock", "release", session_id, wrong)
     assert release.code == 1 and "not released" in release.stderr
 
     assert ok(server_url, "lock", "release", session_id, grant["token"]) == {"released": True}
-    expired = cli(server_url, "lock", "release", session_id, grant["token"])
+    expired = cli(server_url, "lock", "release", session_id, grant["token"], "--json")
     assert expired.code == 1 and expired.json == {"released": False}
 
 
@@ -299,25 +313,48 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.startswith("roboscope ")
 
 
+def every_command() -> Iterator[tuple[str, Any]]:
+    """Each command of `roboscope`, by its path, loading the lazy ones."""
+    root = typer.main.get_command(app)
+
+    def walk(command: Any, path: str, ctx: Any) -> Iterator[tuple[str, Any]]:
+        yield path, command
+        if isinstance(command, TyperGroup):
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None
+                yield from walk(
+                    sub,
+                    f"{path} {name}",
+                    sub.make_context(name, [], parent=ctx, resilient_parsing=True),
+                )
+
+    yield from walk(root, "roboscope", root.make_context("roboscope", [], resilient_parsing=True))
+
+
 def test_every_command_and_option_has_help() -> None:
     missing: list[str] = []
-
-    def walk(command: Any, path: str) -> None:
+    for path, command in every_command():
         if not (command.help or command.short_help):
             missing.append(path)
         missing.extend(f"{path} {p.name}" for p in command.params if not getattr(p, "help", None))
-        if isinstance(command, TyperGroup):
-            for name, sub in command.commands.items():
-                walk(sub, f"{path} {name}")
-
-    walk(typer.main.get_command(app), "roboscope")
     assert missing == []
+
+
+def test_help_shows_no_bool_metavar_on_flags() -> None:
+    """Flags are shown bare (`--json`, `--all`), as gh and kubectl show them."""
+    shown = {
+        path: CliRunner().invoke(app, [*path.split()[1:], "--help"]) for path, _ in every_command()
+    }
+    assert all(result.exit_code == 0 for result in shown.values())
+    assert [path for path, result in shown.items() if "<bool>" in result.stdout] == []
+    assert "  --json " in shown["roboscope spaces list"].stdout
 
 
 def test_health_exits_nonzero_when_redis_is_down(tmp_path: Path) -> None:
     env = {"ROBOSCOPE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     with running_server(tmp_path, env=env) as server:
-        run = cli(server.url, "health")
+        run = cli(server.url, "health", "--json")
     assert run.code == 1
     assert run.json["status"] == "degraded"
     assert (run.json["database"], run.json["redis"]) == ("up", "down")
@@ -343,7 +380,9 @@ def test_a_real_process_exit_codes_and_imports(server_url: str) -> None:
     """`python -m roboscope …` as a user runs it: JSON on stdout, one-line errors, the right
     exit status, and no server, database, Redis or Alembic module loaded."""
     env = {"ROBOSCOPE_URL": "http://127.0.0.1:9"}
-    done = python("-X", "importtime", "-m", "roboscope", "--url", server_url, "health", env=env)
+    done = python(
+        "-X", "importtime", "-m", "roboscope", "--url", server_url, "--json", "health", env=env
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"
     modules = imported(done.stderr)
@@ -409,3 +448,169 @@ def test_watch_follows_a_session_until_it_is_deleted(
 
 
 SQUARE_ARGS = ("--p1", "0,0,0", "--p2", "1,0,0", "--p3", "1,0,1", "--p4", "0,0,1")
+
+
+# Global options, as gh and kubectl users expect them.
+
+
+def test_url_token_and_json_work_before_or_after_the_command(server_url: str) -> None:
+    down = "http://127.0.0.1:9"
+    runner = CliRunner()
+    before = runner.invoke(
+        app, ["--url", server_url, "--json", "health"], env={"ROBOSCOPE_URL": down}
+    )
+    after = runner.invoke(
+        app, ["health", "--url", server_url, "--json"], env={"ROBOSCOPE_URL": down}
+    )
+    assert before.exit_code == after.exit_code == 0, before.stderr + after.stderr
+    assert json.loads(before.stdout)["status"] == json.loads(after.stdout)["status"] == "ok"
+    # The token reaches the server either way (with auth off, whoami says it is not checked).
+    for args in (["--token", "rbs_x", "whoami"], ["whoami", "--token", "rbs_x"]):
+        run = cli(server_url, *args)
+        assert run.code == 0 and "(the token given is not checked)" in run.stdout
+    # A global option given before a command that cannot use it is refused, not ignored.
+    refused = cli(server_url, "--json", "spaces", "delete", str(uuid.uuid4()))
+    assert refused.code == 2
+    assert refused.stderr.startswith("error: --json does not apply to `roboscope spaces delete`")
+    admin = CliRunner().invoke(app, ["--token", "rbs_x", "db", "current"], prog_name="roboscope")
+    assert (
+        admin.exit_code == 2 and "--token does not apply to `roboscope db current`" in admin.stderr
+    )
+
+
+def test_objects_print_text_and_json_with_the_flag(
+    server_url: str, session: dict[str, Any]
+) -> None:
+    text = cli(server_url, "sessions", "get", session["id"])
+    assert text.code == 0 and text.stdout.splitlines()[0] == f"id            {session['id']}"
+    assert "status        draft" in text.stdout.splitlines()
+    assert json.loads(cli(server_url, "sessions", "get", session["id"], "--json").stdout) == session
+    grant = cli(server_url, "lock", "acquire", session["id"])
+    fields = dict(line.split(maxsplit=1) for line in grant.stdout.splitlines())
+    assert grant.code == 0 and fields["acquired"] == "yes"
+    token = fields["token"]
+    assert ok(server_url, "lock", "release", session["id"], token) == {"released": True}
+
+
+def test_lists_show_a_limited_page_and_all_on_request(
+    server_url: str, session: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = session["id"]
+    for label in "ABCDE":
+        ok(server_url, "markers", "create", "--session", sid, *SQUARE_ARGS, "--label", label)
+    two = cli(server_url, "markers", "list", "--session", sid, "--limit", "2", "--json")
+    assert [m["label"] for m in two.json] == ["A", "B"]
+    assert two.stderr == "showing the first 2: --limit N or --all for more\n"
+    table = cli(server_url, "markers", "list", "--session", sid, "--limit", "5")
+    assert len(table.stdout.splitlines()) == 6 and table.stderr == ""  # nothing was left
+    # --all follows the Link of every page (here two markers a page).
+    monkeypatch.setattr("roboscope.cli_client.PAGE_SIZE", 2)
+    every = cli(server_url, "markers", "list", "--session", sid, "--all", "--json")
+    assert [m["label"] for m in every.json] == list("ABCDE") and every.stderr == ""
+    both = cli(server_url, "markers", "list", "--all", "--limit", "2")
+    assert both.code == 2 and both.stderr == "error: --all: give --limit or --all, not both\n"
+    # Lists the server does not page are cut the same way.
+    for run in range(3):
+        ok(server_url, "anchors", "upsert", "--session", sid, "--run", str(run), "--local-z", "0",
+           "--position", "0,0,0")  # fmt: skip
+    anchors = cli(server_url, "anchors", "list", "--session", sid, "--limit", "2", "--json")
+    assert len(anchors.json) == 2 and anchors.stderr.startswith("showing the first 2")
+
+
+def test_the_version_imports_nothing_but_the_cli() -> None:
+    """`--version` loads no command: no SDK, no server, no pydantic (it starts at once)."""
+    done = python("-X", "importtime", "-m", "roboscope", "--version")
+    assert done.returncode == 0 and done.stdout.startswith("roboscope ")
+    loaded = imported(done.stderr)
+    assert (
+        sorted(
+            m
+            for m in loaded
+            if m.startswith(("roboscope.client", "roboscope.wire", "httpx", "pydantic", *FORBIDDEN))
+        )
+        == []
+    )
+
+
+# watch
+
+
+def test_watch_against_an_unreachable_server_is_one_line() -> None:
+    """It used to retry forever, silently."""
+    done = roboscope("--url", "http://127.0.0.1:9", "watch", str(uuid.uuid4()))
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: cannot reach http://127.0.0.1:9/api/v1/work-sessions/")
+    assert done.stderr.count("\n") == 1
+
+
+def test_watch_shows_a_cursor_on_data_changes_only(
+    server_url: str, session: dict[str, Any]
+) -> None:
+    """Presence and lock events carry no cursor (a stream cannot resume after them); the
+    text lines show none either."""
+    sid = session["id"]
+    env = {**os.environ, "ROBOSCOPE_URL": server_url}
+    lines: dict[str, list[str]] = {}
+    for mode in ("--json", "text"):
+        command = [sys.executable, "-m", "roboscope", "watch", sid]
+        with subprocess.Popen(
+            [*command, *(["--json"] if mode == "--json" else [])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        ) as watcher:  # fmt: skip
+            assert watcher.stdout is not None
+            seen = [watcher.stdout.readline() for _ in range(2)]  # the snapshots
+            ok(server_url, "markers", "create", "--session", sid, *SQUARE_ARGS, "--label", mode)
+            seen.append(watcher.stdout.readline())
+            ok(server_url, "presence", "beat", sid, "--user", f"ann-{mode}")
+            seen.append(watcher.stdout.readline())
+            watcher.terminate()
+        lines[mode] = seen
+    events = [json.loads(line) for line in lines["--json"]]
+    assert [e["event"] for e in events] == [
+        "presence.snapshot", "lock.snapshot", "marker.created", "presence.joined"
+    ]  # fmt: skip
+    assert ["cursor" in e for e in events] == [False, False, True, False]
+    text = lines["text"]
+    assert "#" in text[2].split("marker.created")[1].split()[0]
+    assert "#" not in text[3]
+
+
+# whoami
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server with ROBOSCOPE_AUTH=required, and its tokens by name (one revoked)."""
+    data_dir = tmp_path_factory.mktemp("guarded")
+    env = {"ROBOSCOPE_AUTH": "required"}
+    if redis_url := os.environ.get("ROBOSCOPE_TEST_REDIS_URL"):
+        env["ROBOSCOPE_REDIS_URL"] = redis_url
+    with running_server(data_dir, env=env) as server:
+        made = {}
+        for name, extra in (
+            ("ann-ipad", ["--user", "ann"]),
+            ("gone", []),
+            ("reader", ["--scope", "read"]),
+        ):
+            done = run_command("tokens", "create", name, *extra, data_dir=data_dir, env=env)
+            assert done.returncode == 0, done.stderr
+            made[name] = done.stdout.strip()
+        assert run_command("tokens", "revoke", "gone", data_dir=data_dir, env=env).returncode == 0
+        yield server.url, made
+
+
+def test_whoami_shows_the_token_or_why_it_is_refused(
+    guarded: tuple[str, dict[str, str]],
+) -> None:
+    url, made = guarded
+    mine = cli(url, "--token", made["ann-ipad"], "whoami")
+    assert mine.code == 0, mine.stderr
+    assert mine.stdout.startswith("token ann-ipad (") and "scope write, user ann" in mine.stdout
+    reader = cli(url, "whoami", "--token", made["reader"], "--json")
+    assert (reader.json["scope"], reader.json["token"]["name"]) == ("read", "reader")
+    assert reader.json["auth"] == "required" and "secret_hash" not in reader.json["token"]
+    revoked = cli(url, "whoami", "--token", made["gone"])
+    assert revoked.code == 1 and revoked.stdout == ""
+    assert revoked.stderr.startswith("error: 401 invalid_token: the bearer token has been revoked")
+    none = cli(url, "whoami")
+    assert none.code == 1 and "requires an API token" in none.stderr

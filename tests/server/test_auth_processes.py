@@ -151,6 +151,7 @@ def test_tokens_commands_refuse_wrong_input_in_one_line(
 
 
 def test_tokens_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()  # a database with no schema yet
     env = {"ROBOSCOPE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"}
     done = run_command("tokens", "list", data_dir=tmp_path / "cli", env=env)
     assert done.returncode == 1

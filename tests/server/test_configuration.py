@@ -122,7 +122,8 @@ def test_db_upgrade_accepts_a_plain_postgresql_url(tmp_path: Path) -> None:
     plain = real.set(drivername="postgresql").render_as_string(hide_password=False)
     result = run_command("db", "upgrade", data_dir=tmp_path, env={"ROBOSCOPE_DATABASE_URL": plain})
     assert result.returncode == 0, result.stderr
-    assert "database at head" in result.stdout
+    assert result.stdout.startswith(f"database {real.database} on ")
+    assert result.stdout.rstrip().endswith(" (head)")
 
 
 def _missing_database_url() -> str:

@@ -20,7 +20,7 @@ from ._async.presence import AsyncPresenceSession
 from ._async.retry import update_with_retry
 from ._backoff import backoff
 from ._base import API_PREFIX, DEFAULT_TIMEOUT, DEFAULT_URL
-from ._calls import LOCK_TOKEN_HEADER, Id
+from ._calls import LOCK_TOKEN_HEADER, Id, Page
 from ._sync.client import Client
 from ._sync.locks import HeldLock
 from ._sync.marker_sync import MarkerSync
@@ -77,6 +77,7 @@ __all__ = [
     "MarkerSnapshot",
     "MarkerSync",
     "NotFound",
+    "Page",
     "PresenceSession",
     "RateLimited",
     "ReloadRequired",

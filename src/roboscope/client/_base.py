@@ -6,8 +6,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 import httpx
 
+from .. import DEFAULT_URL as DEFAULT_URL  # the SDK's default server
+
 API_PREFIX = "/api/v1"
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """Per phase (connect, read, write, pool); well inside the 30 s every request must fit."""

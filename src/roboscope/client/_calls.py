@@ -52,7 +52,7 @@ from ..wire.locks import (
     LockStatus,
 )
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, StreamToken
+from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Caller, StreamToken
 from .errors import BadResponse, ConnectionFailed, raise_for_error
 from .events import MarkerSnapshot
 
@@ -110,6 +110,26 @@ def many(model: type[M]) -> Callable[[httpx.Response], list[M]]:
 
 def nothing(_: httpx.Response) -> None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list: its items, and the cursor of the next page (None: the last)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def paged(model: type[M]) -> Callable[[httpx.Response], Page[M]]:
+    """A page parser: the items, and the next page's cursor from the `Link` header."""
+    parse_items = many(model)
+
+    def parse(response: httpx.Response) -> Page[M]:
+        following = response.links.get("next", {}).get("url")
+        cursor = httpx.URL(following).params.get("cursor") if following else None
+        return Page(parse_items(response), cursor)
+
+    return parse
 
 
 def _lock(token: str | None) -> dict[str, str]:
@@ -171,6 +191,13 @@ def list_spaces(key: str | None, include_inactive: bool) -> Call[list[Space]]:
     return Call("GET", "/spaces", many(Space), params)
 
 
+def page_spaces(
+    key: str | None, include_inactive: bool, limit: int, cursor: str | None
+) -> Call[Page[Space]]:
+    params = _query(key=key, include_inactive=include_inactive or None, limit=limit, cursor=cursor)
+    return Call("GET", "/spaces", paged(Space), params)
+
+
 def create_space(body: SpaceCreate) -> Call[Space]:
     return Call("POST", "/spaces", one(Space), body=dump(body))
 
@@ -195,6 +222,23 @@ def list_work_sessions(
 ) -> Call[list[WorkSession]]:
     params = _query(space_id=_uid_or_none(space_id), status=status, session_type=session_type)
     return Call("GET", "/work-sessions", many(WorkSession), params)
+
+
+def page_work_sessions(
+    space_id: Id | None,
+    status: WorkSessionStatus | None,
+    session_type: SessionType | None,
+    limit: int,
+    cursor: str | None,
+) -> Call[Page[WorkSession]]:
+    params = _query(
+        space_id=_uid_or_none(space_id),
+        status=status,
+        session_type=session_type,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Call("GET", "/work-sessions", paged(WorkSession), params)
 
 
 def create_work_session(body: WorkSessionCreate) -> Call[WorkSession]:
@@ -224,6 +268,11 @@ def list_markers(work_session_id: Id | None) -> Call[list[Marker]]:
     return Call(
         "GET", "/markers", many(Marker), _query(work_session_id=_uid_or_none(work_session_id))
     )
+
+
+def page_markers(work_session_id: Id | None, limit: int, cursor: str | None) -> Call[Page[Marker]]:
+    params = _query(work_session_id=_uid_or_none(work_session_id), limit=limit, cursor=cursor)
+    return Call("GET", "/markers", paged(Marker), params)
 
 
 def marker_snapshot(work_session_id: Id) -> Call[MarkerSnapshot]:
@@ -415,6 +464,10 @@ def release_lock(session_id: Id, body: LockRelease) -> Call[LockReleased]:
 
 def force_release_lock(session_id: Id) -> Call[LockReleased]:
     return Call("POST", f"/locks/{uid(session_id)}/force-release", one(LockReleased))
+
+
+def whoami() -> Call[Caller]:
+    return Call("GET", "/whoami", one(Caller))
 
 
 def list_tokens() -> Call[list[ApiToken]]:

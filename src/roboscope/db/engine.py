@@ -58,7 +58,13 @@ class DatabaseUnavailable(ServiceUnavailable):
         super().__init__("database")
         self.message = f"database {description} is unavailable ({reason}), retry shortly"
         self.args = (self.message,)
+        self.description = description
         self.reason = reason
+
+    @property
+    def problem(self) -> str:
+        """`database NAME REASON`: the one line a command prints (no "retry shortly")."""
+        return f"database {self.description} {self.reason}"
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -209,8 +215,7 @@ class Database:
     def _engine_options(self, timeout: float) -> dict[str, Any]:
         if self.is_sqlite:
             ensure_sqlite_directory(self.url)
-            # `timeout` is SQLite's busy timeout: how long a writer waits for another.
-            return {"connect_args": {"timeout": 20}}
+            return {"connect_args": sqlite_connect_args()}
         budget_ms = str(int(timeout * 1000))
         return {
             "pool_pre_ping": True,
@@ -348,6 +353,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 20.0
+"""How long a connection waits for another's write lock on a SQLite file before "database
+is locked". Every connection to the file waits alike, whichever process opens it: the
+server's, and the admin commands' (`roboscope tokens`, `db`) run beside a serving server."""
+
+
+def sqlite_connect_args() -> dict[str, Any]:
+    """The driver options of every SQLite connection (app, migrations, schema checks)."""
+    return {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
 
 
 def ensure_sqlite_directory(url: str | URL) -> None:

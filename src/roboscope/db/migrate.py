@@ -1,4 +1,9 @@
-"""Schema migrations with Alembic, configured in code so no alembic.ini has to be found."""
+"""Schema migrations with Alembic, configured in code so no alembic.ini has to be found.
+
+Failures come out as the domain's errors, whatever the driver: a database that cannot be
+reached (or does not exist, or refuses the credentials) is `DatabaseUnavailable`, naming it
+without its password; a revision alembic does not know is `InvalidInput`.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,22 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ..errors import InvalidInput
 from ..files import private_file
-from .engine import Database, ensure_sqlite_directory
+from .engine import (
+    Database,
+    DatabaseUnavailable,
+    describe,
+    ensure_sqlite_directory,
+    failure_reason,
+    sqlite_connect_args,
+)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -30,15 +45,27 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+@contextlib.contextmanager
+def _reaching(database_url: str) -> Iterator[None]:
+    """The driver's failures (and alembic's refusals) as the domain errors above."""
+    try:
+        yield
+    except (DBAPIError, OSError, TimeoutError) as error:
+        raise DatabaseUnavailable(describe(database_url), failure_reason(error)) from error
+    except CommandError as error:
+        raise InvalidInput(str(error)) from error
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run on every start (a no-op when current).
 
     Two `serve` started at once on one data dir both migrate its SQLite file: a file lock
     beside it makes the second wait and then find the schema current.
     """
-    ensure_sqlite_directory(database_url)
-    with _sqlite_migration_lock(database_url):
-        command.upgrade(alembic_config(database_url), revision)
+    with _reaching(database_url):
+        ensure_sqlite_directory(database_url)
+        with _sqlite_migration_lock(database_url):
+            command.upgrade(alembic_config(database_url), revision)
 
 
 @contextlib.contextmanager
@@ -58,7 +85,7 @@ def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
 
 def downgrade(database_url: str, revision: str) -> None:
     """Undo migrations down to `revision` (an id, or "base"): their tables and columns go."""
-    with _sqlite_migration_lock(database_url):
+    with _reaching(database_url), _sqlite_migration_lock(database_url):
         command.downgrade(alembic_config(database_url), revision)
 
 
@@ -96,6 +123,9 @@ class SchemaState:
 
     current: str | None  # None: never migrated (or a SQLite file not created yet)
     revisions: list[Revision]
+    exists: bool = True
+    """False for a SQLite file that is not there (a PostgreSQL database that does not exist
+    cannot be asked: `schema_state` raises `DatabaseUnavailable` for it)."""
 
     @property
     def head(self) -> str | None:
@@ -112,8 +142,8 @@ class SchemaState:
 
 
 def schema_state(database_url: str, connect_timeout: float = 10.0) -> SchemaState:
-    """The database's revision (raises when it cannot be reached), without creating a
-    SQLite file that is not there yet."""
+    """The database's revision (`DatabaseUnavailable` when it cannot be reached), without
+    creating a SQLite file that is not there yet."""
     url = make_url(database_url)
     missing_file = (
         url.get_backend_name() == "sqlite"
@@ -121,11 +151,14 @@ def schema_state(database_url: str, connect_timeout: float = 10.0) -> SchemaStat
         and url.database != ":memory:"
         and not Path(str(url.database)).exists()
     )
-    current = None if missing_file else asyncio.run(current_revision(database_url, connect_timeout))
+    if missing_file:
+        return SchemaState(None, revisions(database_url), exists=False)
+    with _reaching(database_url):
+        current = asyncio.run(current_revision(database_url, connect_timeout))
     return SchemaState(current, revisions(database_url))
 
 
-class DowngradeRefused(ValueError):
+class DowngradeRefused(InvalidInput):
     """The target is not somewhere below the database's revision."""
 
 
@@ -176,7 +209,9 @@ async def current_revision(database_url: str, connect_timeout: float = 10.0) -> 
         database_url,
         poolclass=pool.NullPool,
         connect_args=(
-            {"timeout": connect_timeout, "command_timeout": connect_timeout} if is_postgres else {}
+            {"timeout": connect_timeout, "command_timeout": connect_timeout}
+            if is_postgres
+            else sqlite_connect_args()
         ),
     )
     try:

@@ -30,7 +30,7 @@ from ..errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from ..ids import new_id
 from ..realtime.stream_tokens import StreamTokens
 from ..wire.common import as_utc
-from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, StreamToken
+from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Caller, StreamToken
 from .access import Identity, require
 from .clock import utcnow
 
@@ -158,3 +158,19 @@ async def stream_token(
     expires_at = utcnow() + timedelta(seconds=STREAM_TOKEN_SECONDS)
     secret = await store.issue(session_id, caller.token_id, STREAM_TOKEN_SECONDS * 1000)
     return StreamToken(token=secret, expires_at=expires_at)
+
+
+async def describe_caller(db: Database, caller: Identity, *, auth_required: bool) -> Caller:
+    """What a caller is, for `GET /whoami`: its token (never the secret), scope and user.
+    A refused token never gets here: the edge answered 401 with the reason."""
+    token = None
+    if caller.token_id is not None:
+        async with db.read() as conn:
+            row = await rows.token_by_id(conn, caller.token_id)
+        token = None if row is None else _token(row)
+    return Caller(
+        auth="required" if auth_required else "off",
+        scope=caller.scope,
+        user_id=caller.user_id,
+        token=token,
+    )

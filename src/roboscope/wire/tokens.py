@@ -62,3 +62,22 @@ class StreamToken(WireModel):
         description="Use as `?access_token=` on this work session's `/events` stream only."
     )
     expires_at: Timestamp
+
+
+class Caller(WireModel):
+    """Who the server takes a request's caller for (`GET /whoami`, `roboscope whoami`)."""
+
+    auth: Literal["off", "required"] = Field(
+        description="The server's ROBOSCOPE_AUTH: with `off` no token is checked and every "
+        "caller may do everything."
+    )
+    scope: Scope = Field(description="What the caller may do.")
+    user_id: str | None = Field(
+        default=None,
+        description="The user presence and locks act as: the token's (null for a token "
+        "without one, which may not act as anyone); null with auth off (any user).",
+    )
+    token: ApiToken | None = Field(
+        default=None,
+        description="The API token the request carried (never its secret); null with auth off.",
+    )

@@ -47,10 +47,10 @@ from ...wire.locks import (
     LockStatus,
 )
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Scope, StreamToken
+from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Caller, Scope, StreamToken
 from .. import _calls as calls
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
-from .._calls import Call, Id, finish, unreachable
+from .._calls import Call, Id, Page, finish, unreachable
 from ..changes import ChangeHandler
 from ..events import Event, MarkerSnapshot
 from .events import follow_events
@@ -139,6 +139,17 @@ class Client:
     def list_spaces(self, *, key: str | None = None, include_inactive: bool = False) -> list[Space]:
         return self._send(calls.list_spaces(key, include_inactive))
 
+    def list_spaces_page(
+        self,
+        *,
+        key: str | None = None,
+        include_inactive: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Space]:
+        """At most `limit` spaces, after `cursor` (a previous page's `next_cursor`)."""
+        return self._send(calls.page_spaces(key, include_inactive, limit, cursor))
+
     def create_space(self, body: SpaceCreate) -> Space:
         return self._send(calls.create_space(body))
 
@@ -161,6 +172,18 @@ class Client:
         session_type: SessionType | None = None,
     ) -> list[WorkSession]:
         return self._send(calls.list_work_sessions(space_id, status, session_type))
+
+    def list_work_sessions_page(
+        self,
+        *,
+        space_id: Id | None = None,
+        status: WorkSessionStatus | None = None,
+        session_type: SessionType | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[WorkSession]:
+        """At most `limit` work sessions, after `cursor` (a previous page's `next_cursor`)."""
+        return self._send(calls.page_work_sessions(space_id, status, session_type, limit, cursor))
 
     def create_work_session(self, body: WorkSessionCreate) -> WorkSession:
         return self._send(calls.create_work_session(body))
@@ -197,6 +220,12 @@ class Client:
 
     def list_markers(self, *, work_session_id: Id | None = None) -> list[Marker]:
         return self._send(calls.list_markers(work_session_id))
+
+    def list_markers_page(
+        self, *, work_session_id: Id | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[Marker]:
+        """At most `limit` markers, after `cursor` (a previous page's `next_cursor`)."""
+        return self._send(calls.page_markers(work_session_id, limit, cursor))
 
     def create_marker(self, body: MarkerCreate, *, lock_token: str | None = None) -> Marker:
         return self._send(calls.create_marker(body, lock_token))
@@ -366,6 +395,11 @@ class Client:
         """Admin scope: free the lock whoever holds it; its holder's writes get 423."""
         return self._send(calls.force_release_lock(session_id))
 
+    def whoami(self) -> Caller:
+        """Who the server takes this client for: its token (never the secret), scope and
+        user; `Unauthorized` says why a token is refused."""
+        return self._send(calls.whoami())
+
     def list_tokens(self) -> list[ApiToken]:
         """Admin scope: every API token, never a secret."""
         return self._send(calls.list_tokens())
@@ -435,14 +469,26 @@ class Client:
         )
 
     def events(
-        self, work_session_id: Id, *, since: int | None = None, ping: float | None = None
+        self,
+        work_session_id: Id,
+        *,
+        since: int | None = None,
+        ping: float | None = None,
+        wait_for_server: bool = True,
     ) -> Iterator[Event]:
         """The session's live events: `presence.snapshot` and `lock.snapshot`, the changes
         after `since` (None: none before now), then live events; resumed by itself after a
         drop with `Last-Event-ID` and backoff. Raises `ReloadRequired` (410) when `since` is
         older than the kept log, `NotFound` for an unknown session; ends after
-        `work_session.deleted`."""
-        return follow_events(self._http, work_session_id, since=since, ping=ping)
+        `work_session.deleted`. With `wait_for_server=False` a first connection that fails
+        raises (`ConnectionFailed`, `Unavailable`) instead of being retried."""
+        return follow_events(
+            self._http,
+            work_session_id,
+            since=since,
+            ping=ping,
+            wait_for_server=wait_for_server,
+        )
 
     # Sync
 

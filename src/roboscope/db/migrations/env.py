@@ -6,9 +6,10 @@ import asyncio
 
 from alembic import context
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from roboscope.db.engine import sqlite_connect_args
 from roboscope.db.tables import metadata
 
 url: str = context.config.attributes.get("database_url") or context.config.get_main_option(
@@ -24,7 +25,11 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    # A migration beside a running server waits for its SQLite writes like any writer.
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    engine = create_async_engine(
+        url, poolclass=pool.NullPool, connect_args=sqlite_connect_args() if is_sqlite else {}
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -20,6 +20,7 @@ from . import (
     spaces,
     stream_tokens,
     tokens,
+    whoami,
     work_sessions,
 )
 
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         changes,
         stream_tokens,
         tokens,
+        whoami,
     )
 )
 """Mounted one by one on the app: one level of nesting less to match through."""
