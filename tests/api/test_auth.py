@@ -165,6 +165,36 @@ async def test_with_auth_off_no_token_is_needed_and_any_header_is_ignored(
 # 403: scopes
 
 
+async def test_identity_tells_a_caller_its_token_user_and_scope(
+    secure: httpx.AsyncClient, client: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    """What the web console reads to show what its token may do (docs/auth.md)."""
+    viewer = await make_token.make("read", "vi", name="viewer")
+    assert (await secure.get("/identity", headers=viewer)).json() == {
+        "auth": "required",
+        "token_name": "viewer",
+        "user_id": "vi",
+        "scope": "read",
+    }
+    ci = await make_token.make("admin", None, name="ci")
+    assert (await secure.get("/identity", headers=ci)).json() == {
+        "auth": "required",
+        "token_name": "ci",
+        "user_id": None,
+        "scope": "admin",
+    }
+    assert_short_json(await secure.get("/identity"), 401, "unauthorized")
+    revoked = await make_token.make(revoked=True)
+    assert_short_json(await secure.get("/identity", headers=revoked), 401, "invalid_token")
+    # Auth off: no token, every right.
+    assert (await client.get("/identity")).json() == {
+        "auth": "off",
+        "token_name": None,
+        "user_id": None,
+        "scope": "admin",
+    }
+
+
 async def test_scopes_read_write_admin(secure: httpx.AsyncClient, make_token: Tokens) -> None:
     read, write, admin = [await make_token.make(scope) for scope in ("read", "write", "admin")]
     space = await secure.post("/spaces", json={"key": "s", "name": "S"}, headers=admin)

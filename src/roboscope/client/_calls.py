@@ -52,7 +52,13 @@ from ..wire.locks import (
     LockStatus,
 )
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, StreamToken
+from ..wire.tokens import (
+    ApiToken,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    CallerIdentity,
+    StreamToken,
+)
 from .errors import BadResponse, ConnectionFailed, raise_for_error
 from .events import MarkerSnapshot
 
@@ -427,6 +433,10 @@ def create_token(body: ApiTokenCreate) -> Call[ApiTokenCreated]:
 
 def revoke_token(name_or_id: str) -> Call[ApiToken]:
     return Call("DELETE", f"/tokens/{quote(name_or_id, safe='')}", one(ApiToken))
+
+
+def identity() -> Call[CallerIdentity]:
+    return Call("GET", "/identity", one(CallerIdentity))
 
 
 def stream_token(session_id: Id) -> Call[StreamToken]:

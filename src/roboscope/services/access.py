@@ -14,6 +14,7 @@ from typing import Literal
 from uuid import UUID
 
 from ..errors import Forbidden, InsufficientScope
+from ..wire.tokens import CallerIdentity
 
 AccessScope = Literal["read", "write", "admin"]
 SCOPE_RANK: dict[AccessScope, int] = {"read": 0, "write": 1, "admin": 2}
@@ -69,6 +70,13 @@ def acting_user(identity: Identity, user_id: str | None, what: str) -> str | Non
     if user_id is not None and user_id != identity.user_id:
         raise Forbidden(f"token {identity.token_name!r} may only {what} as its own user")
     return identity.user_id
+
+
+def describe(identity: Identity, auth: Literal["off", "required"]) -> CallerIdentity:
+    """What `GET /identity` answers: the caller's token, user and scope."""
+    return CallerIdentity(
+        auth=auth, token_name=identity.token_name, user_id=identity.user_id, scope=identity.scope
+    )
 
 
 def actor(identity: Identity) -> str | None:

@@ -55,6 +55,20 @@ class ApiTokenCreated(ApiToken):
     token: str = Field(description="The bearer secret: send `Authorization: Bearer <token>`.")
 
 
+class CallerIdentity(WireModel):
+    """Who the server takes the caller to be, so that a client (the web console) can show
+    what it may do instead of finding out by being refused."""
+
+    auth: Literal["off", "required"] = Field(description="How the server runs (ROBOSCOPE_AUTH).")
+    token_name: str | None = Field(
+        default=None, description="The name of the request's token; null with auth off."
+    )
+    user_id: str | None = Field(
+        default=None, description="The token's user (presence and locks act as it)."
+    )
+    scope: Scope = Field(description="What the caller may do; with auth off, everything: `admin`.")
+
+
 class StreamToken(WireModel):
     """A query token for browsers' `EventSource` (which cannot send headers)."""
 

@@ -47,7 +47,14 @@ from ...wire.locks import (
     LockStatus,
 )
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Scope, StreamToken
+from ...wire.tokens import (
+    ApiToken,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    CallerIdentity,
+    Scope,
+    StreamToken,
+)
 from .. import _calls as calls
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, finish, unreachable
@@ -385,6 +392,10 @@ class Client:
     def revoke_token(self, name_or_id: str) -> ApiToken:
         """Admin scope: the token stops working at once."""
         return self._send(calls.revoke_token(name_or_id))
+
+    def identity(self) -> CallerIdentity:
+        """Who the server takes this client to be: its token's name, user and scope."""
+        return self._send(calls.identity())
 
     def stream_token(self, session_id: Id) -> StreamToken:
         """A 60-second `?access_token=` for the session's live stream, for clients that

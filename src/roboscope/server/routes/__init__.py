@@ -11,6 +11,7 @@ from . import (
     anchors,
     changes,
     health,
+    identity,
     laser_guides,
     locks,
     marker_details,
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         changes,
         stream_tokens,
         tokens,
+        identity,
     )
 )
 """Mounted one by one on the app: one level of nesting less to match through."""
