@@ -108,6 +108,10 @@ async def watched_page(
     page.on("pageerror", lambda error: watch.errors.append(f"uncaught: {error}"))
     try:
         yield page, watch
+    except Exception as failure:
+        failure.add_note(f"page errors: {watch.errors}; requests elsewhere: {watch.elsewhere}")
+        raise
+    else:
         if check:
             watch.assert_clean()
     finally:

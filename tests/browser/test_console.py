@@ -18,6 +18,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
+from roboscope.db.engine import Database
+from roboscope.services import changes
+from roboscope.settings import Settings
+
 from ..servers import ServerProcess, run_command, running_server, start_server
 from .conftest import server_environment, watched_page
 
@@ -124,7 +128,7 @@ async def test_the_map_and_the_table_follow_markers_made_by_another_client(
         # Details calculated elsewhere: the row shows them.
         await api.call("POST", f"/markers/{second['id']}/details/calculate", {})
         await expect(row_of(page, second)).to_contain_text("3.500", timeout=DEADLINE_MS)
-        await page.screenshot(path=screenshots / "console-session.png", full_page=True)
+        await page.screenshot(path=screenshots / "console-markers.png", full_page=True)
 
         # Deleted elsewhere: it disappears from both.
         await api.call("DELETE", f"/markers/{second['id']}")
@@ -268,16 +272,29 @@ async def test_a_label_edit_against_a_stale_version_shows_the_conflict_and_the_f
         await not_reloaded(page)
 
 
+async def trim_the_log(data_dir: Path) -> None:
+    """What the retention pass of the servers does once a minute, now: keep only the newest
+    change log record (as with ROBOSCOPE_CHANGES_RETENTION_COUNT=1)."""
+    database = Database(Settings(data_dir=data_dir).resolved_database_url)
+    try:
+        await changes.purge_expired(database, changes.Retention(max_count=1))
+    finally:
+        await database.dispose()
+
+
 async def test_after_a_server_restart_the_page_reconnects_and_catches_up(
     browser: Browser, tmp_path: Path
 ) -> None:
     """The page's server is killed; while it is down, another server of the same data dir
     (same database, same Redis) takes changes; the restarted server gives the page every
-    one of them, from its last event id."""
+    one of them, from its last event id. Then once more, but the log is trimmed past the
+    page's last id meanwhile: the page reloads its snapshot (410) instead."""
     data_dir = tmp_path / "data"
     env = server_environment()
     first = start_server(data_dir, env=env)
+    port = int(first.url.rsplit(":", 1)[1])
     other = start_server(data_dir, env=env)
+    servers = [first, other]
     try:
         async with api_of(other) as api, watched_page(browser, check=False) as (page, watch):
             session = await api.session()
@@ -285,36 +302,50 @@ async def test_after_a_server_restart_the_page_reconnects_and_catches_up(
             gone = await api.marker(session, "gone", 2, 0)
             await open_session(page, first, session)
             await expect(row_of(page, gone)).to_have_count(1)
+            banner = page.locator("#banner")
+            reloads = page.locator(".event-log li", has_text="reloading")
 
             first.stop(signal.SIGKILL)
-            banner = page.locator("#banner")
             await expect(banner).to_contain_text("Reconnecting…", timeout=DEADLINE_MS)
             await expect(page.locator(".live-state")).to_have_text("Reconnecting…")
-
             # Changes while the page's server is down.
             created = await api.marker(session, "created", 4, 0)
-            await api.call(
-                "PATCH", f"/markers/{moved['id']}", {"label": "moved-away", "version": 0}
-            )
+            await api.call("PATCH", f"/markers/{moved['id']}", {"label": "away", "version": 0})
             await api.call("DELETE", f"/markers/{gone['id']}")
 
-            restarted = start_server(data_dir, env=env, port=int(first.url.rsplit(":", 1)[1]))
-            try:
-                await expect(page.locator(".live-state")).to_have_text("Live", timeout=30_000)
-                await expect(banner).to_be_empty()
-                await expect(row_of(page, created)).to_contain_text("created", timeout=DEADLINE_MS)
-                await expect(row_of(page, moved).locator(".label")).to_have_text("moved-away")
-                await expect(row_of(page, gone)).to_have_count(0)
-                await expect(shape_of(page, created)).to_have_count(1)
-                await expect(shape_of(page, gone)).to_have_count(0)
-                await not_reloaded(page)
-            finally:
-                restarted.stop()
+            servers.append(restarted := start_server(data_dir, env=env, port=port))
+            await expect(page.locator(".live-state")).to_have_text("Live", timeout=30_000)
+            await expect(banner).to_be_empty()
+            await expect(row_of(page, created)).to_contain_text("created", timeout=DEADLINE_MS)
+            await expect(row_of(page, moved).locator(".label")).to_have_text("away")
+            await expect(row_of(page, gone)).to_have_count(0)
+            await expect(shape_of(page, created)).to_have_count(1)
+            await expect(shape_of(page, gone)).to_have_count(0)
+            await expect(reloads).to_have_count(0)  # caught up from its last id
+
+            # Down again, and away longer than the log keeps.
+            newest = (await api.call("GET", f"/work-sessions/{session['id']}/changes"))["cursor"]
+            restarted.stop(signal.SIGKILL)
+            await expect(banner).to_contain_text("Reconnecting…", timeout=DEADLINE_MS)
+            late = await api.marker(session, "late", 6, 0)
+            await api.call("PATCH", f"/markers/{moved['id']}", {"label": "again", "version": 1})
+            await trim_the_log(data_dir)
+            expired = await api.http.get(
+                f"/work-sessions/{session['id']}/changes", params={"since": newest}
+            )
+            assert expired.status_code == 410, expired.text
+            servers.append(start_server(data_dir, env=env, port=port))
+            await expect(page.locator(".live-state")).to_have_text("Live", timeout=30_000)
+            await expect(reloads).to_have_count(1, timeout=DEADLINE_MS)
+            await expect(row_of(page, late)).to_contain_text("late", timeout=DEADLINE_MS)
+            await expect(row_of(page, moved).locator(".label")).to_have_text("again")
+            await expect(page.locator("table.markers tbody tr")).to_have_count(3)
+            await not_reloaded(page)  # the snapshot, not the page
             assert watch.elsewhere == []
             assert not [e for e in watch.errors if e.startswith("uncaught")], watch.errors
     finally:
-        first.stop()
-        other.stop()
+        for server in servers:
+            server.stop()
 
 
 async def test_with_auth_on_the_console_refuses_without_a_token_and_works_with_one(
@@ -397,3 +428,144 @@ async def test_with_auth_on_the_console_refuses_without_a_token_and_works_with_o
                 "The token was refused", timeout=DEADLINE_MS
             )
             assert await page.evaluate("Object.keys(sessionStorage).length") == 0
+
+
+@asynccontextmanager
+async def present(
+    api: Api, session: dict[str, Any], *devices: dict[str, str]
+) -> AsyncIterator[None]:
+    """Devices that keep beating for the block (presence expires after 2 s here)."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(heartbeats(api, session, stop, **device)) for device in devices]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_a_supervisor_finds_a_space_and_a_session_and_watches_it(
+    browser: Browser, console_server: ServerProcess, screenshots: Path
+) -> None:
+    """The spaces (search, inactive ones, create, rename, deactivate), a space (sessions with
+    their counts and filters, laser guide, reference sets), then a session with two devices
+    at work: at desktop and tablet width, by mouse and keyboard."""
+    async with api_of(console_server) as api, watched_page(browser) as (page, watch):
+        north = await api.call("POST", "/spaces", {"key": "dock-north", "name": "Dock North"})
+        await api.call(
+            "POST", "/spaces", {"key": "dock-old", "name": "Dock Old", "is_active": False}
+        )
+        sessions = [
+            await api.call(
+                "POST",
+                "/work-sessions",
+                {"space_id": north["id"], "session_type": kind, "status": status},
+            )
+            for kind, status in (("inspection", "active"), ("repair", "draft"))
+        ]
+        watched = sessions[0]
+        markers = [await api.marker(watched, f"M{i}", 1.5 * i, 0.4 * i) for i in range(5)]
+        for marker in markers[:3]:
+            await api.call("POST", f"/markers/{marker['id']}/details/calculate", {})
+        await api.marker(sessions[1], "R1", 0, 0)
+        grid = [{"x": float(x), "z": 0.0, "segment_length": 2.0} for x in range(3)]
+        await api.call("PUT", f"/spaces/{north['id']}/laser-guide", {"grid": grid})
+        reference = {"name": "Bay layout", "markers": [{"label": "ref", **square(0, 0)}]}
+        await api.call("POST", f"/spaces/{north['id']}/reference-sets", reference)
+        watch.expected_statuses.add(("/laser-guide", 404))  # spaces without one
+
+        # The spaces: searched, with inactive ones on request, active first.
+        await page.goto(f"{console_server.url}/")
+        assert page.url == f"{console_server.url}/console"
+        spaces = page.locator("table.spaces tbody tr")
+        await page.get_by_label("Search by key or name").fill("dock")
+        await expect(spaces).to_have_count(1, timeout=DEADLINE_MS)
+        await expect(spaces.first).to_contain_text("Dock North")
+        await page.get_by_label("Show inactive spaces").check()
+        await expect(spaces).to_have_count(2, timeout=DEADLINE_MS)
+        await expect(spaces.nth(1)).to_contain_text("Inactive")
+
+        # Created, renamed and deactivated from the console.
+        await page.get_by_text("New space").click()
+        form = page.locator("form.create-space")
+        await form.get_by_label("Key").fill("dock-south")
+        await form.get_by_label("Name", exact=True).fill("Dock South")
+        await form.get_by_role("button", name="Create space").click()
+        south = page.locator("table.spaces tbody tr", has_text="dock-south")
+        await expect(south).to_contain_text("Dock South", timeout=DEADLINE_MS)
+        await south.get_by_role("button", name="Rename Dock South").click()
+        await south.get_by_role("textbox").fill("Dock South Gate")
+        await south.get_by_role("textbox").press("Enter")
+        await expect(south.get_by_role("link")).to_have_text("Dock South Gate", timeout=DEADLINE_MS)
+        await south.get_by_role("button", name="Deactivate Dock South Gate").click()
+        await expect(south).to_contain_text("Inactive", timeout=DEADLINE_MS)
+        found = await api.http.get("/spaces", params={"key": "dock-south", "include_inactive": "1"})
+        (stored,) = found.json()
+        assert (stored["name"], stored["is_active"]) == ("Dock South Gate", False)
+        await page.screenshot(path=screenshots / "console-spaces.png")
+
+        # A space: its sessions with counts, filtered; its laser guide and reference sets.
+        async with present(api, watched, {"user_id": "ann", "device_id": "ipad-ann"}):
+            await spaces.filter(has_text="Dock North").get_by_role("link").click()
+            await expect(page.locator("h1")).to_have_text("Dock North", timeout=DEADLINE_MS)
+            row = page.locator(f'table.sessions tr[data-session-id="{watched["id"]}"]')
+            await expect(row.locator(".markers-count")).to_have_text("5", timeout=DEADLINE_MS)
+            await expect(row.locator(".present-count")).to_have_text("1 (1 device)")
+            await expect(page.locator(".laser-guide")).to_contain_text("3 lines")
+            await expect(page.locator(".reference-sets")).to_contain_text("Bay layout · 1 marker")
+            await page.screenshot(path=screenshots / "console-space.png")
+        sessions_rows = page.locator("table.sessions tbody tr")
+        await expect(sessions_rows).to_have_count(2)
+        await page.get_by_label("Status").select_option("draft")
+        await expect(sessions_rows).to_have_count(1, timeout=DEADLINE_MS)
+        await expect(sessions_rows.first).to_contain_text("repair")
+        await page.get_by_label("Status").select_option("")
+        await expect(sessions_rows).to_have_count(2, timeout=DEADLINE_MS)
+        await page.get_by_label("Type").select_option("inspection")
+        await expect(sessions_rows).to_have_count(1, timeout=DEADLINE_MS)
+        await expect(sessions_rows.first).to_have_attribute("data-session-id", watched["id"])
+
+        # The session, with two devices at work on it.
+        await sessions_rows.first.get_by_role("link").click()
+        await expect(page.locator(".live-state")).to_have_text("Live", timeout=DEADLINE_MS)
+        await page.evaluate("window.loadedOnce = true")
+        devices = (
+            {"user_id": "ann", "device_id": "ipad-ann", "display_name": "Ann"},
+            {"user_id": "ben", "device_id": "iphone-ben", "display_name": "Ben"},
+        )
+        async with present(api, watched, *devices):
+            await expect(page.locator(".presence-list > li")).to_have_count(2, timeout=DEADLINE_MS)
+            await api.call("POST", f"/locks/{watched['id']}", {"ttl_seconds": 120, "owner": "ann"})
+            await expect(page.locator(".lock-state")).to_contain_text(
+                "Held by ann", timeout=DEADLINE_MS
+            )
+            await api.call(
+                "PATCH", f"/markers/{markers[4]['id']}", {"label": "M4 moved", **square(7, 3)}
+            )
+            await api.marker(watched, "M5", 3, 3.2)
+            await expect(page.locator("table.markers tbody tr")).to_have_count(
+                6, timeout=DEADLINE_MS
+            )
+            await expect(row_of(page, markers[4])).to_contain_text("M4 moved")
+            await page.screenshot(path=screenshots / "console-session.png", full_page=True)
+
+            # Tablet width: nothing runs off the page (wide tables scroll in their box).
+            await page.set_viewport_size({"width": 768, "height": 1024})
+            await expect(page.locator(".session-grid")).to_be_visible()
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 768
+            await page.screenshot(path=screenshots / "console-tablet.png", full_page=True)
+
+        # The keyboard: the map zooms and fits again; the table sorts.
+        polygon = shape_of(page, markers[0]).locator("polygon")
+        fitted = await polygon.get_attribute("points")
+        await page.locator(".map-viewport").focus()
+        await page.keyboard.press("+")
+        await expect(polygon).not_to_have_attribute("points", fitted or "")
+        await page.keyboard.press("0")
+        await expect(polygon).to_have_attribute("points", fitted or "")
+        label_header = page.locator("table.markers th", has_text="Label")
+        await label_header.get_by_role("button").focus()
+        await page.keyboard.press("Enter")
+        await expect(label_header).to_have_attribute("aria-sort", "descending")
+        await expect(page.locator("table.markers tbody tr").first).to_contain_text("M5")
+        await not_reloaded(page)

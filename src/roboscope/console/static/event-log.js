@@ -6,6 +6,10 @@ import { clock, h, shortId, uid } from "./dom.js";
 const MAX_ENTRIES = 300;
 export const KINDS = ["marker", "details", "anchor", "presence", "lock", "work_session", "stream"];
 
+function plural(count, one, many) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 function describe(name, data) {
   const [kind, action] = name.split(".");
   const who = (d) => d.display_name || d.user_id;
@@ -21,7 +25,9 @@ function describe(name, data) {
     case "work_session":
       return action === "deleted" ? "this work session was deleted" : `session ${action}: ${data.status}, version ${data.version}`;
     case "presence":
-      if (action === "snapshot") return `${data.user_count} present on ${data.device_count} devices`;
+      if (action === "snapshot") {
+        return `${plural(data.user_count, "person", "people")} on ${plural(data.device_count, "device", "devices")}`;
+      }
       if (action === "left") return `${data.user_id} left (${data.device_id}, ${data.reason})`;
       return `${who(data)} ${action} (${data.device_id})`;
     case "lock":

@@ -55,6 +55,7 @@ export async function showSpace(main, identity, ui, spaceId) {
 
   async function loadSessions() {
     const mine = ++generation;
+    summary.textContent = "Loading…";
     let sessions;
     try {
       sessions = await api.get("work-sessions", { space_id: spaceId, ...filters });
