@@ -109,8 +109,7 @@ function askForToken(error) {
           input.value = "";
           if (!token) return;
           storeToken(token);
-          askingForToken = false;
-          start();
+          location.reload(); // afresh: nothing of a view that ran with the old token survives
         },
       },
       h("h1", { id: "token-title" }, "This server needs an API token"),

@@ -37,6 +37,7 @@ export class MarkerMap {
     this.shapes = new Map();
     this.view = { x: 0, z: 0, scale: 50 };
     this.fitted = true;
+    this.refitting = false;
     this.width = 600;
     this.height = 400;
 
@@ -220,7 +221,7 @@ export class MarkerMap {
       shape = this.shape(marker);
       this.shapes.set(marker.id, shape);
     }
-    if (this.fitted) this.fit();
+    if (this.fitted) this.refit();
     else this.place(marker, shape);
     if (flash) this.flash(shape);
   }
@@ -232,7 +233,17 @@ export class MarkerMap {
     this.shapes.delete(id);
     shape.classList.add("leaving");
     setTimeout(() => shape.remove(), LEAVE_MS);
-    if (this.fitted) this.fit();
+    if (this.fitted) this.refit();
+  }
+
+  /** Fit again at the next frame: a burst of events (a bulk create) costs one fit. */
+  refit() {
+    if (this.refitting) return;
+    this.refitting = true;
+    requestAnimationFrame(() => {
+      this.refitting = false;
+      if (this.fitted) this.fit();
+    });
   }
 
   flash(shape) {
@@ -248,6 +259,7 @@ export class MarkerMap {
     group.dataset.markerId = marker.id;
     group.append(svg("title"), svg("polygon"), svg("text", { class: "marker-label" }));
     this.layer.append(group);
+    this.place(marker, group);
     return group;
   }
 

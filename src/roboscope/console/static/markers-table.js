@@ -34,6 +34,7 @@ export class MarkersTable {
     this.onChanged = onChanged;
     this.markers = new Map();
     this.rows = new Map();
+    this.reordering = false;
     this.sort = { key: "label", direction: 1 };
     this.headers = new Map();
     this.body = h("tbody");
@@ -77,7 +78,17 @@ export class MarkersTable {
       this.body.append(row.element);
     }
     this.renderRow(marker, row, false);
-    if (reorder) this.order();
+    if (reorder) this.reorder();
+  }
+
+  /** Sort at the next frame: a burst of events costs one ordering. */
+  reorder() {
+    if (this.reordering) return;
+    this.reordering = true;
+    requestAnimationFrame(() => {
+      this.reordering = false;
+      this.order();
+    });
   }
 
   remove(id) {

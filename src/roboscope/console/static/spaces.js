@@ -129,7 +129,6 @@ export async function showSpaces(main, identity, ui) {
         ),
         edit.error ? h("p", { class: "error", role: "alert" }, edit.error) : null,
       );
-      queueMicrotask(() => input.focus());
     } else {
       nameCell.append(h("a", { href: `spaces/${space.id}` }, space.name));
     }
@@ -166,6 +165,7 @@ export async function showSpaces(main, identity, ui) {
   function startEditing(space) {
     editing.set(space.id, { draft: space.name, error: null });
     render();
+    body.querySelector(`tr[data-space-id="${space.id}"] input`)?.focus();
   }
 
   function stopEditing(id) {
@@ -187,6 +187,7 @@ export async function showSpaces(main, identity, ui) {
       edit.error = `Not renamed: ${problem(error)}`;
     }
     render();
+    body.querySelector(`tr[data-space-id="${space.id}"] ${editing.has(space.id) ? "input" : "a"}`)?.focus();
   }
 
   async function setActive(space, active, button) {
