@@ -90,6 +90,19 @@ async def not_reloaded(page: Page) -> None:
     assert await page.evaluate("window.loadedOnce === true"), "the page was reloaded"
 
 
+FLASH_RECORDER = """() => {
+    window.flashed = new Set();
+    new MutationObserver((changes) => {
+        for (const change of changes) {
+            if (change.target.classList.contains("flash")) {
+                window.flashed.add(change.target.dataset.markerId);
+            }
+        }
+    }).observe(document.querySelector(".map"), { subtree: true, attributeFilter: ["class"] });
+}"""
+"""Records which markers of the map were highlighted, however briefly."""
+
+
 def shape_of(page: Page, marker: dict[str, Any]) -> Locator:
     return page.locator(f'.map g.marker[data-marker-id="{marker["id"]}"]:not(.leaving)')
 
@@ -108,9 +121,13 @@ async def test_the_map_and_the_table_follow_markers_made_by_another_client(
         await expect(shape_of(page, first)).to_have_count(1)
         await expect(row_of(page, first)).to_contain_text("A-1")
 
-        # Created elsewhere: it appears on the map and in the table.
+        # Created elsewhere: it appears on the map, highlighted, and in the table.
+        await page.evaluate(FLASH_RECORDER)
         second = await api.marker(session, "B-2", 3, 2)
         await expect(shape_of(page, second)).to_have_count(1, timeout=DEADLINE_MS)
+        await page.wait_for_function(
+            "id => window.flashed.has(id)", arg=second["id"], timeout=DEADLINE_MS
+        )
         await expect(shape_of(page, second).locator("text")).to_have_text("B-2")
         await expect(row_of(page, second)).to_contain_text("B-2", timeout=DEADLINE_MS)
         await expect(page.locator(".markers-panel h2")).to_have_text("Markers (2)")
@@ -135,9 +152,16 @@ async def test_the_map_and_the_table_follow_markers_made_by_another_client(
         await expect(shape_of(page, second)).to_have_count(0, timeout=DEADLINE_MS)
         await expect(row_of(page, second)).to_have_count(0)
         await expect(page.locator(".markers-panel h2")).to_have_text("Markers (1)")
-        log = page.locator(".event-log")
+        log = page.get_by_role("log")
         for name in ("marker.created", "marker.updated", "details.created", "marker.deleted"):
             await expect(log.locator(f'li[data-event="{name}"]').first).to_be_visible()
+        # Newest first, and filtered by kind.
+        await expect(log.locator("li").first).to_have_attribute("data-event", "marker.deleted")
+        await page.get_by_label("Show").select_option("details")
+        await expect(log.locator("li:visible")).to_have_count(1)
+        await expect(log.locator("li:visible")).to_have_attribute("data-event", "details.created")
+        await page.get_by_label("Show").select_option("")
+        await expect(log.locator('li[data-kind="presence"]:visible').first).to_be_visible()
         await not_reloaded(page)
 
 
