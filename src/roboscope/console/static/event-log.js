@@ -23,7 +23,9 @@ function describe(name, data) {
     case "anchor":
       return `anchor ${shortId(data.id)} ${action}`;
     case "work_session":
-      return action === "deleted" ? "this work session was deleted" : `session ${action}: ${data.status}, version ${data.version}`;
+      return action === "deleted"
+        ? "this work session was deleted"
+        : `session ${action}: ${data.status}, version ${data.version}`;
     case "presence":
       if (action === "snapshot") {
         return `${plural(data.user_count, "person", "people")} on ${plural(data.device_count, "device", "devices")}`;
@@ -31,7 +33,8 @@ function describe(name, data) {
       if (action === "left") return `${data.user_id} left (${data.device_id}, ${data.reason})`;
       return `${who(data)} ${action} (${data.device_id})`;
     case "lock":
-      if (action === "snapshot") return data.locked ? `held by ${data.owner || "someone"}, fence ${data.fence}` : "free";
+      if (action === "snapshot")
+        return data.locked ? `held by ${data.owner || "someone"}, fence ${data.fence}` : "free";
       if (action === "released" || action === "expired") {
         return `${action}${data.reason === "forced" ? " (forced)" : ""}, fence ${data.fence}`;
       }
@@ -51,7 +54,12 @@ export class EventLog {
       h("option", { value: "" }, "All kinds"),
       KINDS.map((kind) => h("option", { value: kind }, kind.replace("_", " "))),
     );
-    this.list = h("ol", { class: "event-log", role: "log", "aria-label": "Events, newest first", reversed: true });
+    this.list = h("ol", {
+      class: "event-log",
+      role: "log",
+      "aria-label": "Events, newest first",
+      reversed: true,
+    });
     this.element = h(
       "div",
       { class: "events" },
@@ -70,7 +78,10 @@ export class EventLog {
       h("code", {}, name),
       " ",
       describe(name, data),
-      cursor && !name.startsWith("presence") && !name.startsWith("lock") && !name.startsWith("stream")
+      cursor &&
+        !name.startsWith("presence") &&
+        !name.startsWith("lock") &&
+        !name.startsWith("stream")
         ? h("span", { class: "cursor" }, ` #${cursor}`)
         : null,
     );
@@ -85,6 +96,7 @@ export class EventLog {
 
   filter(kind) {
     this.kind = kind;
-    for (const entry of this.list.children) entry.hidden = kind !== "" && entry.dataset.kind !== kind;
+    for (const entry of this.list.children)
+      entry.hidden = kind !== "" && entry.dataset.kind !== kind;
   }
 }

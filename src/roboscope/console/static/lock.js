@@ -15,24 +15,49 @@ export class LockPanel {
     this.countdown = h("p", { class: "countdown" });
     this.message = h("p", { class: "message", role: "status" });
     this.button = canForce
-      ? h("button", { type: "button", class: "danger", onclick: () => this.forceRelease() }, "Force release")
+      ? h(
+          "button",
+          { type: "button", class: "danger", onclick: () => this.forceRelease() },
+          "Force release",
+        )
       : null;
-    this.element = h("div", { class: "lock" }, this.status, this.countdown, this.button, this.message);
+    this.element = h(
+      "div",
+      { class: "lock" },
+      this.status,
+      this.countdown,
+      this.button,
+      this.message,
+    );
     this.render();
   }
 
   apply(name, data) {
     if (name === "lock.snapshot") {
       this.state = data.locked
-        ? { locked: true, owner: data.owner, fence: data.fence, expires: serverNow() + (data.ttl_remaining_ms ?? 0) }
+        ? {
+            locked: true,
+            owner: data.owner,
+            fence: data.fence,
+            expires: serverNow() + (data.ttl_remaining_ms ?? 0),
+          }
         : { locked: false };
     } else if (name === "lock.acquired" || name === "lock.extended") {
-      this.state = { locked: true, owner: data.owner, fence: data.fence, expires: Date.parse(data.expires_at) };
+      this.state = {
+        locked: true,
+        owner: data.owner,
+        fence: data.fence,
+        expires: Date.parse(data.expires_at),
+      };
       this.last = null;
     } else if (name === "lock.released" || name === "lock.expired") {
       this.state = { locked: false };
       this.last =
-        name === "lock.expired" ? "expired" : data.reason === "forced" ? "force-released" : "released by its holder";
+        name === "lock.expired"
+          ? "expired"
+          : data.reason === "forced"
+            ? "force-released"
+            : "released by its holder";
     }
     this.render();
   }
@@ -41,7 +66,8 @@ export class LockPanel {
     const s = this.state;
     this.element.classList.toggle("held", s.locked);
     if (s.locked) {
-      fill(this.status, 
+      fill(
+        this.status,
         h("strong", {}, "Held"),
         " by ",
         h("span", { class: "owner" }, s.owner || "an unnamed holder"),

@@ -2,7 +2,15 @@
 // requires one), then the view of this path: /console (spaces), /console/spaces/{id} (one
 // space), /console/work-sessions/{id} (a session, live).
 
-import { api, ApiError, authEvents, forgetToken, storedToken, storeToken, Unreachable } from "./api.js";
+import {
+  api,
+  ApiError,
+  authEvents,
+  forgetToken,
+  storedToken,
+  storeToken,
+  Unreachable,
+} from "./api.js";
 import { fill, h, problem, uid } from "./dom.js";
 import { showSession } from "./session.js";
 import { showSpace } from "./space.js";
@@ -27,7 +35,8 @@ const ui = {
     document.title = `${text} · Roboscope console`;
   },
   crumbs(items) {
-    fill(crumbs, 
+    fill(
+      crumbs,
       ...items.map((item, index) =>
         h(
           "li",
@@ -46,9 +55,14 @@ const ui = {
   },
   failed(error, what) {
     if (error instanceof ApiError && error.status === 401) return; // the token form shows
-    fill(main, 
+    fill(
+      main,
       h("h1", {}, what),
-      h("p", { role: "alert" }, error instanceof ApiError && error.status === 404 ? "It does not exist." : problem(error)),
+      h(
+        "p",
+        { role: "alert" },
+        error instanceof ApiError && error.status === 404 ? "It does not exist." : problem(error),
+      ),
       h("p", {}, h("a", { href: "." }, "Back to the spaces")),
     );
   },
@@ -67,7 +81,9 @@ function showIdentity(identity) {
   if (identity.auth === "off") {
     who.textContent = "Open access (auth off)";
   } else {
-    const name = identity.user_id ? `${identity.token_name} (${identity.user_id})` : identity.token_name;
+    const name = identity.user_id
+      ? `${identity.token_name} (${identity.user_id})`
+      : identity.token_name;
     who.textContent = `${name} · ${identity.scope} scope`;
   }
   forget.hidden = !storedToken();
@@ -96,7 +112,8 @@ function askForToken(error) {
     { class: "error", role: "alert" },
     refused ? `The token was refused: ${problem(error)}` : "",
   );
-  fill(main, 
+  fill(
+    main,
     h(
       "form",
       {
@@ -137,9 +154,14 @@ async function start() {
     identity = await api.get("identity");
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return; // askForToken runs
-    fill(main, 
+    fill(
+      main,
       h("h1", {}, "The API does not answer"),
-      h("p", { role: "alert" }, error instanceof Unreachable ? "The server cannot be reached." : problem(error)),
+      h(
+        "p",
+        { role: "alert" },
+        error instanceof Unreachable ? "The server cannot be reached." : problem(error),
+      ),
       h("button", { type: "button", onclick: () => start() }, "Try again"),
     );
     return;

@@ -267,7 +267,10 @@ export class MarkerMap {
     const [title, polygon, label] = shape.children;
     title.textContent = marker.label || "(no label)";
     const points = corners(marker).map((p) => this.toScreen(p));
-    polygon.setAttribute("points", points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "));
+    polygon.setAttribute(
+      "points",
+      points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "),
+    );
     if (marker.color && /^#[0-9a-f]{3,8}$/i.test(marker.color)) {
       polygon.setAttribute("fill", marker.color);
     } else polygon.removeAttribute("fill");
@@ -290,11 +293,27 @@ export class MarkerMap {
     const lines = [];
     for (let x = Math.ceil(left / step) * step; x <= right; x += step) {
       const [px] = this.toScreen([x, 0, 0]);
-      lines.push(svg("line", { x1: px, x2: px, y1: 0, y2: this.height, class: Math.abs(x) < step / 2 ? "axis" : "" }));
+      lines.push(
+        svg("line", {
+          x1: px,
+          x2: px,
+          y1: 0,
+          y2: this.height,
+          class: Math.abs(x) < step / 2 ? "axis" : "",
+        }),
+      );
     }
     for (let z = Math.ceil(bottom / step) * step; z <= top; z += step) {
       const [, py] = this.toScreen([0, 0, z]);
-      lines.push(svg("line", { y1: py, y2: py, x1: 0, x2: this.width, class: Math.abs(z) < step / 2 ? "axis" : "" }));
+      lines.push(
+        svg("line", {
+          y1: py,
+          y2: py,
+          x1: 0,
+          x2: this.width,
+          class: Math.abs(z) < step / 2 ? "axis" : "",
+        }),
+      );
     }
     this.grid.replaceChildren(...lines);
     this.scaleNote.textContent = `Grid: ${Number(step.toPrecision(3))} m`;

@@ -44,7 +44,11 @@ export class MarkersTable {
       if (column.sortable === false) cell.append(column.title);
       else {
         cell.append(
-          h("button", { type: "button", class: "sort", onclick: () => this.sortBy(column.key) }, column.title),
+          h(
+            "button",
+            { type: "button", class: "sort", onclick: () => this.sortBy(column.key) },
+            column.title,
+          ),
         );
       }
       this.headers.set(column.key, cell);
@@ -54,7 +58,13 @@ export class MarkersTable {
     this.element = h(
       "div",
       { class: "table-scroll" },
-      h("table", { class: "markers" }, h("caption", { class: "visually-hidden" }, "Markers"), h("thead", {}, headRow), this.body),
+      h(
+        "table",
+        { class: "markers" },
+        h("caption", { class: "visually-hidden" }, "Markers"),
+        h("thead", {}, headRow),
+        this.body,
+      ),
       this.empty,
     );
     this.showSort();
@@ -131,7 +141,8 @@ export class MarkersTable {
       if (element !== expected) this.body.insertBefore(element, expected);
       previous = element;
     }
-    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus();
+    if (focused && focused !== document.activeElement && document.contains(focused))
+      focused.focus();
     this.empty.hidden = this.rows.size > 0;
   }
 
@@ -146,9 +157,19 @@ export class MarkersTable {
       h("td", { class: "num" }, number(d?.center_location_long)),
       h("td", { class: "num" }, number(d?.cross_size)),
       h("td", { class: "num" }, number(d?.long_size)),
-      h("td", { class: "num" }, d ? `${number(d.x_negative)} – ${number(d.x_positive)}` : this.calculateButton(marker)),
+      h(
+        "td",
+        { class: "num" },
+        d ? `${number(d.x_negative)} – ${number(d.x_positive)}` : this.calculateButton(marker),
+      ),
       h("td", { class: "num" }, d ? `${number(d.z_negative)} – ${number(d.z_positive)}` : "—"),
-      h("td", { class: "corners" }, [marker.p1, marker.p2, marker.p3, marker.p4].map((p, i) => h("div", {}, `p${i + 1} ${point(p)}`))),
+      h(
+        "td",
+        { class: "corners" },
+        [marker.p1, marker.p2, marker.p3, marker.p4].map((p, i) =>
+          h("div", {}, `p${i + 1} ${point(p)}`),
+        ),
+      ),
       h("td", {}, when(marker.updated_at)),
     ];
     const focused = row.element.contains(document.activeElement) ? document.activeElement : null;
@@ -227,7 +248,11 @@ export class MarkersTable {
       },
       input,
       h("button", { type: "submit" }, edit.conflict ? "Save mine anyway" : "Save"),
-      h("button", { type: "button", onclick: () => this.cancelEdit(marker.id) }, edit.conflict ? "Keep theirs" : "Cancel"),
+      h(
+        "button",
+        { type: "button", onclick: () => this.cancelEdit(marker.id) },
+        edit.conflict ? "Keep theirs" : "Cancel",
+      ),
     );
     cell.append(form);
     if (edit.conflict) {
@@ -251,7 +276,12 @@ export class MarkersTable {
   startEdit(id) {
     const marker = this.markers.get(id);
     const row = this.rows.get(id);
-    row.editing = { draft: marker.label || "", version: marker.version, conflict: null, error: null };
+    row.editing = {
+      draft: marker.label || "",
+      version: marker.version,
+      conflict: null,
+      error: null,
+    };
     this.renderRow(marker, row, true);
     row.editing.input.focus();
     row.editing.input.select();

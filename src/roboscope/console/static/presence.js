@@ -74,7 +74,9 @@ export class PresencePanel {
           h(
             "ul",
             { class: "devices", "aria-label": `Devices of ${user.displayName || userId}` },
-            [...user.devices].sort().map((device) => h("li", { dataset: { deviceId: device } }, device)),
+            [...user.devices]
+              .sort()
+              .map((device) => h("li", { dataset: { deviceId: device } }, device)),
           ),
         ),
       );

@@ -55,7 +55,10 @@ export async function showSession(main, identity, ui, sessionId) {
   }
   ui.crumbs([
     { label: "Spaces", href: "." },
-    { label: space ? space.name : `Space ${shortId(session.space_id)}`, href: `spaces/${session.space_id}` },
+    {
+      label: space ? space.name : `Space ${shortId(session.space_id)}`,
+      href: `spaces/${session.space_id}`,
+    },
     { label: `Session ${shortId(sessionId)}` },
   ]);
   ui.title(`${session.session_type} session ${shortId(sessionId)}`);
@@ -72,7 +75,8 @@ export async function showSession(main, identity, ui, sessionId) {
   const markerCount = h("span", { class: "count" });
 
   function showFacts() {
-    fill(facts, 
+    fill(
+      facts,
       h("span", { class: `badge status-${session.status}` }, session.status),
       ` ${session.session_type} · version ${session.version} · started ${when(session.started_at)}`,
       session.completed_at ? ` · completed ${when(session.completed_at)}` : "",
@@ -91,11 +95,17 @@ export async function showSession(main, identity, ui, sessionId) {
     showCount();
   }
 
-  /** A marker from the stream or from an answer of ours: never replace a newer one. */
+  /** A marker from the stream, or from an answer to this page's own edit (which the stream
+   * brings too, maybe first): never replace a newer one, nor bring back a deleted one. */
   function applyMarker(marker, fromStream) {
     const current = markers.get(marker.id);
-    if (current && current.version > marker.version) return;
-    if (!current && !fromStream) return; // deleted meanwhile
+    if (!current && !fromStream) return;
+    if (
+      current &&
+      (current.version > marker.version || (!fromStream && current.version === marker.version))
+    ) {
+      return; // (details change without a new version: the stream's copy is the fresher)
+    }
     markers.set(marker.id, marker);
     map.upsert(marker);
     table.upsert(marker);
@@ -152,7 +162,10 @@ export async function showSession(main, identity, ui, sessionId) {
       liveState.textContent = STATUS_TEXT[status];
       liveState.dataset.state = status;
       if (status === "reconnecting") {
-        ui.banner("Reconnecting… the live stream dropped; the changes made meanwhile will follow.", "warning");
+        ui.banner(
+          "Reconnecting… the live stream dropped; the changes made meanwhile will follow.",
+          "warning",
+        );
         log.note("reconnecting");
       } else if (status === "live") {
         ui.banner(null);
@@ -177,7 +190,8 @@ export async function showSession(main, identity, ui, sessionId) {
     },
   });
 
-  fill(main, 
+  fill(
+    main,
     h(
       "div",
       { class: "session-page" },

@@ -71,7 +71,11 @@ export async function showSpace(main, identity, ui, spaceId) {
       const row = h(
         "tr",
         { dataset: { sessionId: session.id } },
-        h("td", {}, h("a", { href: `work-sessions/${session.id}` }, `Session ${shortId(session.id)}`)),
+        h(
+          "td",
+          {},
+          h("a", { href: `work-sessions/${session.id}` }, `Session ${shortId(session.id)}`),
+        ),
         h("td", {}, h("span", { class: `badge status-${session.status}` }, session.status)),
         h("td", {}, session.session_type),
         markers,
@@ -96,13 +100,17 @@ export async function showSpace(main, identity, ui, spaceId) {
       return { row, count };
     });
     body.replaceChildren(...rows.map(({ row }) => row));
-    await limited(rows.map(({ count }) => count), COUNT_CONCURRENCY);
+    await limited(
+      rows.map(({ count }) => count),
+      COUNT_CONCURRENCY,
+    );
   }
 
   const laser = h("div", { class: "laser-guide" }, "Loading…");
   const references = h("div", { class: "reference-sets" }, "Loading…");
 
-  fill(main, 
+  fill(
+    main,
     h("h1", {}, space.name),
     h(
       "p",
@@ -145,8 +153,8 @@ export async function showSpace(main, identity, ui, spaceId) {
             h(
               "tr",
               {},
-              ["Session", "Status", "Type", "Markers", "Present", "Started", "Updated"].map((title) =>
-                h("th", { scope: "col" }, title),
+              ["Session", "Status", "Type", "Markers", "Present", "Started", "Updated"].map(
+                (title) => h("th", { scope: "col" }, title),
               ),
             ),
           ),
@@ -157,7 +165,12 @@ export async function showSpace(main, identity, ui, spaceId) {
     h(
       "div",
       { class: "two-columns" },
-      h("section", { class: "panel", "aria-labelledby": "laser-title" }, h("h2", { id: "laser-title" }, "Laser guide"), laser),
+      h(
+        "section",
+        { class: "panel", "aria-labelledby": "laser-title" },
+        h("h2", { id: "laser-title" }, "Laser guide"),
+        laser,
+      ),
       h(
         "section",
         { class: "panel", "aria-labelledby": "references-title" },
@@ -166,7 +179,11 @@ export async function showSpace(main, identity, ui, spaceId) {
       ),
     ),
   );
-  await Promise.all([loadSessions(), showLaserGuide(spaceId, laser), showReferenceSets(spaceId, references)]);
+  await Promise.all([
+    loadSessions(),
+    showLaserGuide(spaceId, laser),
+    showReferenceSets(spaceId, references),
+  ]);
 }
 
 async function showLaserGuide(spaceId, target) {
@@ -179,13 +196,16 @@ async function showLaserGuide(spaceId, target) {
     return;
   }
   const lines = guide.grid.length;
-  fill(target, 
+  fill(
+    target,
     h("p", {}, `${lines} ${lines === 1 ? "line" : "lines"} · updated ${when(guide.updated_at)}`),
     lines
       ? h(
           "ul",
           { class: "compact" },
-          guide.grid.slice(0, 10).map((line) => h("li", {}, `x ${line.x}, z ${line.z}, segment ${line.segment_length}`)),
+          guide.grid
+            .slice(0, 10)
+            .map((line) => h("li", {}, `x ${line.x}, z ${line.z}, segment ${line.segment_length}`)),
           lines > 10 ? h("li", {}, `… and ${lines - 10} more`) : null,
         )
       : null,
@@ -204,7 +224,8 @@ async function showReferenceSets(spaceId, target) {
     target.textContent = "None.";
     return;
   }
-  fill(target, 
+  fill(
+    target,
     h(
       "ul",
       { class: "compact" },

@@ -7,11 +7,17 @@ import { fill, h, problem, uid, when } from "./dom.js";
 
 function matches(space, search) {
   const needle = search.trim().toLowerCase();
-  return !needle || space.key.toLowerCase().includes(needle) || space.name.toLowerCase().includes(needle);
+  return (
+    !needle || space.key.toLowerCase().includes(needle) || space.name.toLowerCase().includes(needle)
+  );
 }
 
 function byActiveThenName(a, b) {
-  return Number(b.is_active) - Number(a.is_active) || a.name.localeCompare(b.name) || a.key.localeCompare(b.key);
+  return (
+    Number(b.is_active) - Number(a.is_active) ||
+    a.name.localeCompare(b.name) ||
+    a.key.localeCompare(b.key)
+  );
 }
 
 export async function showSpaces(main, identity, ui) {
@@ -63,7 +69,9 @@ export async function showSpaces(main, identity, ui) {
         h("th", { scope: "col" }, "Key"),
         h("th", { scope: "col" }, "State"),
         h("th", { scope: "col" }, "Updated"),
-        canWrite ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")) : null,
+        canWrite
+          ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions"))
+          : null,
       ),
     ),
     body,
@@ -145,7 +153,11 @@ export async function showSpaces(main, identity, ui) {
             { class: "actions" },
             h(
               "button",
-              { type: "button", "aria-label": `Rename ${space.name}`, onclick: () => startEditing(space) },
+              {
+                type: "button",
+                "aria-label": `Rename ${space.name}`,
+                onclick: () => startEditing(space),
+              },
               "Rename",
             ),
             h(
@@ -187,7 +199,9 @@ export async function showSpaces(main, identity, ui) {
       edit.error = `Not renamed: ${problem(error)}`;
     }
     render();
-    body.querySelector(`tr[data-space-id="${space.id}"] ${editing.has(space.id) ? "input" : "a"}`)?.focus();
+    body
+      .querySelector(`tr[data-space-id="${space.id}"] ${editing.has(space.id) ? "input" : "a"}`)
+      ?.focus();
   }
 
   async function setActive(space, active, button) {
@@ -202,18 +216,26 @@ export async function showSpaces(main, identity, ui) {
     }
   }
 
-  fill(main, 
+  fill(
+    main,
     h("h1", {}, "Spaces"),
     h(
       "div",
       { class: "toolbar" },
       h("div", { class: "field" }, h("label", { for: searchId }, "Search by key or name"), search),
-      h("div", { class: "check" }, inactive, h("label", { for: inactiveId }, "Show inactive spaces")),
+      h(
+        "div",
+        { class: "check" },
+        inactive,
+        h("label", { for: inactiveId }, "Show inactive spaces"),
+      ),
     ),
-    canCreate ? createForm(ui, (space) => {
-      spaces.push(space);
-      render();
-    }) : null,
+    canCreate
+      ? createForm(ui, (space) => {
+          spaces.push(space);
+          render();
+        })
+      : null,
     status,
     h("div", { class: "table-scroll" }, table),
   );
@@ -243,9 +265,24 @@ function createForm(ui, created) {
         }
       },
     },
-    h("div", { class: "field" }, h("label", { for: ids.key }, "Key"), h("input", { id: ids.key, name: "key", required: true, autocomplete: "off" })),
-    h("div", { class: "field" }, h("label", { for: ids.name }, "Name"), h("input", { id: ids.name, name: "name", required: true, autocomplete: "off" })),
-    h("div", { class: "field" }, h("label", { for: ids.description }, "Description (optional)"), h("input", { id: ids.description, name: "description", autocomplete: "off" })),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: ids.key }, "Key"),
+      h("input", { id: ids.key, name: "key", required: true, autocomplete: "off" }),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: ids.name }, "Name"),
+      h("input", { id: ids.name, name: "name", required: true, autocomplete: "off" }),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: ids.description }, "Description (optional)"),
+      h("input", { id: ids.description, name: "description", autocomplete: "off" }),
+    ),
     h("button", { type: "submit" }, "Create space"),
     message,
   );
