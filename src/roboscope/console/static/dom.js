@@ -65,8 +65,10 @@ export function clock(date = new Date()) {
   return date.toLocaleTimeString([], { hour12: false });
 }
 
+/** The last 8 hex digits of an id: its random part (ids are UUIDv7, whose first digits are
+ * a timestamp, the same for everything made within a minute). */
 export function shortId(id) {
-  return String(id).slice(0, 8);
+  return String(id).replace(/-/g, "").slice(-8);
 }
 
 /** A message for a failed call: the API's own text, or what went wrong on the way. */

@@ -91,7 +91,10 @@ export async function showSpace(main, identity, ui, spaceId) {
             api.get(`presence/${session.id}`),
           ]);
           markers.textContent = String(list.length);
-          present.textContent = `${presence.user_count} (${presence.device_count} ${presence.device_count === 1 ? "device" : "devices"})`;
+          present.textContent =
+            presence.user_count === 0
+              ? "0"
+              : `${presence.user_count} (${presence.device_count} ${presence.device_count === 1 ? "device" : "devices"})`;
         } catch {
           markers.textContent = "?";
           present.textContent = "?";

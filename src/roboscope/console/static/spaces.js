@@ -54,6 +54,7 @@ export async function showSpaces(main, identity, ui) {
     },
   });
   const status = h("p", { class: "summary", role: "status" }, "Loading…");
+  const notice = h("p", { class: "message", role: "status" }); // what an action did
   const body = h("tbody");
   const table = h(
     "table",
@@ -208,11 +209,11 @@ export async function showSpaces(main, identity, ui) {
     button.disabled = true;
     try {
       replace(await api.patch(`spaces/${space.id}`, { is_active: active }));
-      status.textContent = `${space.name} is now ${active ? "active" : "inactive"}.`;
+      notice.textContent = `${space.name} is now ${active ? "active" : "inactive"}.`;
       render();
     } catch (error) {
       button.disabled = false;
-      status.textContent = `${space.name} was not changed: ${problem(error)}`;
+      notice.textContent = `${space.name} was not changed: ${problem(error)}`;
     }
   }
 
@@ -237,6 +238,7 @@ export async function showSpaces(main, identity, ui) {
         })
       : null,
     status,
+    notice,
     h("div", { class: "table-scroll" }, table),
   );
   await load();
