@@ -170,6 +170,38 @@ async def test_with_auth_off_no_token_is_needed_and_any_header_is_ignored(
 # 403: scopes
 
 
+async def test_whoami_tells_a_caller_its_token_user_and_scope(
+    secure: httpx.AsyncClient, client: httpx.AsyncClient, make_token: Tokens
+) -> None:
+    """What the web console and `roboscope whoami` read to show what a token may do."""
+    viewer = await make_token.make("read", "vi", name="viewer")
+    seen = (await secure.get("/whoami", headers=viewer)).json()
+    assert (seen["auth"], seen["scope"], seen["user_id"]) == ("required", "read", "vi")
+    assert (seen["token"]["name"], seen["token"]["scope"]) == ("viewer", "read")
+    assert "secret_hash" not in seen["token"]
+    ci = await make_token.make("admin", None, name="ci")
+    seen = (await secure.get("/whoami", headers=ci)).json()
+    assert (seen["auth"], seen["scope"], seen["user_id"]) == ("required", "admin", None)
+    assert seen["token"]["name"] == "ci"
+    assert_short_json(await secure.get("/whoami"), 401, "unauthorized")
+    revoked = await make_token.make(revoked=True)
+    assert_short_json(await secure.get("/whoami", headers=revoked), 401, "invalid_token")
+    # Auth off: no token, every right.
+    assert (await client.get("/whoami")).json() == {
+        "auth": "off",
+        "scope": "admin",
+        "user_id": None,
+        "token": None,
+    }
+    # Auth off: no token, every right.
+    assert (await client.get("/identity")).json() == {
+        "auth": "off",
+        "token_name": None,
+        "user_id": None,
+        "scope": "admin",
+    }
+
+
 async def test_scopes_read_write_admin(secure: httpx.AsyncClient, make_token: Tokens) -> None:
     read, write, admin = [await make_token.make(scope) for scope in ("read", "write", "admin")]
     space = await secure.post("/spaces", json={"key": "s", "name": "S"}, headers=admin)

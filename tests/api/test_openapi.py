@@ -227,13 +227,13 @@ async def test_the_docs_page_and_its_assets_come_from_this_server(
     assert "SwaggerUIBundle" in script.text
 
 
-async def test_the_root_redirects_to_the_docs(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_the_root_redirects_to_the_console(app: FastAPI, client: httpx.AsyncClient) -> None:
     home = await client.get("http://roboscope.test/")
     assert home.status_code == 307
-    assert home.headers["location"] == "/api/v1/docs"
+    assert home.headers["location"] == "/console"
     paths = app.openapi()["paths"]
     assert "/" not in paths
-    assert not any("docs" in path for path in paths)
+    assert not any("docs" in path or "console" in path for path in paths)
 
 
 def test_patch_fields_that_cannot_be_cleared_are_not_documented_as_nullable(

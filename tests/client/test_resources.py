@@ -36,6 +36,12 @@ async def test_health(api: AsyncClient) -> None:
     assert health.database == "up"
 
 
+async def test_whoami(api: AsyncClient) -> None:
+    """With auth off (the shared app): no token, every right."""
+    me = await api.whoami()
+    assert (me.auth, me.token, me.scope) == ("off", None, "admin")
+
+
 async def test_spaces(api: AsyncClient) -> None:
     space = await api.create_space(SpaceCreate(key="hall-a", name="Hall A", description="d"))
     assert await api.get_space(space.id) == space

@@ -246,6 +246,11 @@ def test_the_dockerfile_install_steps_work_outside_docker(
         # The database was migrated from the wheel's migrations, the Lua scripts load.
         health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10).json()
         assert health["database"] == "up" and health["redis"] == "up", health
+        # The web console's page and every one of its files come with the wheel.
+        assert httpx.get(f"http://127.0.0.1:{port}/console", timeout=10).status_code == 200
+        for asset in sorted((ROOT / "src" / "roboscope" / "console" / "static").iterdir()):
+            url = f"http://127.0.0.1:{port}/console/static/{asset.name}"
+            assert httpx.get(url, timeout=10).status_code == 200, asset.name
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0, log.read_text()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from .. import __version__, metrics
 from ..settings import Settings
 from .auth import IDENTIFIED, install_log_redaction
+from .console import install_console
 from .cors import Cors
 from .docs import install_docs
 from .errors import install_error_handlers
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics_routes.router)  # /metrics, open like health (docs/observability.md)
     install_openapi(app, auth_required=settings.auth == "required")
     install_docs(app, API_PREFIX)
+    install_console(app)  # `/` leads there
     return app
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 ASSETS_PACKAGE = ("fastapi_offline", "static")
@@ -18,7 +18,7 @@ ASSETS_PACKAGE = ("fastapi_offline", "static")
 
 
 def install_docs(app: FastAPI, prefix: str) -> None:
-    """`{prefix}/docs` (Swagger UI), `{prefix}/docs/assets/…`, and `/` redirecting to the docs."""
+    """`{prefix}/docs` (Swagger UI) and `{prefix}/docs/assets/…`."""
     docs_url = f"{prefix}/docs"
     assets = f"{docs_url}/assets"
     openapi_url = app.openapi_url or f"{prefix}/openapi.json"
@@ -36,8 +36,4 @@ def install_docs(app: FastAPI, prefix: str) -> None:
             swagger_ui_parameters={"validatorUrl": None},
         )
 
-    async def home(request: Request) -> Response:
-        return RedirectResponse(f"{request.scope.get('root_path', '')}{docs_url}", 307)
-
     app.add_api_route(docs_url, docs, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)

@@ -131,6 +131,7 @@ SUMMARIES: dict[str, str] = {
     "tokens_list": "List API tokens",
     "tokens_create": "Create an API token",
     "tokens_revoke": "Revoke an API token",
+    "tokens_whoami": "Who the request's token is",
     "operations_prometheus_metrics": "Prometheus metrics",
 }
 """The one-line summary of each operation, by operation id: what the docs page lists. Written
