@@ -193,13 +193,6 @@ async def test_whoami_tells_a_caller_its_token_user_and_scope(
         "user_id": None,
         "token": None,
     }
-    # Auth off: no token, every right.
-    assert (await client.get("/identity")).json() == {
-        "auth": "off",
-        "token_name": None,
-        "user_id": None,
-        "scope": "admin",
-    }
 
 
 async def test_scopes_read_write_admin(secure: httpx.AsyncClient, make_token: Tokens) -> None:
