@@ -6,7 +6,6 @@ Every answer is checked against the OpenAPI document of the app that sent it (th
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,6 +24,7 @@ from roboscope.services.clock import utcnow
 from roboscope.settings import Settings
 
 from ..conftest import api_client
+from ..waiting import until
 from .conftest import SQUARE
 
 CHALLENGE = 'Bearer realm="roboscope"'
@@ -419,7 +419,11 @@ async def test_stream_query_tokens_are_refused_where_they_do_not_apply(
     # Expiry (a short-lived one made directly: the real ones last 60 s).
     state = secure_app.state.roboscope
     short = await state.stream_tokens.issue(uuid.UUID(session), make_token.last_id, 50)
-    await asyncio.sleep(0.2)
+
+    async def expired() -> bool:
+        return await state.stream_tokens.resolve(uuid.UUID(session), short) is None
+
+    await until(expired)
     gone = await secure.get(f"/work-sessions/{session}/events", params={"access_token": short})
     assert_short_json(gone, 401, "invalid_token")
 
