@@ -97,6 +97,8 @@ def serve(
             "ROBOSCOPE_AUTH=required and create tokens (`roboscope tokens create`, docs/auth.md)",
             err=True,
         )
+    if settings.auth == "required":
+        _refuse_a_signing_problem(settings)
     if settings.database_url is None:
         _refuse_a_newer_schema(_schema_state(settings.resolved_database_url))
         upgrade(settings.resolved_database_url)
@@ -151,6 +153,19 @@ def serve(
         if embedded is not None:
             embedded.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _refuse_a_signing_problem(settings: Settings) -> None:
+    """With auth required: no key to sign stream tokens with, or not the key of the other
+    hosts, is one `error:` line (exit 2) before anything starts."""
+    import asyncio
+
+    from .services.stream_tokens import signing_problem
+
+    problem = asyncio.run(signing_problem(settings))
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
 
 
 def _load_settings() -> Settings:
@@ -571,12 +586,32 @@ def tokens_list(
 def tokens_revoke(
     name_or_id: str = typer.Argument(..., metavar="NAME_OR_ID", help="The token's name or id."),
 ) -> None:
-    """Revoke a token: requests with it get 401 at once, on every server process."""
+    """Revoke a token: every server process confirms, then requests with it get 401 and its
+    live streams are ended, everywhere. Exit status 1 if a process did not confirm."""
 
     async def revoke(database: Any, operator: Any) -> Any:
         from .services import tokens
+        from .settings import Settings
 
-        return await tokens.revoke(database, operator, name_or_id)
+        return await tokens.revoke_from_outside(database, Settings(), operator, name_or_id)
 
     revoked = _token_command("tokens revoke", revoke)
-    typer.echo(f"revoked token {revoked.name!r} ({revoked.id})")
+    spread = revoked.propagation
+    if spread.confirmed:
+        told = (
+            f"all {spread.processes} server processes confirmed"
+            if spread.processes
+            else "no server process is running"
+        )
+    else:
+        told = f"{spread.processes - len(spread.unconfirmed)} of {spread.processes} confirmed"
+    typer.echo(f"revoked token {revoked.name!r} ({revoked.id}); {told}")
+    if not spread.confirmed:
+        missing = f" ({', '.join(spread.unconfirmed)})" if spread.unconfirmed else ""
+        typer.echo(
+            f"error: {spread.problem}{missing}: the token is revoked in the database, and a "
+            "server that was not told refuses it within its ROBOSCOPE_AUTH_CACHE_SECONDS; "
+            "run this command again to tell them again",
+            err=True,
+        )
+        raise typer.Exit(1)

@@ -84,9 +84,11 @@ async def listen(
     on_message: Callable[[dict[str, Any]], None],
     on_connected: Callable[[], None],
     *,
+    channel: str = CHANNEL,
     max_backoff: float = 5.0,
 ) -> None:
-    """Deliver every message of the channel until cancelled, reconnecting after outages.
+    """Deliver every message of `channel` (JSON objects) until cancelled, reconnecting
+    after outages.
 
     `on_connected` runs after every (re)subscription: messages may have been missed while
     disconnected, so the caller polls once then.
@@ -95,7 +97,7 @@ async def listen(
     while True:
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(channel)
             on_connected()
             backoff = 0.1
             while True:

@@ -37,6 +37,8 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "lock_sweep": ("live_common",),
     "due_reschedule": (),
     "rate_take": (),
+    "auth_process_beat": (),
+    "auth_processes": (),
 }
 
 

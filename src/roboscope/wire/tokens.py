@@ -62,3 +62,25 @@ class StreamToken(WireModel):
         description="Use as `?access_token=` on this work session's `/events` stream only."
     )
     expires_at: Timestamp
+
+
+class Propagation(WireModel):
+    """Whether every server process confirmed a revocation (each then refuses the token)."""
+
+    confirmed: bool = Field(
+        description="True when every registered server process confirmed: the token is "
+        "refused everywhere from now on."
+    )
+    processes: int = Field(description="Server processes that had to confirm.")
+    unconfirmed: list[str] = Field(
+        default_factory=list,
+        description="Those that did not (`host pid N`): they refuse the token within "
+        "ROBOSCOPE_AUTH_CACHE_SECONDS.",
+    )
+    problem: str | None = Field(default=None, description="Why not confirmed, when not.")
+
+
+class ApiTokenRevoked(ApiToken):
+    """The answer to a revoke: the token, and how far the revocation has reached."""
+
+    propagation: Propagation
