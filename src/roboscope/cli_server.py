@@ -610,7 +610,7 @@ def tokens_revoke(
         missing = f" ({', '.join(spread.unconfirmed)})" if spread.unconfirmed else ""
         typer.echo(
             f"error: {spread.problem}{missing}: the token is revoked in the database, and a "
-            "server that was not told refuses it within its ROBOSCOPE_AUTH_CACHE_SECONDS; "
+            "server that was not told refuses it within its ROBOSCOPE_AUTH_RECHECK_SECONDS; "
             "run this command again to tell them again",
             err=True,
         )

@@ -88,12 +88,13 @@ class Settings(BaseSettings):
         "(`Authorization: Bearer …`, see docs/auth.md); `off`: open access (the shipping iOS "
         "app sends no credentials).",
     )
-    auth_cache_seconds: float = Field(
+    auth_recheck_seconds: float = Field(
         default=5.0,
         ge=0,
         le=300,
-        description="A process re-reads a cached API token from the database after this "
-        "long, in case the broadcast of a revocation was lost; 0: every request reads it.",
+        description="How often each process asks the database whether a token was revoked, "
+        "in case the broadcast of a revocation was lost (the bound on a lost one); 0: no "
+        "token cache, every request reads its token from the database.",
     )
     secret_key: SecretStr | None = Field(
         default=None,

@@ -16,8 +16,8 @@ say it is in force:
 
 A process registers only once it listens (after its subscription), so every process in the
 register can reply. Pub/sub loses messages while a subscriber is disconnected: a process
-clears its whole cache whenever it (re)subscribes, and its cache entries expire anyway
-(ROBOSCOPE_AUTH_CACHE_SECONDS).
+clears its whole cache whenever it (re)subscribes, and asks the database for revocations
+every ROBOSCOPE_AUTH_RECHECK_SECONDS anyway (services/token_watch.py).
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
     await live.start()
     streams = EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
     streams.start()
-    token_cache = TokenCache(settings.auth_cache_seconds)
+    token_cache = TokenCache(enabled=settings.auth_recheck_seconds > 0)
     revocations = Revocations(redis)
     watch = None
     if settings.auth == "required":
@@ -109,8 +109,15 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         me = ProcessInfo.of_this_process(
             key=fingerprint(key), database=database_fingerprint(settings)
         )
-        watch = TokenWatch(database, token_cache, live, revocations, me)
-        watch.start()
+        watch = TokenWatch(
+            database,
+            token_cache,
+            live,
+            revocations,
+            me,
+            recheck_seconds=settings.auth_recheck_seconds,
+        )
+        await watch.start()
     else:
         key = secrets.token_bytes(32)
     try:

@@ -1,16 +1,17 @@
 """API tokens as this process last read them: the token check of a request is a dict lookup,
 not a database query.
 
-What keeps it true:
+A token row never changes but for its revocation (and its expiry, which is a time in the
+row), so an entry stays right until the token is revoked. What keeps it true:
 
 - a revocation is announced to every process (realtime/revocations.py), which `forget`s the
   token before it confirms; a process that was not listening `clear`s everything when it
   subscribes again;
-- if an announcement is lost anyway, an entry is read again from the database once it is
-  `max_age` seconds old (ROBOSCOPE_AUTH_CACHE_SECONDS), so no process trusts a revoked token
-  longer than that;
-- an entry keeps the token's expiry and revocation time, checked on every request against
-  the clock: an expiry is honoured to the second, cache or not;
+- in case an announcement is lost anyway, every process asks the database how many tokens
+  are revoked every ROBOSCOPE_AUTH_RECHECK_SECONDS, and `clear`s everything when that
+  changed (services/token_watch.py): one tiny query per interval, however many requests;
+- an entry keeps the token's expiry, checked on every request against the clock: an expiry
+  is honoured to the second;
 - a read that began before a `forget` or `clear` is not stored (`generation`): a database
   answer read before a revocation committed cannot come back after the announcement.
 
@@ -20,7 +21,6 @@ here at once. Only found tokens are, at most `max_entries` of them (the oldest g
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +32,7 @@ from .access import AccessScope
 
 @dataclass(frozen=True, slots=True)
 class CachedToken:
-    """A token row as read at `read_at` (monotonic seconds); never its secret."""
+    """A token row as read from the database; never its secret."""
 
     id: UUID
     name: str
@@ -41,10 +41,9 @@ class CachedToken:
     expires_at: datetime | None
     revoked_at: datetime | None
     secret_hash: str | None
-    read_at: float
 
     @classmethod
-    def of_row(cls, row: Mapping[Any, Any], read_at: float) -> CachedToken:
+    def of_row(cls, row: Mapping[Any, Any], secret_hash: str | None = None) -> CachedToken:
         return cls(
             id=row["id"],
             name=row["name"],
@@ -52,14 +51,14 @@ class CachedToken:
             scope=row["scope"],
             expires_at=row["expires_at"],
             revoked_at=row["revoked_at"],
-            secret_hash=row.get("secret_hash"),
-            read_at=read_at,
+            secret_hash=row.get("secret_hash", secret_hash),
         )
 
 
 class TokenCache:
-    def __init__(self, max_age: float, max_entries: int = 10_000) -> None:
-        self.max_age = max_age
+    def __init__(self, *, enabled: bool = True, max_entries: int = 10_000) -> None:
+        self.enabled = enabled
+        """False (ROBOSCOPE_AUTH_RECHECK_SECONDS=0): nothing is kept, every check reads."""
         self.max_entries = max_entries
         self.generation = 0
         """Bumped by every `forget` and `clear`: a read that began before may not be stored."""
@@ -71,23 +70,19 @@ class TokenCache:
 
     def by_hash(self, secret_hash: str) -> CachedToken | None:
         token_id = self._ids_by_hash.get(secret_hash)
-        return None if token_id is None else self.by_id(token_id)
+        return None if token_id is None else self._by_id.get(token_id)
 
     def by_id(self, token_id: UUID) -> CachedToken | None:
-        entry = self._by_id.get(token_id)
-        if entry is None or time.monotonic() - entry.read_at >= self.max_age:
-            return None
-        return entry
+        return self._by_id.get(token_id)
 
     def store(self, row: Mapping[Any, Any], generation: int) -> CachedToken:
         """The row as an entry, kept unless the cache was invalidated since `generation`
-        (taken before the read) or caching is off."""
-        entry = CachedToken.of_row(row, time.monotonic())
-        if generation != self.generation or self.max_age <= 0:
+        (taken before the read) or is off."""
+        old = self._by_id.get(row["id"])
+        entry = CachedToken.of_row(row, None if old is None else old.secret_hash)
+        if generation != self.generation or not self.enabled:
             return entry
-        old = self._by_id.pop(entry.id, None)
-        if entry.secret_hash is None and old is not None and old.secret_hash is not None:
-            entry = CachedToken.of_row({**row, "secret_hash": old.secret_hash}, entry.read_at)
+        self._by_id.pop(entry.id, None)
         self._by_id[entry.id] = entry  # (re)inserted last: the dict's order is the age order
         if entry.secret_hash is not None:
             self._ids_by_hash[entry.secret_hash] = entry.id

@@ -6,9 +6,12 @@ With ROBOSCOPE_AUTH=required each process runs one `TokenWatch` (a task of the a
   stream of this process opened with it ends with `stream.closing` (`token_revoked`), then
   the process confirms, so the revoker can answer that the token is refused everywhere;
 - it keeps this process in the register of those that must confirm;
+- every ROBOSCOPE_AUTH_RECHECK_SECONDS it asks the database how many tokens are revoked,
+  and empties the cache when that changed: a revocation whose message was lost still stops
+  the token here within that bound;
 - once a second it checks the tokens of this process's open streams: a stream whose token
   expired ends (`token_expired`), and one whose revocation was not heard (a lost message,
-  or a stream opened as the revocation arrived) ends within the cache's bound.
+  or a stream opened as the revocation arrived) ends too.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from uuid import UUID
 
+from ..db import tokens as rows
 from ..db.engine import Database
 from ..realtime.connection import stop_tasks
 from ..realtime.revocations import ProcessInfo, Revocations
@@ -39,20 +44,29 @@ class TokenWatch:
         hub: LiveHub,
         revocations: Revocations,
         me: ProcessInfo,
+        *,
+        recheck_seconds: float,
     ) -> None:
         self._db = db
         self._cache = cache
         self._hub = hub
         self._revocations = revocations
         self.me = me
+        self._recheck_seconds = recheck_seconds
+        self._mark: tuple[int, datetime | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Take the database's revocation mark before the first request (a database that
+        is down only delays it), then watch."""
+        with contextlib.suppress(Exception):
+            await self.recheck()
         self._tasks = [
             asyncio.ensure_future(work)
             for work in (
                 self._revocations.listen(self.me, self.revoked, self._cache.clear),
                 self._revocations.keep_registered(self.me),
+                self._recheck_forever(),
                 self._check_streams_forever(),
             )
         ]
@@ -71,6 +85,31 @@ class TokenWatch:
         ended = self._hub.end_streams_of(token_id, "token_revoked")
         if ended:
             log.info("ended %d live streams of revoked token %s", ended, token_id)
+
+    async def recheck(self) -> None:
+        """Empty the cache if a revocation happened since the last look (or nothing says
+        none did: the first look, or the one after a failed one)."""
+        try:
+            async with self._db.read() as conn:
+                mark = await rows.revocation_mark(conn)
+        except BaseException:
+            self._mark = None
+            raise
+        if self._mark is None or mark != self._mark:
+            # (An entry read before the revocation committed is gone now; a read still on
+            # its way is not stored: the clear moves the cache's generation on.)
+            self._cache.clear()
+            self._mark = mark
+
+    async def _recheck_forever(self) -> None:
+        if self._recheck_seconds <= 0:
+            return  # no cache: every request reads the database
+        while True:
+            await asyncio.sleep(self._recheck_seconds)
+            try:
+                await self.recheck()
+            except Exception as error:  # a down database: next round
+                log.warning("checking for token revocations failed: %s", error)
 
     async def _check_streams_forever(self) -> None:
         while True:

@@ -9,8 +9,8 @@ in the cache); the stored hash is compared once more with `hmac.compare_digest`,
 of the check depends on how much of a guess was right.
 
 A request's check is one lookup in this process's cache (services/token_cache.py); the
-database is read when the token is not there or its entry is older than
-ROBOSCOPE_AUTH_CACHE_SECONDS. Revoking writes the database, then tells every server process
+database is read the first time a process sees a token, and again after a revocation.
+Revoking writes the database, then tells every server process
 and waits for each to confirm it forgot the token and ended its streams
 (realtime/revocations.py): when `revoke` answers, the token is refused everywhere.
 """

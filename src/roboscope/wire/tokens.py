@@ -75,7 +75,7 @@ class Propagation(WireModel):
     unconfirmed: list[str] = Field(
         default_factory=list,
         description="Those that did not (`host pid N`): they refuse the token within "
-        "ROBOSCOPE_AUTH_CACHE_SECONDS.",
+        "ROBOSCOPE_AUTH_RECHECK_SECONDS.",
     )
     problem: str | None = Field(default=None, description="Why not confirmed, when not.")
 
