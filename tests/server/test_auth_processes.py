@@ -377,3 +377,15 @@ def test_serve_warns_on_a_public_host_with_auth_off(tmp_path: Path) -> None:
         )
     assert "ROBOSCOPE_AUTH is off and the server listens on 0.0.0.0" in done.stderr
     assert "ROBOSCOPE_AUTH is off" not in quiet.stderr
+
+
+def test_a_short_secret_key_is_refused_without_being_repeated(tmp_path: Path) -> None:
+    done = run_command(
+        "serve", data_dir=tmp_path / "data", env={"ROBOSCOPE_SECRET_KEY": "hunter2-too-short"}
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: ROBOSCOPE_SECRET_KEY (***): is shorter than 32 characters"
+    ), lines
+    assert "hunter2" not in done.stderr + done.stdout

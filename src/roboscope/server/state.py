@@ -73,6 +73,12 @@ def rate_limits(settings: Settings, redis: Redis) -> RateLimits | None:
 
 @asynccontextmanager
 async def app_state(settings: Settings) -> AsyncIterator[AppState]:
+    # The stream tokens' key first: without it (auth required) nothing else should start.
+    # With auth off no token is ever checked: nothing to sign (a throwaway key), cache or watch.
+    if settings.auth == "required":
+        key = await asyncio.to_thread(server_key, settings)
+    else:
+        key = secrets.token_bytes(32)
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -104,8 +110,6 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
     revocations = Revocations(redis)
     watch = None
     if settings.auth == "required":
-        # (With auth off no token is ever checked: nothing to sign, cache or watch.)
-        key = await asyncio.to_thread(server_key, settings)
         me = ProcessInfo.of_this_process(
             key=fingerprint(key), database=database_fingerprint(settings)
         )
@@ -117,10 +121,9 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             me,
             recheck_seconds=settings.auth_recheck_seconds,
         )
-        await watch.start()
-    else:
-        key = secrets.token_bytes(32)
     try:
+        if watch is not None:
+            await watch.start()
         yield AppState(
             settings=settings,
             database=database,

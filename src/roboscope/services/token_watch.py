@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
 DEREGISTER_SECONDS = 2.0
+START_SECONDS = 2.0
 
 
 class TokenWatch:
@@ -58,9 +59,10 @@ class TokenWatch:
 
     async def start(self) -> None:
         """Take the database's revocation mark before the first request (a database that
-        is down only delays it), then watch."""
+        is down does not hold the start up: the next look takes it), then watch."""
         with contextlib.suppress(Exception):
-            await self.recheck()
+            async with asyncio.timeout(START_SECONDS):
+                await self.recheck()
         self._tasks = [
             asyncio.ensure_future(work)
             for work in (
