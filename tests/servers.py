@@ -48,10 +48,21 @@ class ServerProcess:
         return self.process.returncode
 
 
+TEST_SECRET_KEY = "roboscope-test-servers-share-this-secret-key"
+"""Test servers on one Redis and database are like the hosts of one deployment, each with
+its own data dir: they share a key, as docs/deployment.md asks (`""`: the data dir's own)."""
+
+
 def _environment(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROBOSCOPE_")}
     # (Rate limits off unless a test turns them on: see tests/conftest.py's `settings`.)
-    return {**env, "ROBOSCOPE_DATA_DIR": str(data_dir), "ROBOSCOPE_RATE_LIMITS": "false", **extra}
+    return {
+        **env,
+        "ROBOSCOPE_DATA_DIR": str(data_dir),
+        "ROBOSCOPE_RATE_LIMITS": "false",
+        "ROBOSCOPE_SECRET_KEY": TEST_SECRET_KEY,
+        **extra,
+    }
 
 
 def start_server(

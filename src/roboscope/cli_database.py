@@ -313,10 +313,16 @@ def db_downgrade(
 
 
 def with_database(work: Callable[[Any], Any], settings: Settings, database: Target) -> Any:
-    """Run `await work(db)` on an open `Database` of `database`, closed after."""
+    """Run `await work(db)` on an open `Database` of `database`, closed after.
+
+    The server's log records (an outage noticed on the way, say) are not shown: a command
+    reports its own outcome, in one line."""
     import asyncio
+    import logging
 
     from .db.engine import Database
+
+    logging.getLogger("roboscope").addHandler(logging.NullHandler())
 
     async def run() -> Any:
         db = Database(database.url, timeout=settings.database_timeout_seconds)

@@ -95,6 +95,8 @@ def serve(
     # errors): it picks its multi-process mode once, at import, in every worker too.
     metrics_dir = _prepare_metrics_dir(settings.data_dir)
     os.environ[_MULTIPROCESS_VARIABLE] = str(metrics_dir)
+    if settings.auth == "required":
+        _refuse_a_signing_problem(settings)
 
     from .realtime import EmbeddedRedis
     from .server.http import HttpLimits, protocol_factory
@@ -155,6 +157,19 @@ def serve(
             embedded.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)
     _leave(status)
+
+
+def _refuse_a_signing_problem(settings: Any) -> None:
+    """With auth required: no key to sign stream tokens with, or not the key of the other
+    hosts, is one `error:` line (exit 2) before anything starts."""
+    import asyncio
+
+    from .services.stream_tokens import signing_problem
+
+    problem = asyncio.run(signing_problem(settings))
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
 
 
 def _address_problem(host: str, port: int) -> tuple[str, int] | None:
@@ -258,9 +273,10 @@ _SCOPES = ("read", "write", "admin")
 
 
 def _token_command(
-    command: str, work: Callable[[Any, Any], Awaitable[Any]], *, create: bool = False
+    command: str, work: Callable[[Any, Any, Any], Awaitable[Any]], *, create: bool = False
 ) -> Any:
-    """Run `work(database, identity)` on the server's database as its operator (admin).
+    """Run `work(database, identity, settings)` on the server's database as its operator
+    (admin), with the settings the command was given.
 
     The database is named on stderr once the work is done; it must exist (unless `create`)
     and be at the current schema (the embedded default is migrated first, as `serve` does).
@@ -272,7 +288,7 @@ def _token_command(
     settings = load_settings()
     remedy = f"add {CREATE_OPTION} to make it" if command == "tokens create" else UPGRADE
     database = ensure_schema(settings, create=create, remedy=remedy)
-    done = with_database(lambda db: work(db, anonymous("cli")), settings, database)
+    done = with_database(lambda db: work(db, anonymous("cli"), settings), settings, database)
     typer.echo(f"database {database.description}", err=True)
     return done
 
@@ -315,7 +331,7 @@ def tokens_create(
         field = {"name": "NAME", "user_id": "--user"}.get(str(problem["loc"][0]), "NAME")
         fail(f"{field}: {problem['msg']}", code=2)
 
-    async def create(database: Any, operator: Any) -> Any:
+    async def create(database: Any, operator: Any, settings: Any) -> Any:
         from .services import tokens
 
         return await tokens.create(database, operator, body)
@@ -352,7 +368,7 @@ def _state(token: Any) -> str:
 def tokens_list() -> None:
     """Every token (never a secret), with its state: active, expired or revoked."""
 
-    async def listing(database: Any, operator: Any) -> Any:
+    async def listing(database: Any, operator: Any, settings: Any) -> Any:
         from .services import tokens
 
         return await tokens.list_tokens(database, operator)
@@ -372,12 +388,31 @@ def tokens_list() -> None:
 def tokens_revoke(
     name_or_id: str = typer.Argument(..., metavar="NAME_OR_ID", help="The token's name or id."),
 ) -> None:
-    """Revoke a token: requests with it get 401 at once, on every server process."""
+    """Revoke a token: every server process confirms, then requests with it get 401 and its
+    live streams are ended, everywhere. Exit status 1 if a process did not confirm."""
 
-    async def revoke(database: Any, operator: Any) -> Any:
+    async def revoke(database: Any, operator: Any, settings: Any) -> Any:
         from .services import tokens
 
-        return await tokens.revoke(database, operator, name_or_id)
+        return await tokens.revoke_from_outside(database, settings, operator, name_or_id)
 
     revoked = _token_command("tokens revoke", revoke)
-    typer.echo(f"revoked token {revoked.name!r} ({revoked.id})")
+    spread = revoked.propagation
+    if spread.confirmed:
+        told = (
+            f"all {spread.processes} server processes confirmed"
+            if spread.processes
+            else "no server process is running"
+        )
+    else:
+        told = f"{spread.processes - len(spread.unconfirmed)} of {spread.processes} confirmed"
+    typer.echo(f"revoked token {revoked.name!r} ({revoked.id}); {told}")
+    if not spread.confirmed:
+        missing = f" ({', '.join(spread.unconfirmed)})" if spread.unconfirmed else ""
+        typer.echo(
+            f"error: {spread.problem}{missing}: the token is revoked in the database, and a "
+            "server that was not told refuses it within its ROBOSCOPE_AUTH_RECHECK_SECONDS; "
+            "run this command again to tell them again",
+            err=True,
+        )
+        raise typer.Exit(1)

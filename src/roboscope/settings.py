@@ -11,6 +11,7 @@ those lines, `unknown_variables()` finds misspelt names.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -87,6 +88,19 @@ class Settings(BaseSettings):
         description="`required`: every API request but health and docs needs an API token "
         "(`Authorization: Bearer …`, see docs/auth.md); `off`: open access (the shipping iOS "
         "app sends no credentials).",
+    )
+    auth_recheck_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How often each process asks the database whether a token was revoked, "
+        "in case the broadcast of a revocation was lost (the bound on a lost one); 0: no "
+        "token cache, every request reads its token from the database.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the live stream's query tokens (at least 32 characters); default: "
+        "a key made once in the data dir. Give every host of a deployment the same one.",
     )
     data_dir: Path = Field(default=Path(".roboscope"), description="Embedded database and Redis.")
     database_url: str | None = Field(
@@ -284,6 +298,21 @@ class Settings(BaseSettings):
             checked.append(f"{parts.scheme}://{parts.netloc.lower()}")
         return checked
 
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError(
+                "is shorter than 32 characters; make one with "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value
+
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
@@ -344,6 +373,10 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'roboscope.db').resolve()}"
 
 
+_SECRETS = frozenset({"secret_key"})
+"""Settings whose value is never repeated in a message."""
+
+
 def variable_name(field: str) -> str:
     return f"{ENV_PREFIX}{field.upper()}"
 
@@ -360,6 +393,8 @@ def problems(error: ValidationError) -> list[str]:
         field = str(location[0])
         shown = mask_url(str(problem.get("input"))) if field.endswith("_url") else None
         value = problem.get("input") if shown is None else shown
+        if field in _SECRETS:
+            value = "***"
         lines.append(f"{variable_name(field)} ({value}): {message}")
     return lines
 
@@ -408,3 +443,9 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return url.split("@", 1)[-1] if "@" in url else url
+
+
+def database_fingerprint(settings: Settings) -> str:
+    """A short name for the database the settings point at (its URL, password left out):
+    server processes compare these to find the others of their deployment."""
+    return hashlib.sha256(mask_url(settings.resolved_database_url).encode()).hexdigest()[:16]

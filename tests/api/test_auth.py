@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,10 +19,15 @@ from fastapi import FastAPI
 
 from roboscope.db import tokens as token_rows
 from roboscope.db.engine import Database
+from roboscope.realtime.revocations import Revocations
 from roboscope.server.app import create_app
+from roboscope.server.state import AppState
 from roboscope.services import tokens
 from roboscope.services.clock import utcnow
+from roboscope.services.stream_tokens import StreamTokenSigner
+from roboscope.services.token_cache import TokenCache
 from roboscope.settings import Settings
+from roboscope.wire.common import as_utc
 
 from ..conftest import api_client
 from ..waiting import until
@@ -387,10 +393,136 @@ async def test_tokens_over_http_create_list_revoke(
     assert bad.status_code == 422
     revoked = await secure.delete("/tokens/ipad-7", headers=admin)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    spread = revoked.json()["propagation"]  # this app's process confirmed, at least
+    assert spread["processes"] >= 1 and set(spread) == {
+        "confirmed",
+        "processes",
+        "unconfirmed",
+        "problem",
+    }
     assert_short_json(await secure.get("/spaces", headers=bob), 401, "invalid_token")
     by_id = await secure.delete(f"/tokens/{made['id']}", headers=admin)
     assert by_id.json()["revoked_at"] == revoked.json()["revoked_at"]  # the first time stays
     assert (await secure.delete("/tokens/nobody", headers=admin)).status_code == 404
+
+
+# The token cache: one in-process lookup per request, revocation still at once
+
+
+@asynccontextmanager
+async def secure_serving(settings: Settings, **changes: Any) -> AsyncIterator[SecureApp]:
+    """An app of its own with auth required and `changes` to its settings."""
+    application = create_app(settings.model_copy(update={"auth": "required", **changes}))
+    async with LifespanManager(application), api_client(application) as http:
+        yield SecureApp(http, application.state.roboscope)
+
+
+class SecureApp:
+    def __init__(self, http: httpx.AsyncClient, state: AppState) -> None:
+        self.http = http
+        self.state = state
+
+    async def listening(self) -> None:
+        """Wait until the app hears revocations (it registers once subscribed)."""
+        watch = self.state.token_watch
+        assert watch is not None
+        revocations = self.state.revocations
+        await until(lambda: _registered(revocations, watch.me.id))
+
+
+async def _registered(revocations: Revocations, process_id: str) -> bool:
+    return process_id in {process.id for process in await revocations.processes()}
+
+
+async def revoke_behind_its_back(database: Database, token_id: uuid.UUID) -> None:
+    """Revoke in the database only, as if the broadcast of the revocation were lost."""
+    async with database.transaction() as conn:
+        await token_rows.revoke_token(conn, token_id, utcnow())
+
+
+async def test_a_token_check_is_an_in_process_lookup_and_a_revocation_still_stops_it(
+    settings: Settings, database: Database, make_token: Tokens
+) -> None:
+    async with secure_serving(settings, auth_recheck_seconds=300) as served:
+        await served.listening()
+        header = await make_token.make()
+        token_id = make_token.last_id
+        assert token_id is not None
+        assert (await served.http.get("/spaces", headers=header)).status_code == 200
+        # Revoked in the database alone: this process does not read it again (cached)...
+        await revoke_behind_its_back(database, token_id)
+        assert (await served.http.get("/spaces", headers=header)).status_code == 200
+        # ... until it hears the revocation, which it confirms: then the next request is 401.
+        heard = await served.state.revocations.announce(token_id)
+        assert served.state.token_watch is not None
+        assert served.state.token_watch.me.id not in {p.id for p in heard.unconfirmed}
+        refused = await served.http.get("/spaces", headers=header)
+        assert assert_short_json(refused, 401, "invalid_token")["message"].endswith("revoked")
+
+
+async def test_a_lost_revocation_message_is_caught_by_the_recheck(
+    settings: Settings, database: Database, make_token: Tokens
+) -> None:
+    async with secure_serving(settings, auth_recheck_seconds=0.5) as served:
+        await served.listening()
+        header = await make_token.make()
+        assert make_token.last_id is not None
+        assert (await served.http.get("/spaces", headers=header)).status_code == 200
+        await revoke_behind_its_back(database, make_token.last_id)
+
+        async def refused() -> bool:
+            return (await served.http.get("/spaces", headers=header)).status_code == 401
+
+        await until(refused)
+
+
+async def test_a_cached_token_expires_to_the_second(settings: Settings, make_token: Tokens) -> None:
+    async with secure_serving(settings, auth_recheck_seconds=300) as served:
+        await served.listening()
+        header = await make_token.make(expires_in=timedelta(seconds=2))
+        assert (await served.http.get("/spaces", headers=header)).status_code == 200
+        async with make_token.database.read() as conn:
+            row = await token_rows.token_by_id(conn, make_token.last_id)  # type: ignore[arg-type]
+        assert row is not None
+        expires_at = as_utc(row["expires_at"])
+        await until(lambda: utcnow() >= expires_at)  # the clock, not a guess
+        answer = await served.http.get("/spaces", headers=header)  # still in the cache
+        assert assert_short_json(answer, 401, "invalid_token")["message"].endswith("expired")
+
+
+def test_a_database_read_begun_before_a_revocation_is_not_cached() -> None:
+    cache = TokenCache()
+    token_id = uuid.uuid4()
+    row = {
+        "id": token_id,
+        "name": "t",
+        "user_id": None,
+        "scope": "read",
+        "expires_at": None,
+        "revoked_at": None,
+        "secret_hash": "ab" * 32,
+    }
+    before = cache.generation
+    cache.forget(token_id)  # the revocation is heard while the read is on its way
+    cache.store(row, before)
+    assert cache.by_hash("ab" * 32) is None and len(cache) == 0
+    cache.store(row, cache.generation)
+    entry = cache.by_hash("ab" * 32)
+    assert entry is not None and entry.id == token_id
+    cache.clear()
+    assert cache.by_id(token_id) is None
+
+
+def test_a_stream_token_holds_its_session_its_token_and_its_expiry() -> None:
+    signer = StreamTokenSigner(b"k" * 32)
+    session, token = uuid.uuid4(), uuid.uuid4()
+    expires = utcnow().replace(microsecond=0) + timedelta(seconds=60)
+    issued = signer.issue(session, token, expires)
+    assert signer.verify(session, issued, expires - timedelta(microseconds=1)) == token
+    assert signer.verify(session, issued, expires) is None  # expired at its second
+    assert signer.verify(uuid.uuid4(), issued, utcnow()) is None
+    assert StreamTokenSigner(b"x" * 32).verify(session, issued, utcnow()) is None
+    assert signer.verify(session, signer.issue(session, None, expires), utcnow()) is None
 
 
 # The stream's query token (its use on a real stream: tests/server/test_auth_processes.py)
@@ -416,16 +548,16 @@ async def test_stream_query_tokens_are_refused_where_they_do_not_apply(
     assert_short_json(as_header, 401, "invalid_token")
     missing = await secure.post(f"/work-sessions/{uuid.uuid4()}/stream-token", headers=reader)
     assert missing.status_code == 404
-    # Expiry (a short-lived one made directly: the real ones last 60 s).
-    state = secure_app.state.roboscope
-    short = await state.stream_tokens.issue(uuid.UUID(session), make_token.last_id, 50)
-
-    async def expired() -> bool:
-        return await state.stream_tokens.resolve(uuid.UUID(session), short) is None
-
-    await until(expired)
-    gone = await secure.get(f"/work-sessions/{session}/events", params={"access_token": short})
+    # Expired (one made directly: the real ones last 60 s), or altered: refused.
+    signer = secure_app.state.roboscope.stream_signer
+    expired = signer.issue(uuid.UUID(session), make_token.last_id, utcnow())
+    gone = await secure.get(f"/work-sessions/{session}/events", params={"access_token": expired})
     assert_short_json(gone, 401, "invalid_token")
+    for forged in (query[:-2] + ("AA" if query[-2:] != "AA" else "BB"), query + "A", "rbq_x"):
+        refused = await secure.get(
+            f"/work-sessions/{session}/events", params={"access_token": forged}
+        )
+        assert_short_json(refused, 401, "invalid_token")
 
 
 def test_the_access_log_masks_query_tokens() -> None:

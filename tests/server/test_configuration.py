@@ -210,7 +210,7 @@ def test_serve_masks_passwords_in_its_summary(tmp_path: Path) -> None:
 def test_workers_or_a_public_host_without_redis_url_warn_that_state_is_local(
     tmp_path: Path,
 ) -> None:
-    server = start_server(tmp_path / "data", workers=2)
+    server = start_server(tmp_path / "data", workers=2, timeout=120)
     server.stop()
     assert "presence and locks live in an embedded Redis local to this machine" in (
         server.log.read_text()

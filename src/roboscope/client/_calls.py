@@ -52,7 +52,14 @@ from ..wire.locks import (
     LockStatus,
 )
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ..wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Caller, StreamToken
+from ..wire.tokens import (
+    ApiToken,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenRevoked,
+    Caller,
+    StreamToken,
+)
 from .errors import BadResponse, ConnectionFailed, raise_for_error
 from .events import MarkerSnapshot
 
@@ -478,8 +485,8 @@ def create_token(body: ApiTokenCreate) -> Call[ApiTokenCreated]:
     return Call("POST", "/tokens", one(ApiTokenCreated), body=dump(body))
 
 
-def revoke_token(name_or_id: str) -> Call[ApiToken]:
-    return Call("DELETE", f"/tokens/{quote(name_or_id, safe='')}", one(ApiToken))
+def revoke_token(name_or_id: str) -> Call[ApiTokenRevoked]:
+    return Call("DELETE", f"/tokens/{quote(name_or_id, safe='')}", one(ApiTokenRevoked))
 
 
 def stream_token(session_id: Id) -> Call[StreamToken]:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -58,3 +58,11 @@ async def revoke_token(conn: AsyncConnection, token_id: UUID, now: datetime) -> 
         .values(revoked_at=now)
     )
     return await token_by_id(conn, token_id)
+
+
+async def revocation_mark(conn: AsyncConnection) -> tuple[int, datetime | None]:
+    """How many tokens are revoked, and the latest revocation: it changes with every new
+    revocation (a token is revoked once, and rows are never deleted)."""
+    stmt = select(func.count(api_tokens.c.revoked_at), func.max(api_tokens.c.revoked_at))
+    count, latest = (await conn.execute(stmt)).one()
+    return int(count), latest

@@ -26,6 +26,7 @@ adds work to a stalled server. Every script is safe to run twice (see `locks.py`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -243,6 +244,25 @@ def guard(client: aioredis.Redis) -> Guard:
     if found is None:
         found = _GUARDS[pool] = Guard(Outages())
     return found
+
+
+STOP_ROUNDS = 5
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]]) -> int:
+    """Cancel background tasks that use Redis and wait for them; how many did not stop.
+
+    A cancel that lands while redis-py is connecting can be swallowed by it (the task
+    carries on to its next wait), so the tasks still running are asked again, a bounded
+    number of times: a shutdown never waits forever on one of them."""
+    pending = set(tasks)
+    for _ in range(STOP_ROUNDS):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1)
+    return len(pending)
 
 
 async def ping(client: aioredis.Redis) -> bool:

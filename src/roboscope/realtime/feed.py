@@ -25,8 +25,8 @@ from .connection import RedisUnavailable, guard
 CHANNEL = "roboscope:live"
 
 
-def channel(redis: Redis) -> str:
-    """The live channel of the Redis database `redis` works in.
+def channel(redis: Redis, base: str = CHANNEL) -> str:
+    """The channel `base` (by default the live channel) of the Redis database `redis` works in.
 
     Keys belong to one database, but pub/sub channels are server-wide: a deployment (or a
     test run) on another database of the same Redis must not wake these streams, so the name
@@ -35,7 +35,7 @@ def channel(redis: Redis) -> str:
     """
     pool = getattr(redis, "connection_pool", None)
     database = int(getattr(pool, "connection_kwargs", {}).get("db") or 0)
-    return CHANNEL if database == 0 else f"{CHANNEL}:{database}"
+    return base if database == 0 else f"{base}:{database}"
 
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,11 @@ async def listen(
     on_message: Callable[[dict[str, Any]], None],
     on_connected: Callable[[], None],
     *,
+    base: str = CHANNEL,
     max_backoff: float = 5.0,
 ) -> None:
-    """Deliver every message of the channel until cancelled, reconnecting after outages.
+    """Deliver every message of channel `base` (JSON objects) until cancelled, reconnecting
+    after outages.
 
     `on_connected` runs after every (re)subscription: messages may have been missed while
     disconnected, so the caller polls once then.
@@ -107,7 +109,7 @@ async def listen(
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
             async with redis_calls:
-                await pubsub.subscribe(channel(redis))
+                await pubsub.subscribe(channel(redis, base))
             on_connected()
             backoff = 0.1
             while True:

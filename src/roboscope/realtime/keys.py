@@ -33,11 +33,9 @@ def lock_announced(session_id: UUID) -> str:
     return f"{_session(session_id)}:lock:announced"
 
 
-def stream_token(session_id: UUID, token_hash: str) -> str:
-    """A live stream's query token (by the SHA-256 of its secret) -> the API token id it was
-    made with ('' when auth is off); its TTL is the query token's lifetime."""
-    return f"{_session(session_id)}:stream-token:{token_hash}"
-
+AUTH_PROCESSES = f"{PREFIX}:auth:processes"
+"""Sorted set: the server processes that must confirm a token revocation (their JSON
+description) -> when their registration lapses (ms, Redis's clock); see revocations.py."""
 
 PRESENCE_DUE = f"{PREFIX}:presence:due"
 """Sorted set session id -> earliest device expiry (ms): where the sweeper looks. Not

@@ -37,6 +37,8 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "lock_sweep": _CHANGES,
     "rate_take": (),
     "rate_refund": (),
+    "auth_process_beat": (),
+    "auth_processes": (),
 }
 
 

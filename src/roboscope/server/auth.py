@@ -4,14 +4,15 @@
 the identity take a `Caller`, which FastAPI resolves from the same per-request cache. With
 `ROBOSCOPE_AUTH=off` every caller is anonymous with every right. With `required`:
 
-- `Authorization: Bearer <token>` names an API token, looked up by its hash on every request
-  (a revoked token stops at once, on every process);
+- `Authorization: Bearer <token>` names an API token, looked up by its hash in this
+  process's token cache (services/token_cache.py; a revoked token still stops at once, on
+  every process: services/tokens.py);
 - missing, malformed, unknown, expired or revoked: 401 with `WWW-Authenticate`;
 - the scope the request needs: read for GET and HEAD, write for every other method (a route
   can lower it with `needs_scope`); admin operations are refused by their services (403).
 
-The live stream also accepts `?access_token=` (a short-lived query token, see
-`routes/changes.py`), for browsers' `EventSource`, which cannot send headers.
+The live stream also accepts `?access_token=` (a short-lived signed query token, see
+services/stream_tokens.py), for browsers' `EventSource`, which cannot send headers.
 
 The identity is also left in `request.state.identity` for what runs outside the handler
 (the request log, per-caller limits), and its actor in `access.current_actor` for the change
@@ -31,6 +32,7 @@ from fastapi import Depends, Query, Request
 from ..errors import Unauthenticated
 from ..services import tokens
 from ..services.access import AccessScope, Identity, actor, anonymous, current_actor, require
+from ..services.clock import utcnow
 from .state import AppState
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -100,7 +102,7 @@ async def _authenticate(request: Request, state: AppState, client: str) -> Ident
         raise Unauthenticated(
             "the Authorization header must be `Bearer <token>`", invalid_token=True
         )
-    return await tokens.authenticate(state.database, secret, client)
+    return await tokens.authenticate(state.database, state.token_cache, secret, client)
 
 
 async def _from_query_token(
@@ -110,14 +112,14 @@ async def _from_query_token(
         session_id = UUID(str(request.path_params.get("session_id")))
     except ValueError:
         session_id = None
-    found = None if session_id is None else await state.stream_tokens.resolve(session_id, secret)
+    found = None if session_id is None else state.stream_signer.verify(session_id, secret, utcnow())
     if found is None:
         raise Unauthenticated(
             "the access token is not valid for this stream (it lasts a minute; make a new "
             "one with POST /work-sessions/{id}/stream-token)",
             invalid_token=True,
         )
-    return await tokens.identity_of_token(state.database, found, client)
+    return await tokens.identity_of_token(state.database, state.token_cache, found, client)
 
 
 async def get_identity(request: Request) -> Identity:

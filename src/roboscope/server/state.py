@@ -7,6 +7,7 @@ Redis itself (`roboscope serve` starts it once, before any worker, and passes it
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,13 +18,17 @@ from redis.asyncio import Redis
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
 from ..realtime.rate_limits import Rate, RateStore
-from ..realtime.stream_tokens import StreamTokens
+from ..realtime.revocations import ProcessInfo, Revocations
+from ..secret_key import fingerprint, server_key
 from ..services import changes
 from ..services.limits import Budget, RateLimits
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
 from ..services.stream_caps import StreamCaps
-from ..settings import Settings
+from ..services.stream_tokens import StreamTokenSigner
+from ..services.token_cache import TokenCache
+from ..services.token_watch import TokenWatch
+from ..settings import Settings, database_fingerprint
 from .event_stream import EventStreams
 
 
@@ -37,7 +42,11 @@ class AppState:
     lock_policy: LockPolicy
     live: LiveHub
     streams: EventStreams
-    stream_tokens: StreamTokens
+    stream_signer: StreamTokenSigner
+    token_cache: TokenCache
+    revocations: Revocations
+    token_watch: TokenWatch | None
+    """None with auth off (no token to watch)."""
     rate_limits: RateLimits | None
     """None when ROBOSCOPE_RATE_LIMITS is off."""
     stream_caps: StreamCaps
@@ -64,6 +73,12 @@ def rate_limits(settings: Settings, redis: Redis) -> RateLimits | None:
 
 @asynccontextmanager
 async def app_state(settings: Settings) -> AsyncIterator[AppState]:
+    # The stream tokens' key first: without it (auth required) nothing else should start.
+    # With auth off no token is ever checked: nothing to sign (a throwaway key), cache or watch.
+    if settings.auth == "required":
+        key = await asyncio.to_thread(server_key, settings)
+    else:
+        key = secrets.token_bytes(32)
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -91,7 +106,24 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
     await live.start()
     streams = EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
     streams.start()
+    token_cache = TokenCache(enabled=settings.auth_recheck_seconds > 0)
+    revocations = Revocations(redis)
+    watch = None
+    if settings.auth == "required":
+        me = ProcessInfo.of_this_process(
+            key=fingerprint(key), database=database_fingerprint(settings)
+        )
+        watch = TokenWatch(
+            database,
+            token_cache,
+            live,
+            revocations,
+            me,
+            recheck_seconds=settings.auth_recheck_seconds,
+        )
     try:
+        if watch is not None:
+            await watch.start()
         yield AppState(
             settings=settings,
             database=database,
@@ -104,7 +136,10 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             ),
             live=live,
             streams=streams,
-            stream_tokens=StreamTokens(redis),
+            stream_signer=StreamTokenSigner(key),
+            token_cache=token_cache,
+            revocations=revocations,
+            token_watch=watch,
             rate_limits=rate_limits(settings, redis),
             stream_caps=StreamCaps(
                 max_streams=settings.live_max_streams,
@@ -112,6 +147,8 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             ),
         )
     finally:
+        if watch is not None:
+            await watch.stop()
         await streams.stop()
         await live.stop()
         await locks.aclose()

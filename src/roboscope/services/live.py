@@ -15,10 +15,12 @@ last event saying why, instead of growing the server's memory; it resumes with
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +33,7 @@ from ..db import work_sessions as session_rows
 from ..db.engine import Database
 from ..errors import NotFound
 from ..realtime import LockStore, PresenceStore, feed
+from ..realtime.connection import stop_tasks
 from ..realtime.sweeper import Sweeper
 from ..wire.changes import Change, LockEvent, PresenceEvent
 from . import changes, locks, presence
@@ -38,7 +41,6 @@ from . import changes, locks, presence
 log = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 500
-STOP_ROUNDS = 5
 RETENTION_SECONDS = 60.0
 
 
@@ -74,7 +76,13 @@ def sse_frame(name: str, data: str, cursor: int | None = None) -> bytes:
 
 PING_FRAME = b": ping\n\n"
 _DROPPED = LiveEvent("stream.dropped", '{"reason":"slow_consumer"}')
-_CLOSING = LiveEvent("stream.closing", '{"reason":"server_shutdown"}')
+
+
+@cache
+def closing_frame(reason: str) -> bytes:
+    """`stream.closing` with its reason: `server_shutdown` (resume elsewhere), or
+    `token_revoked` / `token_expired` (the stream's API token no longer opens anything)."""
+    return LiveEvent("stream.closing", json.dumps({"reason": reason}, separators=(",", ":"))).frame
 
 
 class Subscriber:
@@ -88,10 +96,21 @@ class Subscriber:
     at most `queue_size`; after it, the edge holds what its client has not accepted yet, as
     many frames, and `_write` answers False past that: the stream is then dropped."""
 
-    __slots__ = ("backlog", "done", "first", "last", "live", "queue_size", "session_id")
+    __slots__ = (
+        "backlog",
+        "done",
+        "first",
+        "last",
+        "live",
+        "queue_size",
+        "session_id",
+        "token_id",
+    )
 
     def __init__(self, queue_size: int) -> None:
         self.session_id: UUID | None = None
+        self.token_id: UUID | None = None
+        """The API token the stream was opened with (None with auth off)."""
         self.first: list[LiveEvent] = []
         self.last = 0
         self.backlog: deque[LiveEvent] | None = deque()
@@ -112,12 +131,14 @@ class Subscriber:
             return
         self._emit(event)
 
-    def close(self) -> None:
-        """End the stream cleanly (server shutdown): its client reconnects elsewhere."""
+    def close(self, reason: str = "server_shutdown") -> None:
+        """End the stream cleanly with `stream.closing`: at a server shutdown its client
+        reconnects elsewhere; when its token stops (`token_revoked`, `token_expired`)
+        nothing it has not received yet is sent."""
         if not self.done:
             self.done = True
             self.backlog = None
-            self._finish(_CLOSING.frame, discard=True)
+            self._finish(closing_frame(reason), discard=True)
 
     def drop(self) -> None:
         """A consumer that does not keep up: its backlog is discarded and replaced by the one
@@ -183,6 +204,7 @@ class LiveHub:
         self.queue_size = queue_size
         self._poll_seconds = poll_seconds
         self._topics: dict[UUID, _Topic] = {}
+        self._by_token: dict[UUID, set[Subscriber]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper = Sweeper(redis)
         self._retention = retention
@@ -197,18 +219,9 @@ class LiveHub:
             self._spawn(self._retain_forever(self._retention))
 
     async def stop(self) -> None:
-        """Stop every background task. A cancel that lands while redis-py is connecting can
-        be swallowed by it (the task carries on to its next wait), so the tasks still running
-        are asked again: shutdown never waits forever on one of them."""
-        pending = set(self._tasks)
-        for _ in range(STOP_ROUNDS):
-            if not pending:
-                break
-            for task in pending:
-                task.cancel()
-            _, pending = await asyncio.wait(pending, timeout=1)
-        if pending:
-            log.warning("%d live background tasks did not stop", len(pending))
+        """Stop every background task (see `stop_tasks`)."""
+        if left := await stop_tasks(self._tasks):
+            log.warning("%d live background tasks did not stop", left)
         self._tasks.clear()
 
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -317,6 +330,8 @@ class LiveHub:
             self._topics.setdefault(session_id, _Topic(cursor))
         subscriber.session_id = session_id
         self._topics[session_id].subscribers.add(subscriber)
+        if subscriber.token_id is not None:
+            self._by_token.setdefault(subscriber.token_id, set()).add(subscriber)
         metrics.LIVE_STREAMS.inc()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -329,6 +344,23 @@ class LiveHub:
         topic.subscribers.discard(subscriber)
         if not topic.subscribers:
             del self._topics[session_id]  # type: ignore[arg-type]
+        token_id = subscriber.token_id
+        if token_id is not None and (same := self._by_token.get(token_id)) is not None:
+            same.discard(subscriber)
+            if not same:
+                del self._by_token[token_id]
+
+    def streamed_tokens(self) -> list[UUID]:
+        """The API tokens this process's open streams were opened with."""
+        return list(self._by_token)
+
+    def end_streams_of(self, token_id: UUID, reason: str) -> int:
+        """End every stream of this process opened with `token_id` (each gets
+        `stream.closing` with `reason`); how many there were."""
+        ending = list(self._by_token.get(token_id, ()))
+        for subscriber in ending:
+            subscriber.close(reason)
+        return len(ending)
 
     async def open(
         self,
@@ -337,10 +369,12 @@ class LiveHub:
         *,
         since: int | None,
         snapshots: Callable[[], Awaitable[list[LiveEvent]]],
+        token_id: UUID | None = None,
     ) -> None:
         """Check a session's stream (404, 410) and subscribe it before any byte is sent, so
         errors are answers rather than broken streams, and nothing committed from now on
-        can slip between the catch-up and the live events. `follow` then sends it."""
+        can slip between the catch-up and the live events. `follow` then sends it.
+        `token_id` is the API token it is opened with: revoking it ends the stream."""
         async with self._db.snapshot() as conn:
             if await session_rows.get_work_session(conn, session_id) is None:
                 raise NotFound(f"work session {session_id} does not exist")
@@ -348,6 +382,7 @@ class LiveHub:
                 await changes.require_known_cursor(conn, since)
             now = await changes.current_cursor(conn)
         subscriber.last = now if since is None else since
+        subscriber.token_id = token_id
         await self._subscribe(session_id, subscriber)
         try:
             subscriber.first = await snapshots()

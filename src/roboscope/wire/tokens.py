@@ -81,3 +81,25 @@ class Caller(WireModel):
         default=None,
         description="The API token the request carried (never its secret); null with auth off.",
     )
+
+
+class Propagation(WireModel):
+    """Whether every server process confirmed a revocation (each then refuses the token)."""
+
+    confirmed: bool = Field(
+        description="True when every registered server process confirmed: the token is "
+        "refused everywhere from now on."
+    )
+    processes: int = Field(description="Server processes that had to confirm.")
+    unconfirmed: list[str] = Field(
+        default_factory=list,
+        description="Those that did not (`host pid N`): they refuse the token within "
+        "ROBOSCOPE_AUTH_RECHECK_SECONDS.",
+    )
+    problem: str | None = Field(default=None, description="Why not confirmed, when not.")
+
+
+class ApiTokenRevoked(ApiToken):
+    """The answer to a revoke: the token, and how far the revocation has reached."""
+
+    propagation: Propagation

@@ -47,7 +47,15 @@ from ...wire.locks import (
     LockStatus,
 )
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, Caller, Scope, StreamToken
+from ...wire.tokens import (
+    ApiToken,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenRevoked,
+    Caller,
+    Scope,
+    StreamToken,
+)
 from .. import _calls as calls
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, Page, finish, unreachable
@@ -416,8 +424,9 @@ class Client:
         body = ApiTokenCreate(name=name, user_id=user_id, scope=scope, expires_in=expires_in)
         return self._send(calls.create_token(body))
 
-    def revoke_token(self, name_or_id: str) -> ApiToken:
-        """Admin scope: the token stops working at once."""
+    def revoke_token(self, name_or_id: str) -> ApiTokenRevoked:
+        """Admin scope: every server process confirms, then the token is refused everywhere
+        and its live streams end; `propagation` names any process that did not confirm."""
         return self._send(calls.revoke_token(name_or_id))
 
     def stream_token(self, session_id: Id) -> StreamToken:

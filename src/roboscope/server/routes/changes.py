@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ...services import changes, live
 from ...wire.changes import ChangePage
 from ...wire.errors import CursorExpiredError, NotFoundError
-from ..auth import STREAM_ACCESS_TOKEN, accepts_query_token
+from ..auth import STREAM_ACCESS_TOKEN, Caller, accepts_query_token
 from ..deps import DB, Realtime
 from ..event_stream import EventStream
 from ..limits import LiveStreamSlot
@@ -86,6 +86,7 @@ async def session_changes(
 @accepts_query_token
 async def session_events(
     rt: Realtime,
+    caller: Caller,
     _slot: LiveStreamSlot,  # 429 / 503 past the live-stream caps, before the stream starts
     session_id: UUID,
     since: Since = None,
@@ -114,5 +115,6 @@ async def session_events(
         stream,
         since=since,
         snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
+        token_id=caller.token_id,  # revoking it ends the stream
     )
     return stream

@@ -25,6 +25,6 @@ router = APIRouter(tags=["changes"])
 @needs_scope("read")
 async def stream_token(caller: Caller, rt: Realtime, session_id: UUID) -> Response:
     """A token for `GET /work-sessions/{session_id}/events?access_token=…`, valid for
-    60 s (reconnects within that time may reuse it), for this session's stream only, and
-    only while the token that made it is live. Read scope."""
-    return wire(await tokens.stream_token(rt.database, rt.stream_tokens, caller, session_id))
+    60 s (reconnects within that time may reuse it, across a server restart too), for this
+    session's stream only, and only while the token that made it is live. Read scope."""
+    return wire(await tokens.stream_token(rt.database, rt.stream_signer, caller, session_id))

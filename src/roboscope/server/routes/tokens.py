@@ -8,9 +8,9 @@ from starlette.responses import Response
 
 from ...services import tokens
 from ...wire.errors import ConflictError, NotFoundError
-from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated
+from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, ApiTokenRevoked
 from ..auth import Caller
-from ..deps import DB
+from ..deps import DB, Realtime
 from ..responses import wire
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -35,9 +35,11 @@ async def create_token(caller: Caller, db: DB, body: ApiTokenCreate) -> Response
 
 @router.delete(
     "/{name_or_id}",
-    response_model=ApiToken,
+    response_model=ApiTokenRevoked,
     responses={404: {"model": NotFoundError, "description": "No such token."}},
 )
-async def revoke_token(caller: Caller, db: DB, name_or_id: str) -> Response:
-    """Revoke by name or id: requests with it get 401 at once, on every process."""
-    return wire(await tokens.revoke(db, caller, name_or_id))
+async def revoke_token(caller: Caller, rt: Realtime, name_or_id: str) -> Response:
+    """Revoke by name or id. Every server process is told and confirms (within 2 s) before
+    the answer: from then on requests with it get 401 and its live streams have ended, on
+    every process. `propagation` names any process that did not confirm."""
+    return wire(await tokens.revoke(rt.database, rt.revocations, caller, name_or_id))
