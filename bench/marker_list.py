@@ -124,16 +124,14 @@ async def _p50s(
 
 def _migrate(database_url: str) -> None:
     env = {**os.environ, "ROBOSCOPE_DATABASE_URL": database_url}
-    subprocess.run(
-        [sys.executable, "-m", "roboscope", "db", "upgrade"], cwd=ROOT, env=env, check=True
-    )
+    done = subprocess.run([sys.executable, "-m", "roboscope", "db", "upgrade"], cwd=ROOT, env=env)
+    if done.returncode != 0:  # `roboscope db upgrade` has said why
+        raise SystemExit(f"error: could not migrate {redacted(database_url)}")
 
 
 def measure_database(
     label: str, database_url: str | None, redis_url: str, args: argparse.Namespace
 ) -> list[Figures]:
-    if database_url is not None:
-        _migrate(database_url)
     figures = []
     store = redis.Redis.from_url(redis_url)
     with serve_pair(redis_url, 1, database_url=database_url) as (api, baseline):
@@ -205,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     databases: list[tuple[str, str | None]] = [("SQLite", None)]
     if args.postgresql:
+        _migrate(args.postgresql)  # first: a wrong URL fails before any measuring
         databases.append(("PostgreSQL", args.postgresql))
     figures: list[Figures] = []
     with bench_redis() as (redis_url, redis_label):
