@@ -22,6 +22,8 @@ from fastapi import FastAPI
 from starlette.responses import Response
 
 PATH = "/set-nx"
+STORED = "/stored/{key}"
+"""`GET`: the bytes stored at `key`, one Redis `GET` (the marker list's baseline)."""
 _OK = b'{"ok":true}'
 
 
@@ -53,5 +55,13 @@ def create_app() -> FastAPI:
         """One `SET NX PX 30000` on a fresh key (the keys expire by themselves)."""
         await clients[0].set(f"roboscope:bench:{secrets.token_hex(12)}", "1", nx=True, px=30_000)
         return Response(_OK, media_type="application/json")
+
+    @app.get(STORED)
+    async def stored(key: str) -> Response:
+        """The JSON stored at `key`, as it is: the framework sending the list's bytes."""
+        body = await clients[0].get(key)
+        if body is None:
+            return Response(status_code=404)
+        return Response(body, media_type="application/json")
 
     return app

@@ -3,7 +3,7 @@
 The server under test and this generator share one small machine, so every CPU cycle spent
 here is taken from the server. A general client (httpx) spends several times more per request
 than the server's own framework, which would make every scenario look alike. This one writes
-pre-built request bytes and reads `content-length` bodies, nothing more: enough for the
+pre-built request bytes and reads `content-length` (or chunked) bodies, nothing more: enough for the
 server's JSON answers, and the same code drives the baseline and the scenarios, so their
 ratio stays fair.
 
@@ -59,19 +59,34 @@ class Connection:
             head = await self._reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = -1
+            chunked = False
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
                 name = name.lower()
                 if name == b"content-length":
                     length = int(value)
                 elif name == b"transfer-encoding":
-                    raise HttpError("chunked answers are not expected from these routes")
-            if length < 0:
+                    chunked = b"chunked" in value.lower()
+            if chunked:
+                body = await self._read_chunks()
+            elif length < 0:
                 raise HttpError("answer without content-length")
-            body = await self._reader.readexactly(length) if length else b""
+            else:
+                body = await self._reader.readexactly(length) if length else b""
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError) as exc:
             raise HttpError(f"connection failed: {exc!r}") from exc
         return status, body
+
+    async def _read_chunks(self) -> bytes:
+        """A `transfer-encoding: chunked` body (long lists are streamed a chunk at a time)."""
+        parts: list[bytes] = []
+        while True:
+            size = int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await self._reader.readuntil(b"\r\n")  # no trailers are sent
+                return b"".join(parts)
+            parts.append(await self._reader.readexactly(size))
+            await self._reader.readexactly(2)
 
     async def close(self) -> None:
         self._writer.close()

@@ -252,10 +252,16 @@ def serve_module(
 
 @contextlib.contextmanager
 def serve_pair(
-    redis_url: str, workers: int, *, startup_timeout: float = 60.0, auth: bool = False
+    redis_url: str,
+    workers: int,
+    *,
+    startup_timeout: float = 60.0,
+    auth: bool = False,
+    database_url: str | None = None,
 ) -> Iterator[tuple[Server, Server]]:
     """(roboscope serve, baseline app), both with `workers` processes, on `redis_url`;
-    with `auth`, the API requires tokens (ROBOSCOPE_AUTH=required)."""
+    with `auth`, the API requires tokens (ROBOSCOPE_AUTH=required); with `database_url`
+    (migrated already), the API uses it instead of a fresh SQLite file."""
     data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
     api_env = {
@@ -265,6 +271,8 @@ def serve_pair(
         "ROBOSCOPE_AUTH": "required" if auth else "off",
         **BENCH_LIMITS,
     }
+    if database_url is not None:
+        api_env["ROBOSCOPE_DATABASE_URL"] = database_url
     baseline_env = {**env, "BENCH_REDIS_URL": redis_url}
     api_port, baseline_port = free_port(), free_port()
     api_command = _api_command(api_port, workers)
@@ -285,7 +293,8 @@ def serve_pair(
                 workers, baseline_port, data_dir / "baseline.log", startup_timeout,
             ) as baseline,
         ):  # fmt: skip
-            database_url = f"sqlite+aiosqlite:///{data_dir / 'roboscope.db'}"
+            if database_url is None:
+                database_url = f"sqlite+aiosqlite:///{data_dir / 'roboscope.db'}"
             yield dataclasses.replace(api, database_url=database_url), baseline
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,24 @@ def test_bench_runs_and_reports(tmp_path: Path) -> None:
         assert row["requests_per_s"] > 0 and row["errors"] == 0
         assert 0 < row["p50_ms"] <= row["p99_ms"]
     assert "req ratio" in done.stdout
+
+
+def test_marker_list_bench_runs_and_reports() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "ROBOSCOPE_REDIS_URL"}
+    if os.environ.get("ROBOSCOPE_TEST_REDIS_URL"):
+        env["ROBOSCOPE_REDIS_URL"] = os.environ["ROBOSCOPE_TEST_REDIS_URL"]
+    env.pop("ROBOSCOPE_BENCH_POSTGRESQL_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.marker_list", "--sizes", "1000,3", "--rounds", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("SQLite ")]
+    assert [row.split()[1] for row in rows] == ["1000", "3"]
+    assert re.search(r" 20 ms +(met|not met) ", rows[0]), rows[0]  # beside the aim
+    assert " met" not in rows[1]  # no aim for 3 markers

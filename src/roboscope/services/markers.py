@@ -102,7 +102,8 @@ async def create_marker(
 
 
 def _listed(found: rows.MarkerRow) -> Marker:
-    return _marker(*found)
+    """Lists take rows as stored, without a second validation (`Marker.from_stored`)."""
+    return Marker.from_stored(*found)
 
 
 def _listed_id(found: rows.MarkerRow) -> UUID:
