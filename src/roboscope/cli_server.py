@@ -398,14 +398,14 @@ def tokens_revoke(
 
     revoked = _token_command("tokens revoke", revoke)
     spread = revoked.propagation
-    if spread.confirmed:
-        told = (
-            f"all {spread.processes} server processes confirmed"
-            if spread.processes
-            else "no server process is running"
-        )
+    plural = "" if spread.processes == 1 else "es"
+    if not spread.processes:
+        told = "no server process is running" if spread.confirmed else "no server was told"
+    elif spread.confirmed:
+        told = f"confirmed by {spread.processes} server process{plural}"
     else:
-        told = f"{spread.processes - len(spread.unconfirmed)} of {spread.processes} confirmed"
+        heard = spread.processes - len(spread.unconfirmed)
+        told = f"confirmed by {heard} of {spread.processes} server process{plural}"
     typer.echo(f"revoked token {revoked.name!r} ({revoked.id}); {told}")
     if not spread.confirmed:
         missing = f" ({', '.join(spread.unconfirmed)})" if spread.unconfirmed else ""
