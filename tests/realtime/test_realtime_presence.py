@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from roboscope.realtime import keys
 from roboscope.realtime.presence import (
@@ -270,16 +271,18 @@ async def test_sessions_are_isolated(presence: PresenceStore) -> None:
     assert (await presence.snapshot(b)).users == ["bob"]
 
 
-async def test_presence_keys_share_the_session_hash_tag(
+async def test_presence_keys_share_the_session_slot(
     presence: PresenceStore, redis_client: Redis
 ) -> None:
     session = uuid4()
     await beat(presence, session, "ann", device="phone")
     stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]
-    # The sweeper's due set spans sessions; no script touches it with a session's keys.
-    per_session = [key for key in stored if key != keys.PRESENCE_DUE]
+    per_session = [key for key in stored if key != keys.presence_due(session)]
     assert sorted(per_session) == sorted(keys.presence(session))
-    assert all(f"{{{session}}}" in key for key in per_session)
+    # The shard's due set is in the session's slot too: one script may touch all of them.
+    assert {key_slot(key.encode()) for key in [*per_session, keys.presence_due(session)]} == {
+        key_slot(keys.presence_devices(session).encode())
+    }
 
 
 async def test_devices_past_the_cap_are_refused_and_present_ones_keep_beating(
@@ -334,7 +337,7 @@ async def test_expired_devices_are_pruned_in_bounded_batches(
         )
     )
     # Only calls prune here: a server's sweeper on the same Redis would otherwise come by.
-    await redis_client.zrem(keys.PRESENCE_DUE, str(session))
+    await redis_client.zrem(keys.presence_due(session), str(session))
     await asyncio.sleep(2.2)
     devices = keys.presence_devices(session)
     assert await redis_client.zcard(devices) == expired + 1

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
@@ -12,29 +11,22 @@ from uuid import uuid4
 import pytest
 from redis.asyncio import Redis
 
-from roboscope.realtime import LockStore, PresenceStore, create_redis, keys
-from roboscope.realtime.feed import CHANNEL
+from roboscope.realtime import LockStore, PresenceStore, create_redis, feed, keys
 from roboscope.realtime.sweeper import Sweeper
 
 
 @pytest.fixture
 async def heard(redis_client: Redis) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every announcement on the live channel while the test runs."""
+    """Every announcement on the live channels while the test runs, as an API process's
+    listener hears it."""
     messages: list[dict[str, Any]] = []
-    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(CHANNEL)
-
-    async def listen() -> None:
-        while True:
-            message = await pubsub.get_message(timeout=0.2)
-            if message is not None:
-                messages.append(json.loads(message["data"]))
-
-    task = asyncio.create_task(listen())
+    subscribed = asyncio.Event()
+    task = asyncio.create_task(feed.listen(redis_client, messages.append, subscribed.set))
+    async with asyncio.timeout(10):
+        await subscribed.wait()
     yield messages
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def _two_sweeps(redis_url: str) -> None:
@@ -69,7 +61,9 @@ async def test_a_lock_that_expires_is_announced_once(
         ("lock.acquired", "ann", grant.fence),
         ("lock.expired", "ann", grant.fence),
     ]
-    assert await redis_client.zscore(keys.LOCKS_DUE, str(session)) is None  # nothing left due
+    assert (
+        await redis_client.zscore(keys.locks_due(session), str(session)) is None
+    )  # nothing left due
 
 
 async def test_a_released_lock_is_not_announced_as_expired(
@@ -83,7 +77,7 @@ async def test_a_released_lock_is_not_announced_as_expired(
     await _two_sweeps(redis_url)
     await _settle(heard, 2)
     assert [m["e"] for m in heard] == ["lock.acquired", "lock.released"]
-    assert await redis_client.zscore(keys.LOCKS_DUE, str(session)) is None
+    assert await redis_client.zscore(keys.locks_due(session), str(session)) is None
 
 
 async def test_a_device_that_stops_beating_is_announced_once(
@@ -104,7 +98,7 @@ async def test_a_device_that_stops_beating_is_announced_once(
         ("presence.left", "ipad", "expired"),
     ]
     # The phone is still present: the session stays due for its expiry, not before.
-    due = await redis_client.zscore(keys.PRESENCE_DUE, str(session))
+    due = await redis_client.zscore(keys.presence_due(session), str(session))
     assert (
         due is not None
         and due > (await presence.snapshot(session)).members[0].last_seen.timestamp() * 1000

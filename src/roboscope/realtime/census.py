@@ -1,31 +1,32 @@
-"""Counts of what Redis holds now, for the metrics scrape: present users and held locks.
+"""Counts of what Redis holds now, for the metrics scrape: present users and held locks, and
+the servers Redis is made of.
 
 The sweepers' due sets name every session with presence or a lock (entries stay until the
-sweeper has seen them expire), so the census reads them and asks each of those sessions
-what is live: one pipelined round trip per `BATCH` sessions, run only when a scrape comes.
+sweeper has seen them expire), so the census reads them (every shard's, in one pipelined
+round: one per node on a Redis Cluster) and asks each of those sessions what is live: one
+pipelined round trip per `BATCH` sessions, run only when a scrape comes.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any
 from uuid import UUID
-
-from redis.asyncio import Redis
 
 from roboscope.metrics import Census
 from roboscope.realtime import keys
-from roboscope.realtime.connection import guard
+from roboscope.realtime.connection import RedisClient, guard, kind_of, topology
 
 BATCH = 500
 
 
-async def take(client: Redis) -> Census:
+async def take(client: RedisClient) -> Census:
     """Raises `RedisUnavailable` when Redis cannot answer."""
     async with guard():
+        nodes = await topology(client)
         seconds, micros = await client.time()
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        present_sessions = cast(list[str], await client.zrange(keys.PRESENCE_DUE, 0, -1))
-        locked_sessions = cast(list[str], await client.zrange(keys.LOCKS_DUE, 0, -1))
+        present_sessions = await _members(client, keys.presence_due_sets())
+        locked_sessions = await _members(client, keys.locks_due_sets())
         sessions = members = 0
         for start in range(0, len(present_sessions), BATCH):
             async with client.pipeline(transaction=False) as pipe:
@@ -40,4 +41,18 @@ async def take(client: Redis) -> Census:
                 for session in locked_sessions[start : start + BATCH]:
                     pipe.exists(keys.lock(UUID(session)))
                 locks += sum(int(found) for found in await pipe.execute())
-    return Census(presence_sessions=sessions, presence_members=members, locks_held=locks)
+    return Census(
+        presence_sessions=sessions,
+        presence_members=members,
+        locks_held=locks,
+        redis_kind=kind_of(client),
+        redis_nodes=tuple((node.address, node.role) for node in nodes),
+    )
+
+
+async def _members(client: RedisClient, due_keys: list[str]) -> list[str]:
+    async with client.pipeline(transaction=False) as pipe:
+        for due_key in due_keys:
+            pipe.zrange(due_key, 0, -1)
+        replies: list[Any] = await pipe.execute()
+    return [session for reply in replies for session in reply]

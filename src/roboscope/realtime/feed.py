@@ -1,29 +1,43 @@
 """Redis pub/sub as the live streams' wake-up call, across every API process.
 
-One channel for the whole deployment; a message only says which work sessions changed (or
-carries a presence or lock event, which has no other record). The change log stays the
+One channel per shard of work sessions (`keys.live_channels`), in the slot of the shard's
+keys; every process listens to all of them. A message only says which work sessions changed
+(or carries a presence or lock event, which has no other record). The change log stays the
 truth: a message lost while a process was reconnecting delays its streams until the next
 poll, it never loses a data change.
+
+On a Redis Cluster the channels are sharded (`SPUBLISH`/`SSUBSCRIBE`): a message goes to the
+primary serving its slot and to nobody else's node, instead of being copied to every node
+of the cluster. Each process then holds one subscription per primary, for the channels whose
+slots it serves, and subscribes anew (reading the topology afresh) whenever one of them
+ends: a node that fails, a slot that moves (Redis ends the subscriptions of a slot that
+leaves a node).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import SlotNotCoveredError
 
 from ..metrics import REDIS_ERRORS
-from .connection import unavailable
-
-CHANNEL = "roboscope:live"
+from . import keys
+from .connection import REDIS_FAILURES, RedisClient, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,55 +81,169 @@ def _utc(ms: Any) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
 
 
-async def publish(redis: Redis, message: dict[str, Any]) -> None:
-    """Send `message` to every process; a Redis outage is logged, not raised (the writer's
-    change is committed already, and the streams' poll will find it)."""
+async def wake(redis: RedisClient, session_ids: Iterable[UUID]) -> None:
+    """Tell every process that these work sessions changed (one message per shard); a Redis
+    outage is logged, not raised (the writer's change is committed already, and the
+    streams' poll will find it)."""
+    changed: defaultdict[str, list[str]] = defaultdict(list)
+    for session_id in session_ids:
+        changed[keys.live_channel(session_id)].append(str(session_id))
+    for channel, sessions in changed.items():
+        await publish(redis, channel, {"changed": sessions})
+
+
+async def publish(redis: RedisClient, channel: str, message: dict[str, Any]) -> None:
+    """Send `message` on a live channel; an outage is logged, not raised (see `wake`)."""
+    payload = json.dumps(message, separators=(",", ":"))
     try:
-        await redis.publish(CHANNEL, json.dumps(message, separators=(",", ":")))
-    except (RedisError, OSError) as error:
+        if isinstance(redis, RedisCluster):
+            await redis.spublish(channel, payload)
+        else:
+            await redis.publish(channel, payload)
+    except REDIS_FAILURES as error:
         if unavailable(error) is None:
             raise
         REDIS_ERRORS.inc()
         log.warning("live wake-up not published (%s); streams will catch up by polling", error)
 
 
+class _Resubscribe(Exception):
+    """A node ended its subscriptions (its slots moved): subscribe anew."""
+
+
 async def listen(
-    redis: Redis,
+    redis: RedisClient,
     on_message: Callable[[dict[str, Any]], None],
     on_connected: Callable[[], None],
     *,
     max_backoff: float = 5.0,
 ) -> None:
-    """Deliver every message of the channel until cancelled, reconnecting after outages.
+    """Deliver every message of the live channels until cancelled, reconnecting after
+    outages.
 
     `on_connected` runs after every (re)subscription: messages may have been missed while
     disconnected, so the caller polls once then.
     """
     backoff = 0.1
+    moved = False
     while True:
-        pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(CHANNEL)
-            on_connected()
+            if isinstance(redis, RedisCluster):
+                await _listen_cluster(redis, on_message, on_connected, refresh=moved)
+            else:
+                await _listen_one(redis, on_message, on_connected)
+        except _Resubscribe:
+            log.info("live channels moved to another node; subscribing anew")
             backoff = 0.1
-            while True:
-                # A bounded wait, below the client's socket timeout: an idle channel is not
-                # an outage (the client's health checks still notice a dead connection).
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    continue
-                try:
-                    payload = json.loads(message["data"])
-                except (TypeError, ValueError):
-                    log.warning("ignored a malformed live message: %r", message["data"])
-                    continue
-                on_message(payload)
-        except (RedisError, OSError) as error:
+            moved = True
+            continue
+        except REDIS_FAILURES as error:
             if unavailable(error) is None:
                 raise
             REDIS_ERRORS.inc()
             log.warning("live channel lost (%s); reconnecting in %.1f s", error, backoff)
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            moved = True
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, max_backoff)
+
+
+async def _listen_one(
+    redis: aioredis.Redis,
+    on_message: Callable[[dict[str, Any]], None],
+    on_connected: Callable[[], None],
+) -> None:
+    """One Redis (or a Sentinel set's primary): one subscription to every channel."""
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(*keys.live_channels())
+        on_connected()
+        await _drain(pubsub, on_message)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def _listen_cluster(
+    cluster: RedisCluster,
+    on_message: Callable[[dict[str, Any]], None],
+    on_connected: Callable[[], None],
+    *,
+    refresh: bool,
+) -> None:
+    """A Redis Cluster: on each primary, a sharded subscription to the channels it serves;
+    returns (raises) as soon as any of them ends, so that all are made anew. With `refresh`
+    (a node was lost or slots moved) the topology is read afresh first: the client learns
+    of a change only when a command of its own is redirected or fails."""
+    await cluster.initialize()
+    if refresh:
+        await cluster.nodes_manager.initialize()
+    by_node: defaultdict[str, list[str]] = defaultdict(list)
+    nodes: dict[str, ClusterNode] = {}
+    for channel in keys.live_channels():
+        node = cluster.get_node_from_key(channel)
+        if node is None:  # a slot nobody serves now: a failover in progress
+            raise SlotNotCoveredError(f"no node serves the live channel {channel}")
+        nodes[node.name] = node
+        by_node[node.name].append(channel)
+    subscriptions: list[tuple[aioredis.Redis, PubSub]] = []
+    try:
+        for name, channels in by_node.items():
+            client = _node_client(nodes[name])
+            # (Not ignoring subscribe messages: that would hide the `sunsubscribe` of a slot
+            # that moved.)
+            pubsub = client.pubsub()
+            subscriptions.append((client, pubsub))
+            for channel in channels:  # one slot per SSUBSCRIBE
+                await pubsub.ssubscribe(channel)
+        on_connected()
+        drains = [asyncio.ensure_future(_drain(p, on_message)) for _, p in subscriptions]
+        try:
+            finished, _ = await asyncio.wait(drains, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in drains:
+                task.cancel()
+            await asyncio.gather(*drains, return_exceptions=True)
+        for task in finished:
+            task.result()  # the error that ended it
+        raise _Resubscribe
+    finally:
+        for client, pubsub in subscriptions:
+            with contextlib.suppress(*REDIS_FAILURES):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(*REDIS_FAILURES):
+                await client.aclose()
+
+
+def _node_client(node: ClusterNode) -> aioredis.Redis:
+    """A client of one cluster node, with the cluster client's settings (password, TLS,
+    timeouts), for a subscription of its own."""
+    # No reconnecting inside redis-py: a lost node ends the subscription, and `listen`
+    # subscribes anew on the topology of then.
+    options = {
+        **node.connection_kwargs,
+        "health_check_interval": 15,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    pool = ConnectionPool(connection_class=node.connection_class, **options)
+    return aioredis.Redis.from_pool(pool)
+
+
+async def _drain(pubsub: PubSub, on_message: Callable[[dict[str, Any]], None]) -> None:
+    """Hand every message to `on_message` until the subscription ends (sharded channels
+    end when their slot leaves the node: `_Resubscribe`)."""
+    while True:
+        # A bounded wait, below the client's socket timeout: an idle channel is not an outage
+        # (the client's health checks still notice a dead connection).
+        message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+        if message is None:
+            continue
+        kind = message["type"]
+        if kind == "sunsubscribe":
+            raise _Resubscribe
+        if kind not in ("message", "smessage"):
+            continue
+        try:
+            payload = json.loads(message["data"])
+        except (TypeError, ValueError):
+            log.warning("ignored a malformed live message: %r", message["data"])
+            continue
+        on_message(payload)

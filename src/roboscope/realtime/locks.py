@@ -46,10 +46,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import RedisUnavailable, guard
+from roboscope.realtime.connection import RedisClient, RedisUnavailable, guard
 
 log = logging.getLogger("roboscope.locks")
 
@@ -103,7 +101,7 @@ def _check_ttl(ttl_ms: int) -> int:
 class LockStore:
     """One exclusive, expiring, fenced lock per work session, kept in Redis."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
         self._acquire = scripts.register(client, "lock_acquire")
         self._abandon = scripts.register(client, "lock_abandon")
@@ -150,7 +148,7 @@ class LockStore:
     async def _due(self, session_id: UUID, expires_ms: int) -> None:
         """Tell the sweeper when to look for this lock's expiry (it announces it once)."""
         async with guard():
-            await self._client.zadd(keys.LOCKS_DUE, {str(session_id): expires_ms})
+            await self._client.zadd(keys.locks_due(session_id), {str(session_id): expires_ms})
 
     async def _undo(self, session_id: UUID, token: str, ttl_ms: int, *, wait: bool) -> None:
         """Abandon `token`'s acquire, in a task that retries while Redis cannot answer.

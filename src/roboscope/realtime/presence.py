@@ -24,10 +24,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import guard
+from roboscope.realtime.connection import RedisClient, guard
 
 DEFAULT_DEVICE = "default"
 MAX_META_BYTES = 1024
@@ -125,7 +123,7 @@ def _parse(reply: list[Any]) -> PresenceSnapshot:
 class PresenceStore:
     """Presence of users (and their devices) in work sessions, kept in Redis."""
 
-    def __init__(self, client: Redis, *, max_devices: int = DEFAULT_MAX_DEVICES) -> None:
+    def __init__(self, client: RedisClient, *, max_devices: int = DEFAULT_MAX_DEVICES) -> None:
         if max_devices < 1:
             raise ValueError("max_devices must be at least 1")
         self._client = client
@@ -159,7 +157,9 @@ class PresenceStore:
         if not expires:
             raise PresenceFull(self.max_devices, int(user_count), int(device_count))
         async with guard():  # the sweeper announces the expiry if no call comes by first
-            await self._client.zadd(keys.PRESENCE_DUE, {str(session_id): expires}, lt=True)
+            await self._client.zadd(
+                keys.presence_due(session_id), {str(session_id): expires}, lt=True
+            )
         return PresenceBeat(
             user_id=user_id,
             device_id=device,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys, scripts
+from roboscope.realtime.connection import RedisClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +26,7 @@ class Rate:
 
 
 class RateStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._take = scripts.register(redis, "rate_take")
 
     async def take(self, budget: str, caller: str, rate: Rate) -> int:

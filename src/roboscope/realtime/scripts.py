@@ -3,7 +3,13 @@
 One `.lua` file per atomic operation. A few operations share helper functions (presence
 pruning); those live in a prelude file that is prepended to the script source, so Redis still
 receives one self-contained script per operation. Registered scripts run with EVALSHA and
-reload themselves after a Redis restart empties the script cache (NOSCRIPT).
+reload themselves after a Redis restart empties the script cache (NOSCRIPT): also after a
+failover (a promoted replica has none of the primary's scripts) and on the node that takes
+over a slot in a Redis Cluster.
+
+The one thing a script's text depends on is how it announces live events: `SPUBLISH` on a
+Redis Cluster (sharded pub/sub: the channel is in the slot of the script's keys), `PUBLISH`
+elsewhere (a single Redis or Sentinel, Redis 6.2 included).
 """
 
 from __future__ import annotations
@@ -14,12 +20,11 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from roboscope.metrics import REDIS_ERRORS
-from roboscope.realtime.connection import unavailable
-from roboscope.realtime.feed import CHANNEL as LIVE_CHANNEL
+from roboscope.realtime.connection import REDIS_FAILURES, RedisClient, is_cluster, unavailable
+from roboscope.realtime.keys import LIVE_CHANNEL_PREFIX
 
 # operation -> preludes it needs, in order
 _PRESENCE = ("live_common", "presence_common")
@@ -45,13 +50,17 @@ def _read(name: str) -> str:
 
 
 @cache
-def source(name: str) -> str:
-    """The full source of operation `name`, preludes included."""
+def source(name: str, *, sharded: bool = False) -> str:
+    """The full source of operation `name`, preludes included; `sharded` for Redis Cluster."""
     if name not in _PRELUDES:
         raise KeyError(f"unknown script {name!r}")
     parts = [_read(prelude) for prelude in _PRELUDES[name]]
     parts.append(_read(name))
-    return "\n".join(parts).replace("__LIVE_CHANNEL__", LIVE_CHANNEL)
+    return (
+        "\n".join(parts)
+        .replace("__LIVE_CHANNEL_PREFIX__", LIVE_CHANNEL_PREFIX)
+        .replace("__PUBLISH__", "SPUBLISH" if sharded else "PUBLISH")
+    )
 
 
 class Script:
@@ -61,7 +70,7 @@ class Script:
     check against a runtime protocol, which profiling showed at ~10 % of a lock request's CPU.
     """
 
-    def __init__(self, client: Redis, text: str) -> None:
+    def __init__(self, client: RedisClient, text: str) -> None:
         self._client = client
         self._text = text
         self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
@@ -75,7 +84,7 @@ class Script:
                 # A restarted (or different) Redis has an empty script cache.
                 self.sha = await self._client.script_load(self._text)
                 return await self._client.evalsha(self.sha, len(keys), *keys, *args)
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             mapped = unavailable(error)
             if mapped is None:
                 raise
@@ -83,6 +92,6 @@ class Script:
             raise mapped from error
 
 
-def register(client: Redis, name: str) -> Script:
+def register(client: RedisClient, name: str) -> Script:
     """Bind operation `name` to `client` (no round trip until the first call)."""
-    return Script(client, source(name))
+    return Script(client, source(name, sharded=is_cluster(client)))

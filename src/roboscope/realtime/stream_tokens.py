@@ -12,10 +12,8 @@ import hashlib
 import secrets
 from uuid import UUID
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys
-from roboscope.realtime.connection import guard
+from roboscope.realtime.connection import RedisClient, guard
 
 PREFIX = "rbq_"
 
@@ -25,7 +23,7 @@ def _hash(secret: str) -> str:
 
 
 class StreamTokens:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
 
     async def issue(self, session_id: UUID, token_id: UUID | None, ttl_ms: int) -> str:

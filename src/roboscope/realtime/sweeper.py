@@ -2,31 +2,33 @@
 
 Presence and lock expiry needs no client action (scripts prune by server time, lock keys
 carry a TTL), but a live stream must also *hear* of it. Heartbeats and grants record when
-their session is next due in a sorted set per kind (`keys.PRESENCE_DUE`, `keys.LOCKS_DUE`);
-every API process sweeps the due sessions about once a second, and the per-session sweep
-scripts announce each expiry exactly once (the removal that announces it is atomic with the
-announcement), so several processes sweeping at once send nothing twice.
+their session is next due in a sorted set per kind and shard (`keys.presence_due`,
+`keys.locks_due`: in the slot of the session's keys); every API process sweeps the due
+sessions about once a second, reading every shard's due sets in one pipelined round (one per
+node on a Redis Cluster), and the per-session sweep scripts announce each expiry exactly
+once (the removal that announces it is atomic with the announcement), so several processes
+sweeping at once send nothing twice. A shard whose node cannot answer is skipped for the
+round; the others are swept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any
 from uuid import UUID
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from roboscope.metrics import REDIS_ERRORS
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import guard, unavailable
+from roboscope.realtime.connection import REDIS_FAILURES, RedisClient, guard, unavailable
 from roboscope.realtime.presence import PRUNE_BATCH
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
-"""Due sessions handled per kind and round."""
+"""Due sessions handled per kind and round (the earliest due first, over all shards)."""
 
 
 def _text(score: bytes | str) -> str:
@@ -35,7 +37,7 @@ def _text(score: bytes | str) -> str:
 
 
 class Sweeper:
-    def __init__(self, client: Redis, *, interval: float = 1.0) -> None:
+    def __init__(self, client: RedisClient, *, interval: float = 1.0) -> None:
         self._client = client
         self.interval = interval
         self._presence = scripts.register(client, "presence_sweep")
@@ -47,7 +49,7 @@ class Sweeper:
         while True:
             try:
                 await self.sweep()
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 if unavailable(error) is None:
                     raise
                 REDIS_ERRORS.inc()
@@ -60,14 +62,26 @@ class Sweeper:
         """One round; answers how many due sessions it looked at."""
         async with guard():
             seconds, micros = await self._client.time()
-        now_ms = seconds * 1000 + micros // 1000
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
         done = 0
-        for due_key, sweep_one in (
-            (keys.PRESENCE_DUE, self._sweep_presence),
-            (keys.LOCKS_DUE, self._sweep_lock),
-        ):
-            async with guard():
-                due = await self._client.zrangebyscore(
+        kinds: list[tuple[list[str], Callable[[UUID], Awaitable[Any]]]] = [
+            (keys.presence_due_sets(), self._sweep_presence),
+            (keys.locks_due_sets(), self._sweep_lock),
+        ]
+        for due_keys, sweep_one in kinds:
+            for due_key, session, score in await self._due(due_keys, now_ms):
+                next_due = await sweep_one(UUID(session))
+                await self._reschedule(
+                    keys=[due_key], args=[session, score, "" if next_due is None else next_due]
+                )
+                done += 1
+        return done
+
+    async def _due(self, due_keys: list[str], now_ms: int) -> list[tuple[str, str, str]]:
+        """(due set, session, score as Redis wrote it) of the `BATCH` sessions due first."""
+        async with guard(), self._client.pipeline(transaction=False) as pipe:
+            for due_key in due_keys:
+                pipe.zrangebyscore(
                     due_key,
                     "-inf",
                     now_ms,
@@ -76,13 +90,16 @@ class Sweeper:
                     withscores=True,
                     score_cast_func=_text,
                 )
-            for session, score in cast(list[tuple[str, str]], due):
-                next_due = await sweep_one(UUID(session))
-                await self._reschedule(
-                    keys=[due_key], args=[session, score, "" if next_due is None else next_due]
-                )
-                done += 1
-        return done
+            replies = await pipe.execute(raise_on_error=False)
+        found: list[tuple[float, str, str, str]] = []
+        for due_key, reply in zip(due_keys, replies, strict=True):
+            if isinstance(reply, BaseException):
+                if unavailable(reply) is None:
+                    raise reply
+                REDIS_ERRORS.inc()  # that shard's node cannot answer: the others go on
+                continue
+            found.extend((float(score), due_key, session, score) for session, score in reply)
+        return [entry[1:] for entry in heapq.nsmallest(BATCH, found)]
 
     async def _sweep_presence(self, session_id: UUID) -> Any:
         return await self._presence(keys=keys.presence(session_id), args=[PRUNE_BATCH])
