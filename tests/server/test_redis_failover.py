@@ -1,0 +1,196 @@
+"""What holds when Redis fails under load: a Sentinel primary killed with SIGKILL, a Redis
+Cluster slot migrated with `redis-cli --cluster reshard`, a cluster primary killed and its
+replica promoted. Real `redis-server` processes (tests/redis_topologies.py), real API
+processes on PostgreSQL, and the lock-safety load of tests/failover.py: workers taking the
+lock of a work session and making fenced read-modify-write increments, heartbeats, one live
+stream per session.
+
+Asserted every time: no lost update, no stale write accepted, no 5xx but the documented 503
+(and none at all while a slot moves), presence and locks answering again within
+`ANSWER_AGAIN_WITHIN` seconds of a kill, and every change delivered on the live streams. The
+figures of a run are printed (`pytest -s`); docs/realtime.md quotes them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+from redis.crc import key_slot
+from sqlalchemy.engine import make_url
+
+from roboscope.db.migrate import upgrade
+from roboscope.realtime import keys
+
+from ..conftest import create_postgres_database, require_service
+from ..failover import Figures, LockSafetyLoad, prepare_sessions
+from ..redis_topologies import Cluster, environment_has_cluster_support, redis_cluster, sentinel_set
+from ..servers import running_server
+
+ANSWER_AGAIN_WITHIN = 15.0
+"""Seconds from a kill until presence and locks answer again: sentinels (or the cluster's
+nodes) notice a dead primary after 1 s here and promote its replica; the rest is a loaded
+CI machine's margin. Production's `down-after-milliseconds` (or `cluster-node-timeout`)
+adds to it one for one."""
+
+WARM_UP = 10
+"""Increments acknowledged before the fault."""
+
+STEADY_AFTER = 3.0
+"""Seconds of load without a failure that end a test after the fault."""
+
+
+@pytest.fixture
+def topology_support() -> None:
+    reason = environment_has_cluster_support()
+    if reason is not None:
+        message = f"no Redis topology can be started here: {reason}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def database_env() -> Iterator[dict[str, str]]:
+    shared = make_url(require_service("ROBOSCOPE_TEST_DATABASE_URL", "PostgreSQL"))
+    url = create_postgres_database(shared, f"{shared.database}_failover", fresh=True)
+    upgrade(url)
+    yield {
+        "ROBOSCOPE_DATABASE_URL": url,
+        "ROBOSCOPE_LIVE_POLL_SECONDS": "0.5",
+        "ROBOSCOPE_REDIS_TIMEOUT_SECONDS": "1",
+    }
+
+
+def _assert_safe(figures: Figures, *, fault: bool) -> None:
+    print(f"\n{figures.summary()}")
+    assert figures.acked_increments > 0
+    assert figures.lost_updates == 0
+    assert figures.stale_writes_accepted == 0
+    assert figures.unknown_writes == 0
+    assert figures.server_errors == 0
+    assert figures.missed_changes == 0
+    if fault:
+        assert figures.time_to_answer_again is not None
+        assert figures.time_to_answer_again <= ANSWER_AGAIN_WITHIN
+
+
+def _steady(load: LockSafetyLoad, since: float) -> bool:
+    """No failure for `STEADY_AFTER` seconds, and increments made in that time."""
+    last = max(since, load.record.last_failure() or since)
+    return time.monotonic() - last >= STEADY_AFTER and any(
+        w.started > last and 200 <= w.status < 300 for w in load.record.writes
+    )
+
+
+async def test_a_sentinel_primary_killed_under_lock_load(
+    tmp_path: Path, topology_support: None, database_env: dict[str, str]
+) -> None:
+    with (
+        sentinel_set() as topology,
+        running_server(
+            tmp_path / "api", env={**database_env, "ROBOSCOPE_REDIS_URL": topology.url}
+        ) as api,
+    ):
+        async with httpx.AsyncClient(base_url=api.api) as http:
+            markers = await prepare_sessions(http, 4)
+            ready = (await http.get("/health/ready")).json()
+            assert ready["redis_kind"] == "sentinel"
+            assert ready["redis_nodes"][0] == {
+                "address": topology.primary.address,
+                "role": "primary",
+            }
+        async with LockSafetyLoad([api.api], markers) as load:
+            await load.run_until(lambda: load.acknowledged() >= WARM_UP, within=60)
+            topology.primary.kill()
+            load.record.failed_at = killed = time.monotonic()
+            await load.run_until(lambda: _steady(load, killed), within=60)
+        async with httpx.AsyncClient(base_url=api.api) as http:
+            ready = (await http.get("/health/ready")).json()
+        assert ready["redis_nodes"][0] == {"address": topology.replica.address, "role": "primary"}
+    _assert_safe(load.record.figures(), fault=True)
+
+
+# -- Redis Cluster -----------------------------------------------------------------------------
+
+
+def _slot(session: str) -> int:
+    return key_slot(keys.lock(UUID(session)).encode())
+
+
+@pytest.fixture
+def cluster(topology_support: None) -> Iterator[Cluster]:
+    with redis_cluster() as started:
+        yield started
+
+
+async def test_a_cluster_slot_moves_under_lock_load(
+    tmp_path: Path, cluster: Cluster, database_env: dict[str, str]
+) -> None:
+    """The load's sessions all live in one slot; `redis-cli --cluster reshard` moves it (and
+    the slots before it on its primary) to another primary while the load runs. Commands
+    redirected (MOVED, ASK) or asked to try again (TRYAGAIN, while a session's keys are split
+    between the two nodes) are retried inside the server: no 5xx at all."""
+    env = {**database_env, "ROBOSCOPE_REDIS_URL": cluster.url}
+    primaries = [row for row in cluster.shards() if row["primary"]]
+    # The shard whose slot is closest to the start of its primary's range: the fewest empty
+    # slots move with it.
+    by_slot = {key_slot(f"{{s{n}}}".encode()): n for n in range(keys.SHARDS)}
+    target_slot = min(
+        by_slot,
+        key=lambda slot: slot - min(cluster.owner(slot)["slots"]),  # type: ignore[arg-type]
+    )
+    source = cluster.owner(target_slot)
+    destination = next(row for row in primaries if row["id"] != source["id"])
+    count = target_slot - min(source["slots"]) + 1  # type: ignore[arg-type]
+    with (
+        running_server(tmp_path / "a", env=env) as a,
+        running_server(tmp_path / "b", env=env) as b,
+    ):
+        async with httpx.AsyncClient(base_url=a.api) as http:
+            markers = await prepare_sessions(http, 2, accept=lambda s: _slot(s) == target_slot)
+        async with LockSafetyLoad([a.api, b.api], markers) as load:
+            await load.run_until(lambda: load.acknowledged() >= WARM_UP, within=60)
+            moving = time.monotonic()
+            cluster.reshard(str(source["id"]), str(destination["id"]), count)
+            assert cluster.owner(target_slot)["id"] == destination["id"]
+            await load.run_until(lambda: _steady(load, moving), within=60)
+    _assert_safe(load.record.figures(), fault=False)
+    assert load.record.figures().unavailable_answers == 0
+
+
+async def test_a_cluster_primary_killed_under_lock_load(
+    tmp_path: Path, cluster: Cluster, database_env: dict[str, str]
+) -> None:
+    """The primary serving the load's sessions dies (SIGKILL); its replica takes over."""
+    env = {**database_env, "ROBOSCOPE_REDIS_URL": cluster.url}
+    with (
+        running_server(tmp_path / "a", env=env) as a,
+        running_server(tmp_path / "b", env=env) as b,
+    ):
+        async with httpx.AsyncClient(base_url=a.api) as http:
+            first = await prepare_sessions(http, 1)
+            victim = cluster.owner(_slot(next(iter(first))))
+            served = set(victim["slots"])  # type: ignore[arg-type]
+            markers = {
+                **first,
+                **await prepare_sessions(http, 2, accept=lambda s: _slot(s) in served),
+            }
+        async with LockSafetyLoad([a.api, b.api], markers) as load:
+            await load.run_until(lambda: load.acknowledged() >= WARM_UP, within=60)
+            cluster.node(str(victim["address"])).kill()
+            load.record.failed_at = killed = time.monotonic()
+            await load.run_until(lambda: _steady(load, killed), within=60)
+        cluster.wait_healthy(30)
+        async with httpx.AsyncClient(base_url=b.api) as http:
+            ready = (await http.get("/health/ready")).json()
+        assert ready["status"] == "ready" and ready["redis_kind"] == "cluster"
+        assert victim["address"] not in [
+            n["address"] for n in ready["redis_nodes"] if n["role"] == "primary"
+        ]
+    _assert_safe(load.record.figures(), fault=True)
