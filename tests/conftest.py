@@ -34,7 +34,7 @@ from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
 from .api.contract import OpenApiConformance
-from .redis_topologies import environment_has_cluster_support, redis_cluster
+from .redis_topologies import missing_tools, redis_cluster
 
 IOS_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
@@ -101,7 +101,7 @@ ON_CLUSTER = (
 """Tests (modules, or single tests) that also run on a Redis Cluster."""
 
 
-def runs_on_cluster(definition: pytest.Function | pytest.FunctionDefinition) -> bool:
+def runs_on_cluster(definition: pytest.Item) -> bool:
     nodeid = definition.nodeid
     return any(nodeid == entry or nodeid.startswith(f"{entry}::") for entry in ON_CLUSTER)
 
@@ -114,7 +114,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The cluster runs pair with PostgreSQL only: SQLite adds nothing there but time."""
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         params = (
             item.callspec.params
@@ -134,15 +135,20 @@ def redis_backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "single"))
 
 
-@pytest.fixture(scope="session")
-def redis_cluster_url() -> Iterator[str]:
-    """One Redis Cluster (three primaries, one replica each) for the whole run."""
-    reason = environment_has_cluster_support()
+def require_topologies(*, tls: bool = False) -> None:
+    """Skip (locally) or fail (in CI) where Redis Clusters and Sentinel sets cannot start."""
+    reason = missing_tools(tls=tls)
     if reason is not None:
-        message = f"no Redis Cluster can be started here: {reason}"
+        message = f"no Redis Cluster or Sentinel set can be started here: {reason}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """One Redis Cluster (three primaries, one replica each) for the whole run."""
+    require_topologies()
     with redis_cluster() as cluster:
         yield cluster.url
 

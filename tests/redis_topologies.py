@@ -1,10 +1,11 @@
 """Real Redis topologies for tests and benchmarks: a Redis Cluster and a Sentinel set, made of
-`redis-server` processes on free loopback ports, started here and torn down after.
+`redis-server` processes on free loopback ports, started here and torn down after, with a
+password and TLS when asked.
 
 Nothing is faked: the processes are the `redis-server` and `redis-cli` of the machine (Redis
-7 or later for the cluster's sharded pub/sub), the cluster is created with `redis-cli
---cluster create`, slots move with `redis-cli --cluster reshard`, and a node dies with
-SIGKILL. Every wait is for a condition, with a deadline.
+7 or later, for the cluster's sharded pub/sub), the cluster is created with `redis-cli
+--cluster create`, slots move with `redis-cli --cluster reshard`, a node dies with SIGKILL,
+and certificates come from `openssl`. Every wait is for a condition, with a deadline.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import redis
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 HOST = "127.0.0.1"
 START_ATTEMPTS = 5
 
@@ -56,6 +60,85 @@ def wait_for(what: str, condition: Callable[[], bool], timeout: float = 30.0) ->
         time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class Security:
+    """A password for every node (and sentinel), and TLS when `ca` is set: a certificate
+    authority of the test's own and one certificate for 127.0.0.1 that every node shows."""
+
+    password: str | None = None
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    def server_config(self, *, sentinel: bool = False) -> list[str]:
+        lines = []
+        if self.password:
+            lines.append(f'requirepass "{self.password}"')
+            if not sentinel:
+                lines.append(f'masterauth "{self.password}"')
+        if self.ca:
+            lines += [
+                f"tls-cert-file {self.cert}",
+                f"tls-key-file {self.key}",
+                f"tls-ca-cert-file {self.ca}",
+                "tls-auth-clients no",
+                "tls-replication yes",
+                "tls-cluster yes",
+            ]
+        return lines
+
+    def cli_args(self) -> list[str]:
+        args = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        return args + (["--tls", "--cacert", str(self.ca)] if self.ca else [])
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"password": self.password}
+        if self.ca:
+            options |= {"ssl": True, "ssl_ca_certs": str(self.ca)}
+        return options
+
+    def userinfo(self) -> str:
+        return f":{quote(self.password, safe='')}@" if self.password else ""
+
+    def query(self) -> str:
+        return f"?ssl_ca_certs={quote(str(self.ca))}" if self.ca else ""
+
+
+def make_tls(directory: Path, password: str | None = None) -> Security:
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl), in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = directory / "ca.crt", directory / "ca.key"
+    cert, key, request = directory / "redis.crt", directory / "redis.key", directory / "redis.csr"
+    extensions = directory / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    steps = [
+        [
+            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=roboscope-test-ca", "-keyout", str(ca_key), "-out", str(ca)),
+        ],
+        [
+            *("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"),
+            *("-keyout", str(key), "-out", str(request)),
+        ],
+        [
+            *("x509", "-req", "-CAcreateserial", "-days", "2", "-in", str(request)),
+            *(
+                "-CA",
+                str(ca),
+                "-CAkey",
+                str(ca_key),
+                "-out",
+                str(cert),
+                "-extfile",
+                str(extensions),
+            ),
+        ],
+    ]
+    for step in steps:
+        subprocess.run([OPENSSL, *step], capture_output=True, check=True, timeout=60)
+    return Security(password=password, ca=ca, cert=cert, key=key)
+
+
 @dataclass
 class RedisNode:
     """One `redis-server` process (a data node or a sentinel)."""
@@ -63,8 +146,8 @@ class RedisNode:
     port: int
     directory: Path
     process: subprocess.Popen[bytes]
+    security: Security
     sentinel: bool = False
-    password: str | None = None
 
     @property
     def address(self) -> str:
@@ -78,16 +161,18 @@ class RedisNode:
         return redis.Redis(
             HOST,
             self.port,
-            password=self.password,
             decode_responses=True,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            **self.security.client_options(),
         )
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def answers(self) -> bool:
+        if not self.alive():
+            raise TopologyError(f"redis-server on {self.port} exited")
         with self.client(0.5) as client:
             return bool(client.ping())
 
@@ -113,7 +198,7 @@ class RedisNode:
 
 
 def start_node(
-    directory: Path, config: list[str], *, sentinel: bool = False, password: str | None = None
+    directory: Path, config: list[str], security: Security, *, sentinel: bool = False
 ) -> RedisNode:
     """A `redis-server` on a free loopback port with `config` (`name value` lines); retried
     on another port when a concurrent process took the one chosen."""
@@ -121,14 +206,16 @@ def start_node(
     last = ""
     for _ in range(START_ATTEMPTS):
         port = _free_port()
+        listen = ["port 0", f"tls-port {port}"] if security.ca else [f"port {port}"]
         lines = [
-            f"port {port}",
+            *listen,
             f"bind {HOST}",
             f"dir {directory}",
             "logfile redis.log",
             "daemonize no",
             *([] if sentinel else ['save ""', "appendonly no"]),
-            *(line.replace("{port}", str(port)) for line in config),
+            *security.server_config(sentinel=sentinel),
+            *config,
         ]
         conf = directory / "redis.conf"
         conf.write_text("\n".join(lines) + "\n")
@@ -136,9 +223,9 @@ def start_node(
         process = subprocess.Popen(
             args, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        node = RedisNode(port, directory, process, sentinel, password)
+        node = RedisNode(port, directory, process, security, sentinel)
         try:
-            wait_for(f"redis-server on {port}", lambda n=node: n.alive() and n.answers(), 10)
+            wait_for(f"redis-server on {port}", node.answers, 10)
             return node
         except TopologyError:
             last = node.log_tail()
@@ -155,12 +242,14 @@ class Cluster:
 
     nodes: list[RedisNode]
     directory: Path
-    password: str | None = None
+    security: Security
 
     @property
     def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return "redis+cluster://" + auth + ",".join(n.address for n in self.nodes if n.alive())
+        """`ROBOSCOPE_REDIS_URL` for it: every live node as a seed."""
+        scheme = "rediss+cluster" if self.security.ca else "redis+cluster"
+        seeds = ",".join(n.address for n in self.nodes if n.alive())
+        return f"{scheme}://{self.security.userinfo()}{seeds}{self.security.query()}"
 
     def node(self, address: str) -> RedisNode:
         return next(n for n in self.nodes if n.address == address)
@@ -168,13 +257,22 @@ class Cluster:
     def _any(self) -> RedisNode:
         return next(n for n in self.nodes if n.alive())
 
-    def shards(self) -> list[dict[str, object]]:
-        """`CLUSTER NODES` as seen by a live node: id, address, role, slots, state flags."""
-        text = self.cli(self._any(), "CLUSTER", "NODES")
+    def cli(self, node: RedisNode, *command: str) -> str:
+        """A command's raw text answer, through `redis-cli`."""
+        done = subprocess.run(
+            [REDIS_CLI, *self.security.cli_args(), "-h", HOST, "-p", str(node.port), *command],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return done.stdout
+
+    def shards(self) -> list[dict[str, Any]]:
+        """`CLUSTER NODES` as a live node sees it: id, address, primary, slots."""
         rows = []
-        for line in text.strip().splitlines():
+        for line in self.cli(self._any(), "CLUSTER", "NODES").strip().splitlines():
             parts = line.split()
-            flags = parts[2].split(",")
             slots: list[int] = []
             for item in parts[8:]:
                 if item.startswith("["):
@@ -185,29 +283,15 @@ class Cluster:
                 {
                     "id": parts[0],
                     "address": parts[1].split("@")[0],
-                    "primary": "master" in flags,
-                    "failed": "fail" in flags or "fail?" in flags,
-                    "primary_id": parts[3],
+                    "primary": "master" in parts[2].split(","),
                     "slots": slots,
                 }
             )
         return rows
 
-    def cli(self, node: RedisNode, *command: str) -> str:
-        """A command's raw text answer, through `redis-cli`."""
-        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
-        done = subprocess.run(
-            [REDIS_CLI, *auth, "-h", HOST, "-p", str(node.port), *command],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return done.stdout
-
-    def owner(self, slot: int) -> dict[str, object]:
+    def owner(self, slot: int) -> dict[str, Any]:
         """The primary serving `slot` now."""
-        return next(r for r in self.shards() if r["primary"] and slot in r["slots"])  # type: ignore[operator]
+        return next(r for r in self.shards() if r["primary"] and slot in r["slots"])
 
     def healthy(self) -> bool:
         """Every live node sees the cluster `ok`, every slot served, every live replica synced."""
@@ -229,11 +313,10 @@ class Cluster:
     def reshard(self, source_id: str, target_id: str, count: int) -> None:
         """`redis-cli --cluster reshard`: the `count` lowest slots of the source move to the
         target, keys included."""
-        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
         done = subprocess.run(
             [
                 REDIS_CLI,
-                *auth,
+                *self.security.cli_args(),
                 "--cluster",
                 "reshard",
                 self._any().address,
@@ -244,8 +327,6 @@ class Cluster:
                 "--cluster-slots",
                 str(count),
                 "--cluster-yes",
-                "--cluster-pipeline",
-                "10",
             ],
             capture_output=True,
             text=True,
@@ -255,12 +336,6 @@ class Cluster:
         if done.returncode != 0:
             raise TopologyError(f"reshard failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
-    def kill_primary_of(self, slot: int) -> RedisNode:
-        """SIGKILL the primary serving `slot`; its replica takes over (see `wait_healthy`)."""
-        node = self.node(str(self.owner(slot)["address"]))
-        node.kill()
-        return node
-
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
@@ -269,16 +344,23 @@ class Cluster:
 
 @contextmanager
 def redis_cluster(
-    primaries: int = 3, *, password: str | None = None, node_timeout_ms: int = 1000
+    primaries: int = 3,
+    *,
+    password: str | None = None,
+    tls: bool = False,
+    node_timeout_ms: int = 5000,
 ) -> Iterator[Cluster]:
-    """A cluster of `primaries` primaries and one replica each, healthy, torn down after."""
+    """A cluster of `primaries` primaries and one replica each, healthy, torn down after.
+
+    `node_timeout_ms` is how long a primary may not answer before its replica takes over:
+    short for the failover tests, long enough elsewhere that a loaded machine does not fail
+    a primary over by itself."""
     directory = Path(tempfile.mkdtemp(prefix="roboscope-cluster-"))
-    nodes: list[RedisNode] = []
-    cluster = Cluster(nodes, directory, password)
-    auth = [f"requirepass {password}", f"masterauth {password}"] if password else []
+    security = make_tls(directory / "tls", password) if tls else Security(password)
+    cluster = Cluster([], directory, security)
     try:
         for index in range(primaries * 2):
-            nodes.append(
+            cluster.nodes.append(
                 start_node(
                     directory / f"node{index}",
                     [
@@ -288,19 +370,17 @@ def redis_cluster(
                         f"cluster-port {_free_port()}",
                         # A replica takes over however long it was cut off (tests kill fast).
                         "cluster-replica-validity-factor 0",
-                        *auth,
                     ],
-                    password=password,
+                    security,
                 )
             )
-        cli_auth = ["-a", password, "--no-auth-warning"] if password else []
         created = subprocess.run(
             [
                 REDIS_CLI,
-                *cli_auth,
+                *security.cli_args(),
                 "--cluster",
                 "create",
-                *(n.address for n in nodes),
+                *(n.address for n in cluster.nodes),
                 "--cluster-replicas",
                 "1",
                 "--cluster-yes",
@@ -327,33 +407,40 @@ SERVICE = "mymaster"
 class SentinelSet:
     """A primary, its replica and three sentinels watching them (quorum 2)."""
 
-    primary: RedisNode
-    replica: RedisNode
+    data_nodes: list[RedisNode]
     sentinels: list[RedisNode]
     directory: Path
-    down_after_ms: int
+    security: Security
     extra: list[RedisNode] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return "redis+sentinel://" + ",".join(s.address for s in self.sentinels) + f"/{SERVICE}/0"
+        """`ROBOSCOPE_REDIS_URL` for it (the sentinels take the same password)."""
+        sentinels = ",".join(s.address for s in self.sentinels)
+        password = self.security.password
+        query = f"?sentinel_password={quote(password, safe='')}" if password else ""
+        return f"redis+sentinel://{self.security.userinfo()}{sentinels}/{SERVICE}/0{query}"
 
-    def current_primary(self) -> str:
-        """The primary's address as a sentinel that answers reports it."""
+    def primary(self) -> RedisNode:
+        """The data node the sentinels name as primary now."""
         for sentinel in self.sentinels:
             if not sentinel.alive():
                 continue
             with contextlib.suppress(redis.RedisError, OSError), sentinel.client() as client:
-                host, port = client.sentinel_get_master_addr_by_name(SERVICE)
-                return f"{host}:{port}"
+                _, port = client.sentinel_get_master_addr_by_name(SERVICE)
+                return next(n for n in self.data_nodes if n.port == int(port))
         raise TopologyError("no sentinel answers")
 
+    def replica(self) -> RedisNode:
+        primary = self.primary()
+        return next(n for n in self.data_nodes if n is not primary)
+
     def synced(self) -> bool:
-        """The replica is connected to the primary and has everything it was sent."""
-        with self.primary.client() as client:
+        """The replica is connected to the primary and has what it was sent."""
+        with self.primary().client() as client:
             info = client.info("replication")
-        slaves = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
-        return bool(slaves) and all(s.get("state") == "online" for s in slaves)
+        replicas = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+        return bool(replicas) and all(r.get("state") == "online" for r in replicas)
 
     def watched(self) -> bool:
         """Every sentinel knows the primary, the replica and the two other sentinels."""
@@ -365,54 +452,56 @@ class SentinelSet:
         return True
 
     def stop(self) -> None:
-        for node in [*self.sentinels, self.primary, self.replica, *self.extra]:
+        for node in [*self.sentinels, *self.data_nodes, *self.extra]:
             node.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @contextmanager
 def sentinel_set(
-    *, down_after_ms: int = 1000, failover_timeout_ms: int = 4000
+    *,
+    password: str | None = None,
+    down_after_ms: int = 1000,
+    failover_timeout_ms: int = 4000,
 ) -> Iterator[SentinelSet]:
+    """A primary, a replica and three sentinels (quorum 2), torn down after. With a password,
+    the data nodes and the sentinels all need it (`sentinel auth-pass`, `requirepass`)."""
     directory = Path(tempfile.mkdtemp(prefix="roboscope-sentinel-"))
-    started: list[RedisNode] = []
+    security = Security(password)
+    topology = SentinelSet([], [], directory, security)
     try:
-        primary = start_node(directory / "primary", [])
-        started.append(primary)
-        replica = start_node(directory / "replica", [f"replicaof {HOST} {primary.port}"])
-        started.append(replica)
-        sentinels = []
+        primary = start_node(directory / "primary", [], security)
+        topology.data_nodes.append(primary)
+        replica = start_node(directory / "replica", [f"replicaof {HOST} {primary.port}"], security)
+        topology.data_nodes.append(replica)
+        auth = [f'sentinel auth-pass {SERVICE} "{password}"'] if password else []
         for index in range(3):
-            sentinel = start_node(
-                directory / f"sentinel{index}",
-                [
-                    f"sentinel monitor {SERVICE} {HOST} {primary.port} 2",
-                    f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}",
-                    f"sentinel failover-timeout {SERVICE} {failover_timeout_ms}",
-                    f"sentinel parallel-syncs {SERVICE} 1",
-                ],
-                sentinel=True,
+            topology.sentinels.append(
+                start_node(
+                    directory / f"sentinel{index}",
+                    [
+                        f"sentinel monitor {SERVICE} {HOST} {primary.port} 2",
+                        f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}",
+                        f"sentinel failover-timeout {SERVICE} {failover_timeout_ms}",
+                        f"sentinel parallel-syncs {SERVICE} 1",
+                        *auth,
+                    ],
+                    security,
+                    sentinel=True,
+                )
             )
-            sentinels.append(sentinel)
-            started.append(sentinel)
-        topology = SentinelSet(primary, replica, sentinels, directory, down_after_ms)
-        started.clear()
-        try:
-            wait_for("replica synced", topology.synced, 30)
-            wait_for("sentinels see everything", topology.watched, 30)
-            yield topology
-        finally:
-            topology.stop()
+        wait_for("replica synced", topology.synced, 30)
+        wait_for("sentinels see everything", topology.watched, 30)
+        yield topology
     finally:
-        for node in started:
-            node.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+        topology.stop()
 
 
-def environment_has_cluster_support() -> str | None:
-    """Why the topologies cannot run here (no redis-server or redis-cli, or one older than
-    Redis 7), or None."""
-    for binary in (REDIS_SERVER, REDIS_CLI):
+def missing_tools(*, tls: bool = False) -> str | None:
+    """Why the topologies cannot run here (no redis-server or redis-cli, one older than Redis
+    7, or no openssl for TLS), or None."""
+    tools = (REDIS_SERVER, REDIS_CLI, *((OPENSSL,) if tls else ()))
+    for binary in tools:
         if not os.access(binary, os.X_OK):
             return f"{binary} is not installed"
     version = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True).stdout
