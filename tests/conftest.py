@@ -97,6 +97,8 @@ ON_CLUSTER = (
     "_and_resumes",
     "tests/server/test_limits.py::test_two_processes_draw_on_one_budget",
     "tests/server/test_processes.py::test_two_processes_agree_on_presence_and_locks",
+    "tests/server/test_auth_processes.py::test_the_stream_takes_the_header_or_a_query_token"
+    "_from_another_process",
 )
 """Tests (modules, or single tests) that also run on a Redis Cluster."""
 
