@@ -14,7 +14,8 @@ from uuid import UUID
 
 from roboscope.metrics import Census
 from roboscope.realtime import keys
-from roboscope.realtime.connection import RedisClient, guard, kind_of, topology
+from roboscope.realtime.connection import RedisClient, guard, kind_of
+from roboscope.realtime.topology import topology
 
 BATCH = 500
 

@@ -17,7 +17,8 @@ from .. import __version__
 from ..db.engine import Database
 from ..db.migrate import code_revision, database_revision
 from ..errors import ServiceUnavailable
-from ..realtime.connection import RedisClient, check
+from ..realtime.connection import RedisClient
+from ..realtime.topology import check
 from ..wire import Health, Readiness
 from ..wire.health import MigrationState, RedisServer
 
