@@ -34,6 +34,7 @@ from httpx_sse import aconnect_sse
 
 SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
 LOCK_TTL_SECONDS = 2
+REDIS_CALLS = ("acquire", "release", "heartbeat")  # answered from Redis alone, or mostly
 RETRY_PAUSE = 0.05  # after a 503 or a refused acquire: these clients retry at once
 REQUEST_TIMEOUT = 20.0  # far above the server's own Redis and database budgets
 
@@ -134,15 +135,7 @@ class LoadRecord:
             )
             for s in self.markers
         )
-        failures = [
-            c
-            for c in self.calls
-            if c.kind in ("acquire", "release", "heartbeat") and (c.status >= 500 or c.status == 0)
-        ]
-        again = None
-        if self.failed_at is not None:
-            after = [c.ended for c in failures if c.ended >= self.failed_at]
-            again = (max(after) - self.failed_at) if after else 0.0
+        again = None if self.failed_at is None else self._answering_again(self.failed_at)
         return Figures(
             acked_increments=sum(self.acked.values()),
             lost_updates=lost,
@@ -156,6 +149,23 @@ class LoadRecord:
             missed_changes=missed,
             requests=len(self.calls),
         )
+
+    def _answering_again(self, failed_at: float) -> float:
+        """Seconds from the fault until presence and locks answer again: the end of the last
+        presence or lock call that was not answered well (failed, or waited) because of it,
+        i.e. of every call started before the first one that succeeded after the last
+        failure."""
+        calls = sorted(
+            (c for c in self.calls if c.kind in REDIS_CALLS and c.ended >= failed_at),
+            key=lambda c: c.started,
+        )
+        failed = [c.started for c in calls if not 200 <= c.status < 300]
+        last_failed = max(failed, default=failed_at)
+        healed = next((c for c in calls if c.started > last_failed and 200 <= c.status < 300), None)
+        if healed is None:
+            return max((c.ended for c in calls), default=failed_at) - failed_at
+        disturbed = [c.ended for c in calls if c.started <= healed.started]
+        return max(disturbed) - failed_at
 
     def last_failure(self) -> float | None:
         failed = [c.ended for c in self.calls if c.status >= 500 or c.status == 0]

@@ -82,8 +82,8 @@ class Security:
                 f"tls-key-file {self.key}",
                 f"tls-ca-cert-file {self.ca}",
                 "tls-auth-clients no",
-                "tls-replication yes",
-                "tls-cluster yes",
+                "tls-replication yes",  # (a sentinel's connections to the nodes too)
+                *([] if sentinel else ["tls-cluster yes"]),
             ]
         return lines
 
@@ -416,10 +416,14 @@ class SentinelSet:
     @property
     def url(self) -> str:
         """`ROBOSCOPE_REDIS_URL` for it (the sentinels take the same password)."""
+        scheme = "rediss+sentinel" if self.security.ca else "redis+sentinel"
         sentinels = ",".join(s.address for s in self.sentinels)
         password = self.security.password
-        query = f"?sentinel_password={quote(password, safe='')}" if password else ""
-        return f"redis+sentinel://{self.security.userinfo()}{sentinels}/{SERVICE}/0{query}"
+        options = [f"sentinel_password={quote(password, safe='')}"] if password else []
+        if self.security.ca:
+            options.append(f"ssl_ca_certs={quote(str(self.security.ca))}")
+        query = f"?{'&'.join(options)}" if options else ""
+        return f"{scheme}://{self.security.userinfo()}{sentinels}/{SERVICE}/0{query}"
 
     def primary(self) -> RedisNode:
         """The data node the sentinels name as primary now."""
@@ -461,13 +465,15 @@ class SentinelSet:
 def sentinel_set(
     *,
     password: str | None = None,
+    tls: bool = False,
     down_after_ms: int = 1000,
     failover_timeout_ms: int = 4000,
 ) -> Iterator[SentinelSet]:
     """A primary, a replica and three sentinels (quorum 2), torn down after. With a password,
-    the data nodes and the sentinels all need it (`sentinel auth-pass`, `requirepass`)."""
+    the data nodes and the sentinels all need it (`sentinel auth-pass`, `requirepass`); with
+    TLS, every connection is TLS, the sentinels' to the nodes too."""
     directory = Path(tempfile.mkdtemp(prefix="roboscope-sentinel-"))
-    security = Security(password)
+    security = make_tls(directory / "tls", password) if tls else Security(password)
     topology = SentinelSet([], [], directory, security)
     try:
         primary = start_node(directory / "primary", [], security)

@@ -27,7 +27,15 @@ from roboscope.db.migrate import upgrade
 from roboscope.realtime import keys
 
 from ..conftest import create_postgres_database, require_service, require_topologies
-from ..failover import Figures, Grant, LoadRecord, LockSafetyLoad, Write, prepare_sessions
+from ..failover import (
+    Call,
+    Figures,
+    Grant,
+    LoadRecord,
+    LockSafetyLoad,
+    Write,
+    prepare_sessions,
+)
 from ..redis_topologies import Cluster, redis_cluster, sentinel_set
 from ..servers import running_server
 
@@ -80,17 +88,17 @@ def _steady(load: LockSafetyLoad, since: float) -> bool:
 async def test_a_sentinel_primary_killed_under_lock_load(
     tmp_path: Path, database_env: dict[str, str]
 ) -> None:
-    """Sentinels with a password of their own (the URL's `sentinel_password`), like the
-    data nodes."""
-    require_topologies()
+    """Over TLS, with a password on the data nodes and one on the sentinels (the URL's
+    `sentinel_password`)."""
+    require_topologies(tls=True)
     with (
-        sentinel_set(password="s3cret/pw") as topology,
+        sentinel_set(password="s3cret/pw", tls=True) as topology,
         running_server(
             tmp_path / "api", env={**database_env, "ROBOSCOPE_REDIS_URL": topology.url}
         ) as api,
     ):
         [summary] = [line for line in api.log.read_text().splitlines() if "roboscope " in line]
-        assert "(Redis Sentinel, primary mymaster, 3 sentinels)" in summary
+        assert "(Redis Sentinel over TLS, primary mymaster, 3 sentinels)" in summary
         assert "s3cret" not in api.log.read_text()
         async with httpx.AsyncClient(base_url=api.api) as http:
             markers = await prepare_sessions(http, 4)
@@ -207,7 +215,14 @@ def test_the_figures_catch_what_they_count() -> None:
     ]
     record.acked, record.final_labels = {"s": 2}, {"s": 1}  # one increment lost
     record.final_versions, record.streamed_versions = {"s": 2}, {"s": {1}}  # one not streamed
+    record.failed_at = 1.0  # a call that waited through the outage counts until it ends
+    record.calls = [
+        Call("heartbeat", "s", started=1.0, ended=3.5, status=200),
+        Call("acquire", "s", started=1.1, ended=1.2, status=503),
+        Call("heartbeat", "s", started=1.3, ended=1.4, status=200),
+    ]
     figures = record.figures()
+    assert figures.time_to_answer_again == 2.5
     assert figures.stale_writes_accepted == 1 and figures.stale_writes_refused == 1
     assert figures.overlapping_holders == 1
     assert figures.lost_updates == 1 and figures.missed_changes == 1
