@@ -1,4 +1,5 @@
-"""What only a Redis Cluster can get wrong: where a fresh client sends its first commands.
+"""What only a Redis Cluster can get wrong: where a fresh client sends its first commands, and
+what a command sees when the client closes its connection under it.
 
 (Everything else the stores do runs on the cluster too: tests/conftest.py's ON_CLUSTER.)"""
 
@@ -9,7 +10,7 @@ from uuid import uuid4
 
 from redis.asyncio.cluster import RedisCluster
 
-from roboscope.realtime.connection import create_redis
+from roboscope.realtime.connection import RedisUnavailable, create_redis
 from roboscope.realtime.locks import LockStore
 
 
@@ -41,3 +42,41 @@ async def test_a_fresh_client_sends_its_first_commands_to_the_right_node(
     finally:
         await fresh.aclose()
         await admin.aclose()
+
+
+async def test_a_command_whose_connection_is_closed_under_it_gets_503(
+    redis_cluster_url: str,
+) -> None:
+    """redis-py's cluster client closes every connection, those of the commands in flight
+    included, whenever it reads the topology anew after a lost node (a failover). Such a
+    command fails inside redis-py (an AttributeError on the closed writer, with asyncio): it
+    must come out as "Redis unreachable", a 503, never as an error of ours (a 500)."""
+    client = create_redis(redis_cluster_url)
+    locks = LockStore(client)
+    unexpected: list[BaseException] = []
+    answered = 0
+    closing = asyncio.Event()
+
+    async def ask() -> None:
+        nonlocal answered
+        while not closing.is_set():
+            try:
+                await locks.status(uuid4())
+                answered += 1
+            except RedisUnavailable:
+                pass
+            except Exception as error:
+                unexpected.append(error)
+
+    async def close_now_and_then() -> None:
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            await client.aclose()  # what redis-py does itself at a failover
+        closing.set()
+
+    try:
+        await asyncio.gather(close_now_and_then(), *(ask() for _ in range(30)))
+    finally:
+        await client.aclose()
+    assert not unexpected, unexpected[:3]
+    assert answered > 0

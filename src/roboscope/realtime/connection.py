@@ -210,10 +210,11 @@ class _Cluster(RedisCluster):
     - Every fifth MOVED made it close every connection, also those other commands were
       using at that moment; a MOVED now only updates the slot it names
       (`reinitialize_steps=0`): a slot migration redirects a few commands, nothing more.
-    It still closes every connection when it reads the topology anew after a cluster that
-    is down or a slot nobody serves (a failover); a command whose connection is closed under
-    it that way fails inside redis-py with an AttributeError, which is the lost connection
-    it is, and is reported as one.
+    It still closes every connection when it reads the topology anew after a lost node, a
+    cluster that is down or a slot nobody serves (a failover); a command whose connection is
+    closed under it that way fails inside redis-py with an AttributeError (asyncio) or a
+    RuntimeError (uvloop: "the handler is closed"), which is the lost connection it is, and
+    is reported as one.
     """
 
     ERRORS_ALLOW_RETRY = (RedisConnectionError, ClusterDownError, SlotNotCoveredError)  # type: ignore[assignment]
@@ -231,12 +232,21 @@ class _Cluster(RedisCluster):
         try:
             await self.initialize()
             return await super().execute_command(*args, **kwargs)
-        except AttributeError as error:
-            if "'NoneType' object" not in str(error):  # not a closed connection's reader/writer
+        except (AttributeError, RuntimeError) as error:
+            if not _closed_under_us(error):
                 raise
             raise RedisConnectionError("connection closed while in use") from error
         finally:
             self._turns.give_back()
+
+
+def _closed_under_us(error: Exception) -> bool:
+    """The error of a command whose connection another task closed: its reader or writer is
+    gone (asyncio), or its transport is (uvloop)."""
+    text = str(error)
+    if isinstance(error, AttributeError):
+        return "'NoneType' object has no attribute" in text
+    return "handler is closed" in text
 
 
 # Error codes that mean "not now", when redis-py has no class for them or Redis 6 wraps them

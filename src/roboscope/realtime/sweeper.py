@@ -7,8 +7,8 @@ their session is next due in a sorted set per kind and shard (`keys.presence_due
 sessions about once a second, reading every shard's due sets in one pipelined round (one per
 node on a Redis Cluster), and the per-session sweep scripts announce each expiry exactly
 once (the removal that announces it is atomic with the announcement), so several processes
-sweeping at once send nothing twice. A shard whose node cannot answer is skipped for the
-round; the others are swept.
+sweeping at once send nothing twice. A round that cannot read every due set (a node lost,
+until its replica takes over) is skipped: expiries are announced late, never twice.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from uuid import UUID
 
 from roboscope.metrics import REDIS_ERRORS
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import REDIS_FAILURES, RedisClient, guard, unavailable
+from roboscope.realtime.connection import (
+    REDIS_FAILURES,
+    RedisClient,
+    RedisUnavailable,
+    guard,
+    unavailable,
+)
 from roboscope.realtime.presence import PRUNE_BATCH
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,8 @@ class Sweeper:
         while True:
             try:
                 await self.sweep()
+            except RedisUnavailable as error:  # counted where it was raised
+                log.warning("expiry sweep skipped: %s", error.reason)
             except REDIS_FAILURES as error:
                 if unavailable(error) is None:
                     raise
@@ -90,15 +98,12 @@ class Sweeper:
                     withscores=True,
                     score_cast_func=_text,
                 )
-            replies = await pipe.execute(raise_on_error=False)
-        found: list[tuple[float, str, str, str]] = []
-        for due_key, reply in zip(due_keys, replies, strict=True):
-            if isinstance(reply, BaseException):
-                if unavailable(reply) is None:
-                    raise reply
-                REDIS_ERRORS.inc()  # that shard's node cannot answer: the others go on
-                continue
-            found.extend((float(score), due_key, session, score) for session, score in reply)
+            replies = await pipe.execute()
+        found = [
+            (float(score), due_key, session, score)
+            for due_key, reply in zip(due_keys, replies, strict=True)
+            for session, score in reply
+        ]
         return [entry[1:] for entry in heapq.nsmallest(BATCH, found)]
 
     async def _sweep_presence(self, session_id: UUID) -> Any:
