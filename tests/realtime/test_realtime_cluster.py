@@ -6,14 +6,18 @@ what a command sees when the client closes its connection under it.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from uuid import uuid4
 
 import pytest
 import uvloop
 from redis.asyncio.cluster import RedisCluster
 
+from roboscope.realtime import feed
 from roboscope.realtime.connection import RedisUnavailable, create_redis
 from roboscope.realtime.locks import LockStore
+
+from ..waiting import until
 
 
 async def _moved_replies(admin: RedisCluster) -> int:
@@ -99,3 +103,29 @@ async def test_a_command_whose_connection_is_closed_under_it_gets_503(
         unexpected, answered = await _closed_under_load(redis_cluster_url)
     assert not unexpected, unexpected[:3]
     assert answered > 0
+
+
+async def test_a_broadcast_reaches_a_listener_on_another_node(redis_cluster_url: str) -> None:
+    """The revocation broadcast is a plain channel (`feed.listen(base=...)`): a PUBLISH sent
+    through any node of the cluster reaches the listener, which holds its subscription on one
+    primary of its own choosing."""
+    sender, listener = create_redis(redis_cluster_url), create_redis(redis_cluster_url)
+    assert isinstance(sender, RedisCluster)
+    heard: list[dict[str, Any]] = []
+    subscribed = asyncio.Event()
+    task = asyncio.create_task(feed.listen(listener, heard.append, subscribed.set, base="t:b"))
+    try:
+        async with asyncio.timeout(10):
+            await subscribed.wait()
+        await sender.initialize()
+        for node in sender.get_primaries():  # whichever node the sender's PUBLISH goes to
+            await sender.execute_command(
+                "PUBLISH", "t:b", f'{{"n":"{node.name}"}}', target_nodes=node
+            )
+        names = {node.name for node in sender.get_primaries()}
+        await until(lambda: {message["n"] for message in heard} == names)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sender.aclose()
+        await listener.aclose()
