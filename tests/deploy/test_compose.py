@@ -7,6 +7,7 @@ is replayed outside it.)"""
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from roboscope.redis_endpoints import parse
 from roboscope.settings import ENV_PREFIX, Settings
 
 from ..conftest import require_topologies
-from ..redis_topologies import REDIS_SERVER, wait_for
+from ..redis_topologies import REDIS_SERVER, TopologyError, wait_for
 from ..servers import free_port
 from .commands import parsed_command
 
@@ -77,23 +78,44 @@ def test_the_cluster_is_made_of_every_redis_node() -> None:
     assert set(services["redis-cluster"]["depends_on"]) == set(nodes)
 
 
+def _start(args: list[str], directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`redis-server ARGS` on a free port (another one if a concurrent process took it)."""
+    log = directory / "redis.log"
+    for _ in range(5):
+        port = free_port()
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [REDIS_SERVER, *args, "--port", str(port), "--bind", "127.0.0.1"],
+                cwd=directory,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+        def listening(process: subprocess.Popen[bytes] = process, port: int = port) -> bool:
+            if process.poll() is not None:
+                raise TopologyError("exited")
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+
+        try:
+            wait_for("the node listens", listening, 30)
+            return process, port
+        except TopologyError:
+            process.kill()
+            process.wait()
+    raise AssertionError(f"redis-server did not start:\n{log.read_text(errors='replace')}")
+
+
 def test_the_redis_node_command_starts_a_cluster_node(tmp_path: Path) -> None:
     """The nodes' command line, run by the machine's redis-server on a free port: it starts,
     asks for the password, and is cluster-enabled."""
     require_topologies()
     command = _services()["redis-1"]["command"]
     assert command[0] == "redis-server"
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS_SERVER, *command[1:], "--port", str(port), "--bind", "127.0.0.1"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     password = command[command.index("--requirepass") + 1]
+    process, port = _start(command[1:], tmp_path)
     try:
         client = redis.Redis("127.0.0.1", port, password=password, decode_responses=True)
-        wait_for("the node answers", client.ping, 10)
         assert client.info("cluster")["cluster_enabled"] == 1
         assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
         anonymous = redis.Redis("127.0.0.1", port)
