@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from roboscope.cli import app
+from roboscope.envfile import read_env_file
 from roboscope.settings import OTHER_VARIABLES, Settings, variable_name
 
 from .commands import parsed_command
@@ -157,3 +160,26 @@ def test_the_env_example_names_only_real_settings() -> None:
     # Uncommented, every line parses as a valid setting.
     values = dict(assignment.split("=", 1) for assignment in assignments)
     Settings(**{name.removeprefix("ROBOSCOPE_").lower(): value for name, value in values.items()})
+
+
+def test_the_admin_commands_read_the_unit_s_env_file(
+    service: dict[str, list[str]], tmp_path: Path
+) -> None:
+    """`roboscope --env-file <the unit's EnvironmentFile> …` acts on the unit's database:
+    the file names the unit's state directory as the data dir, and the CLI reads it over
+    the environment (here an empty data dir elsewhere)."""
+    (state,) = service["StateDirectory"]
+    settings = read_env_file(ENV_EXAMPLE)
+    assert settings["ROBOSCOPE_DATA_DIR"] == f"/var/lib/{state}"
+    (env_file,) = service["EnvironmentFile"]
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    assert f"roboscope --env-file {env_file} db upgrade" in guide
+    assert f"roboscope --env-file {env_file} \\\n    tokens create" in guide
+    result = CliRunner().invoke(
+        app,
+        ["--env-file", str(ENV_EXAMPLE), "db", "current"],
+        env={"ROBOSCOPE_DATA_DIR": str(tmp_path)},
+        prog_name="roboscope",
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: database /var/lib/{state}/roboscope.db does not exist")
