@@ -76,7 +76,7 @@ def test_migrations_go_down_and_up_again(empty_database: str) -> None:
 def test_cli_db_upgrade(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli' / 'roboscope.db'}"
     result = subprocess.run(
-        [sys.executable, "-m", "roboscope", "db", "upgrade"],
+        [sys.executable, "-m", "roboscope", "db", "upgrade", "--create-database"],
         env={"ROBOSCOPE_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def test_cli_db_upgrade(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "database at head" in result.stdout
+    assert result.stdout.endswith(" (head)\n")
     assert asyncio.run(_tables(url)) == set(metadata.tables)
 
 
