@@ -3,9 +3,11 @@
 FastAPI with one route and nothing else of ours (no middleware, no error handlers, no
 dependencies, no body), doing the cheapest useful Redis write, one `SET key value NX PX`,
 through redis-py with a blocking pool like the API's (else a load of more concurrent
-requests than connections would fail here). uvicorn serves it exactly as `roboscope serve`
-serves the API, so the ratio of the API's throughput to this one's is what our app, its
-middleware and its rules cost on top of "the framework plus one Redis round trip".
+requests than connections would fail here), or through redis-py's cluster client for a
+`redis+cluster://` URL (with room for every request in flight: it does not wait for a
+connection). uvicorn serves it exactly as `roboscope serve` serves the API, so the ratio of
+the API's throughput to this one's is what our app, its middleware and its rules cost on top
+of "the framework plus one Redis round trip".
 
     BENCH_REDIS_URL=redis://… uvicorn bench.baseline_app:create_app --factory
 """
@@ -19,7 +21,10 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from starlette.responses import Response
+
+from roboscope.redis_endpoints import parse
 
 PATH = "/set-nx"
 STORED = "/stored/{key}"
@@ -31,12 +36,23 @@ def create_app() -> FastAPI:
     """The app, for `uvicorn --factory` (each worker builds its own Redis client)."""
     url = os.environ["BENCH_REDIS_URL"]
     pool_size = int(os.environ.get("BENCH_REDIS_MAX_CONNECTIONS", "100"))
-    clients: list[aioredis.Redis] = []
+    clients: list[aioredis.Redis | RedisCluster] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=5)
-        clients.append(aioredis.Redis.from_pool(pool))
+        endpoint = parse(url)
+        if endpoint.kind == "cluster":
+            nodes = [ClusterNode(host, port) for host, port in endpoint.nodes]
+            cluster = RedisCluster(
+                startup_nodes=nodes, password=endpoint.password, max_connections=5000
+            )
+            await cluster.initialize()  # its slot map, before any request
+            clients.append(cluster)
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url, max_connections=pool_size, timeout=5
+            )
+            clients.append(aioredis.Redis.from_pool(pool))
         yield
         await clients[0].aclose()
 

@@ -1,6 +1,7 @@
 """Lock cycles and presence heartbeats over HTTP, beside a separate one-`SET NX PX` baseline app.
 
-    ./dev bench [--clients 200,1000] [--workers 1,2] [--duration 5] [--rounds 1] [--json FILE]
+    ./dev bench [--clients 200,1000] [--workers 1,2] [--duration 5] [--rounds 1]
+                [--redis single,cluster] [--json FILE]
 
 For each number of worker processes, `roboscope serve` and the baseline app (bench/
 baseline_app.py: the bare framework plus one Redis call) run side by side, on the same Redis,
@@ -32,7 +33,7 @@ from typing import Any
 from . import load
 from .baseline_app import PATH as BASELINE_PATH
 from .load import Connection, Operation, Recorder
-from .server import Server, bench_redis, serve_pair
+from .server import REDIS_KINDS, Server, bench_redis, serve_pair
 from .tokens import bench_user, make_tokens
 
 API = "/api/v1"
@@ -195,6 +196,7 @@ def schedule(rounds: int) -> list[str]:
 @dataclass(frozen=True)
 class Summary:
     scenario: str
+    redis: str  # single, cluster: the Redis of the run (`--redis`)
     workers: int
     clients: int
     runs: int
@@ -208,7 +210,7 @@ class Summary:
     errors: int
 
 
-def summarize(runs: list[Run]) -> list[Summary]:
+def summarize(runs: list[Run], redis: str = "single") -> list[Summary]:
     """Mean throughput over a scenario's runs; percentiles over all its requests pooled."""
     by_scenario: dict[str, list[Run]] = {}
     for run in runs:
@@ -222,6 +224,7 @@ def summarize(runs: list[Run]) -> list[Summary]:
         summaries.append(
             Summary(
                 scenario=name,
+                redis=redis,
                 workers=group[0].workers,
                 clients=group[0].clients,
                 runs=len(group),
@@ -285,15 +288,22 @@ def print_summary(summaries: list[Summary], baseline_runs: list[Run]) -> None:
 
 
 def print_overview(summaries: list[Summary]) -> None:
-    print("\nAll configurations (workers x concurrent connections)\n")
+    print("\nAll configurations (Redis, workers x concurrent connections)\n")
     print(
-        f"{'workers':>7} {'conns':>6}  {'scenario':<11} {'req/s':>8} {'req ratio':>9}"
+        f"{'redis':<8} {'workers':>7} {'conns':>6}  {'scenario':<11} {'req/s':>8} {'req ratio':>9}"
         f" {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
     )
-    for s in summaries:
+    # Each scenario's kinds of Redis side by side.
+    order = {name: index for index, name in enumerate((BASELINE, LOCKS, PRESENCE))}
+    kinds = {kind: index for index, kind in enumerate(REDIS_KINDS)}
+    ordered = sorted(
+        summaries, key=lambda s: (s.workers, s.clients, order[s.scenario], kinds[s.redis])
+    )
+    for s in ordered:
         print(
-            f"{s.workers:>7} {s.clients:>6}  {s.scenario:<11} {s.requests_per_s:>8.0f}"
-            f" {s.ratio_requests:>9.0%} {s.p50_ms:>8.1f} {s.p99_ms:>8.1f} {s.errors:>6}"
+            f"{s.redis:<8} {s.workers:>7} {s.clients:>6}  {s.scenario:<11}"
+            f" {s.requests_per_s:>8.0f} {s.ratio_requests:>9.0%} {s.p50_ms:>8.1f}"
+            f" {s.p99_ms:>8.1f} {s.errors:>6}"
         )
     print(
         "\nreq ratio = requests/s ÷ the baseline app's requests/s, same workers and connections,"
@@ -315,7 +325,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Lock cycles and presence heartbeats over HTTP against a real "
         "`roboscope serve`, beside a separate one-SET-NX baseline app, at several numbers of "
         "concurrent connections and worker processes. Uses ROBOSCOPE_REDIS_URL when set, "
-        "else an embedded Redis of its own.",
+        "else an embedded Redis of its own; with --redis cluster, a Redis Cluster of its own.",
     )
 
     def seconds(text: str) -> float:
@@ -380,8 +390,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="serve with ROBOSCOPE_AUTH=required; each client sends its own user's API token",
     )
+    parser.add_argument(
+        "--redis",
+        type=redis_kinds,
+        default=["single"],
+        help="the Redis to run on, comma-separated: single (ROBOSCOPE_REDIS_URL, else an "
+        "embedded Redis), cluster (three primaries with a replica each, started by the bench "
+        "on loopback ports); each configuration's figures side by side (single)",
+    )
     parser.add_argument("--json", type=Path, help="also write the runs and summary here")
     return parser.parse_args(argv)
+
+
+def redis_kinds(text: str) -> list[str]:
+    kinds = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [kind for kind in kinds if kind not in REDIS_KINDS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(f"use {' or '.join(REDIS_KINDS)}, comma-separated")
+    return kinds
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -425,26 +451,29 @@ async def bench(args: argparse.Namespace) -> int:
     raise_fd_limit(max(args.clients) * 2 + 1024)
     runs: list[Run] = []
     summaries: list[Summary] = []
-    with bench_redis() as (redis_url, redis_label):
-        print(
-            f"Roboscope realtime benchmark: {','.join(map(str, args.clients))} connections,"
-            f" {','.join(map(str, args.workers))} worker(s), {args.duration:g} s per run,"
-            f" Redis: {redis_label}, {os.cpu_count()} CPUs",
-            flush=True,
-        )
-        for workers in args.workers:
-            with serve_pair(redis_url, workers, auth=args.auth) as (api, baseline):
-                for clients in args.clients:
-                    measured = await measure_configuration(api, baseline, clients, args)
-                    runs.extend(measured)
-                    summaries.extend(summarize(measured))
+    labels: dict[str, str] = {}
+    for kind in args.redis:
+        with bench_redis(kind) as (redis_url, redis_label):
+            labels[kind] = redis_label
+            print(
+                f"Roboscope realtime benchmark: {','.join(map(str, args.clients))} connections,"
+                f" {','.join(map(str, args.workers))} worker(s), {args.duration:g} s per run,"
+                f" Redis: {redis_label}, {os.cpu_count()} CPUs",
+                flush=True,
+            )
+            for workers in args.workers:
+                with serve_pair(redis_url, workers, auth=args.auth) as (api, baseline):
+                    for clients in args.clients:
+                        measured = await measure_configuration(api, baseline, clients, args)
+                        runs.extend(measured)
+                        summaries.extend(summarize(measured, kind))
     print_overview(summaries)
     if args.json is not None:
         report: dict[str, Any] = {
             "clients": args.clients,
             "workers": args.workers,
             "duration_s": args.duration,
-            "redis": redis_label,
+            "redis": " / ".join(labels.values()),
             "cpus": os.cpu_count(),
             "runs": [{k: v for k, v in asdict(r).items() if k != "latencies_ns"} for r in runs],
             "summary": [asdict(s) for s in summaries],

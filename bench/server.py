@@ -2,9 +2,11 @@
 
 Both are real uvicorn servers on free loopback ports, with the same number of worker
 processes, and both use the same Redis: `ROBOSCOPE_REDIS_URL` when set, else an embedded
-Redis that the benchmark starts in a temporary data dir (so the baseline can share it). Each
-server runs in its own session so a Ctrl-C in the terminal reaches only the benchmark, which
-then stops the servers itself (SIGTERM, SIGKILL if that hangs) and its embedded Redis.
+Redis that the benchmark starts in a temporary data dir (so the baseline can share it); or,
+for `--redis cluster`, a Redis Cluster of three primaries with a replica each that the
+benchmark starts on loopback ports (tests/redis_topologies.py). Each server runs in its own
+session so a Ctrl-C in the terminal reaches only the benchmark, which then stops the servers
+itself (SIGTERM, SIGKILL if that hangs) and its Redis.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from tests.redis_topologies import missing_tools, redis_cluster
 
 from roboscope.realtime.embedded import EmbeddedRedis
 
@@ -191,9 +195,20 @@ BENCH_LIMITS = {
 }
 
 
+REDIS_KINDS = ("single", "cluster")
+
+
 @contextlib.contextmanager
-def bench_redis() -> Iterator[tuple[str, str]]:
-    """(url, what to print): ROBOSCOPE_REDIS_URL, else an embedded Redis of the run's own."""
+def bench_redis(kind: str = "single") -> Iterator[tuple[str, str]]:
+    """(url, what to print): for `single`, ROBOSCOPE_REDIS_URL, else an embedded Redis of the
+    run's own; for `cluster`, a three-primary Redis Cluster of the run's own."""
+    if kind == "cluster":
+        reason = missing_tools()
+        if reason is not None:
+            raise SystemExit(f"error: --redis cluster cannot start a Redis Cluster: {reason}")
+        with redis_cluster() as cluster:
+            yield cluster.url, "cluster (3 primaries with a replica each, loopback)"
+        return
     external = os.environ.get("ROBOSCOPE_REDIS_URL") or None
     if external is not None:
         yield external, redacted(external)

@@ -1,4 +1,4 @@
-"""Shared fixtures: real databases, and the app served over ASGI to an httpx client.
+"""Shared fixtures: real databases, real Redis, and the app served over ASGI to an httpx client.
 
 Every API test runs twice: on a SQLite file and on PostgreSQL (ROBOSCOPE_TEST_DATABASE_URL).
 Without that variable the PostgreSQL run is skipped on a developer machine and fails in CI
@@ -6,6 +6,12 @@ Without that variable the PostgreSQL run is skipped on a developer machine and f
 
 Under parallel workers (`./dev test` runs pytest-xdist) each worker first points both test
 variables at services of its own (tests/workers.py), so tests never see each other's data.
+
+The tests of what Redis holds and carries (`ON_CLUSTER`: presence, locks, fencing, rate
+limits, live streams, the change log) run once more on a Redis Cluster of three primaries
+with a replica each, started by the tests for the whole run (tests/redis_topologies.py),
+on PostgreSQL (the production pairing). The same rule holds: without a Redis 7
+`redis-server` that run is skipped locally and fails in CI.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -30,6 +36,7 @@ from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
 from .api.contract import OpenApiConformance
+from .redis_topologies import missing_tools, redis_cluster
 from .workers import create_postgres_database as create_postgres_database
 from .workers import isolate
 
@@ -78,6 +85,87 @@ async def _drop_everything(url: str) -> None:
         await database.dispose()
 
 
+ON_CLUSTER = (
+    "tests/api/test_presence.py",
+    "tests/api/test_locks.py",
+    "tests/api/test_fencing.py",
+    "tests/api/test_rate_limits.py",
+    "tests/api/test_changes.py",
+    "tests/realtime/test_realtime_presence.py",
+    "tests/realtime/test_realtime_locks.py",
+    "tests/realtime/test_realtime_sweeper.py",
+    "tests/server/test_live.py::test_a_write_on_one_process_reaches_a_subscriber_on_another",
+    "tests/server/test_live.py::test_presence_and_lock_events_arrive_once_with_two_processes",
+    "tests/server/test_live.py::test_one_subscriber_sees_every_change_of_8_writers_exactly_once"
+    "_and_resumes",
+    "tests/server/test_limits.py::test_two_processes_draw_on_one_budget",
+    "tests/server/test_processes.py::test_two_processes_agree_on_presence_and_locks",
+    "tests/server/test_auth_processes.py::test_the_stream_takes_the_header_or_a_query_token"
+    "_from_another_process",
+)
+"""Tests (modules, or single tests) that also run on a Redis Cluster."""
+
+
+def runs_on_cluster(definition: pytest.Item) -> bool:
+    nodeid = definition.nodeid
+    return any(nodeid == entry or nodeid.startswith(f"{entry}::") for entry in ON_CLUSTER)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`redis_backend` is `single` everywhere, and also `cluster` for the `ON_CLUSTER` tests."""
+    if "redis_backend" in metafunc.fixturenames and runs_on_cluster(metafunc.definition):
+        metafunc.parametrize("redis_backend", ["single", "cluster"], indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The cluster runs pair with PostgreSQL only: SQLite adds nothing there but time."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = (
+            item.callspec.params
+            if isinstance(item, pytest.Function) and hasattr(item, "callspec")
+            else {}
+        )
+        on_sqlite = "sqlite" in (params.get("database_url"), params.get("database_env"))
+        (dropped if params.get("redis_backend") == "cluster" and on_sqlite else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def redis_backend(request: pytest.FixtureRequest) -> str:
+    """`single` (ROBOSCOPE_TEST_REDIS_URL, else an embedded Redis) or `cluster`."""
+    return str(getattr(request, "param", "single"))
+
+
+def require_topologies(*, tls: bool = False) -> None:
+    """Skip (locally) or fail (in CI) where Redis Clusters and Sentinel sets cannot start."""
+    reason = missing_tools(tls=tls)
+    if reason is not None:
+        message = f"no Redis Cluster or Sentinel set can be started here: {reason}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> Iterator[str]:
+    """One Redis Cluster (three primaries, one replica each) for the whole run."""
+    require_topologies()
+    with redis_cluster() as cluster:
+        yield cluster.url
+
+
+def app_redis_url(request: pytest.FixtureRequest, redis_backend: str) -> str | None:
+    """The Redis of a test's app: the cluster's URL, ROBOSCOPE_TEST_REDIS_URL, or None (the
+    app then starts an embedded Redis)."""
+    if redis_backend == "cluster":
+        return str(request.getfixturevalue("redis_cluster_url"))
+    return os.environ.get("ROBOSCOPE_TEST_REDIS_URL")
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A freshly migrated database of each kind, once per test session."""
@@ -92,11 +180,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """ROBOSCOPE_TEST_REDIS_URL when set (CI), else the app starts an embedded Redis."""
+def settings(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    redis_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
+    """ROBOSCOPE_TEST_REDIS_URL when set (CI), else the app starts an embedded Redis; the
+    cluster for the cluster runs."""
     return Settings(
         database_url=database_url,
-        redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
+        redis_url=app_redis_url(request, redis_backend),
         data_dir=tmp_path_factory.mktemp("data"),
         # Every test calls from one address, far faster than clients do: the budgets are
         # tested on their own (tests/api/test_rate_limits.py), with small rates.

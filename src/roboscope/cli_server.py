@@ -106,7 +106,10 @@ def serve(
     # would kill this process before `finally` releases the embedded Redis.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     embedded = None
-    redis_description = f"redis {mask_url(settings.redis_url or '')}"
+    endpoint = settings.redis_endpoint
+    redis_description = (
+        f"redis {mask_url(endpoint.url)} ({endpoint.describe()})" if endpoint else "redis"
+    )
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
         try:

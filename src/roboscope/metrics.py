@@ -107,6 +107,11 @@ class Census:
     presence_sessions: int
     presence_members: int
     locks_held: int
+    redis_kind: str = "single"
+    """`single`, `sentinel` or `cluster`: what ROBOSCOPE_REDIS_URL names."""
+    redis_nodes: tuple[tuple[str, str], ...] = ()
+    """(address, role) of each Redis server: the one, the primary the sentinels name and
+    its replicas, or the cluster's primaries and replicas."""
 
 
 class _CensusCollector(Collector):
@@ -128,6 +133,15 @@ class _CensusCollector(Collector):
         yield GaugeMetricFamily(
             "roboscope_locks_held", "Work session locks held now.", value=census.locks_held
         )
+        nodes = GaugeMetricFamily(
+            "roboscope_redis_node",
+            "The Redis servers in use (1 each), by kind (single, sentinel, cluster), address "
+            "and role (primary, replica), as the cluster or the sentinels announce them now.",
+            labels=["kind", "address", "role"],
+        )
+        for address, role in census.redis_nodes:
+            nodes.add_metric([census.redis_kind, address, role], 1)
+        yield nodes
 
 
 def exposition(census: Census | None) -> bytes:

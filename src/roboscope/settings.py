@@ -24,6 +24,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from . import redis_endpoints
+
 ENV_PREFIX = "ROBOSCOPE_"
 
 # ROBOSCOPE_* names read by something other than the server.
@@ -43,7 +45,6 @@ _DATABASE_SCHEMES = {
     "sqlite+aiosqlite": "sqlite+aiosqlite",
 }
 DATABASE_FORMS = "postgresql://user:pass@host:5432/db (asyncpg) or sqlite:///path/to/file.db"
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 # Query parameters of a PostgreSQL URL that mean something to asyncpg (each is passed to its
@@ -107,7 +108,10 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; default: a SQLite file in the data dir."
     )
     redis_url: str | None = Field(
-        default=None, description="redis:// or rediss:// URL; default: an embedded Redis."
+        default=None,
+        description="One Redis (redis://, rediss://, unix://), a Sentinel set "
+        "(redis+sentinel://host:26379,host2:26379/mymaster/0) or a Redis Cluster "
+        "(redis+cluster://host:7000,host2:7001); rediss+… for TLS; default: an embedded Redis.",
     )
     redis_max_connections: int = Field(
         default=100, ge=1, description="Redis connections per process; requests wait for one."
@@ -321,10 +325,10 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
+        """Every form roboscope/redis_endpoints.py knows; a malformed one is refused here."""
         if value is None or not value.strip():
             return None
-        if not value.strip().startswith(_REDIS_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        redis_endpoints.parse(value)
         return value.strip()
 
     @field_validator("forwarded_allow_ips")
@@ -365,6 +369,11 @@ class Settings(BaseSettings):
         if issues:
             raise ValueError("\n".join(issues))
         return self
+
+    @property
+    def redis_endpoint(self) -> redis_endpoints.RedisEndpoint | None:
+        """What ROBOSCOPE_REDIS_URL names; None for the embedded Redis."""
+        return None if self.redis_url is None else redis_endpoints.parse(self.redis_url)
 
     @property
     def resolved_database_url(self) -> str:
@@ -439,6 +448,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
 def mask_url(url: str) -> str:
     """The URL with its password replaced by `***` (database and Redis URLs alike)."""
+    if "+sentinel://" in url or "+cluster://" in url:  # several hosts: not a SQLAlchemy URL
+        return _mask_userinfo(url)
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
@@ -449,3 +460,13 @@ def database_fingerprint(settings: Settings) -> str:
     """A short name for the database the settings point at (its URL, password left out):
     server processes compare these to find the others of their deployment."""
     return hashlib.sha256(mask_url(settings.resolved_database_url).encode()).hexdigest()[:16]
+
+
+def _mask_userinfo(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    masked = f"{scheme}://{userinfo}{at}{hosts}{slash}{path}"
+    return re.sub(r"(sentinel_password=)[^&]*", r"\1***", masked)

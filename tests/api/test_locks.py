@@ -15,7 +15,6 @@ from roboscope.db.engine import Database
 from roboscope.errors import ServiceUnavailable
 from roboscope.realtime import scripts
 from roboscope.realtime.connection import create_redis
-from roboscope.realtime.feed import channel
 from roboscope.realtime.locks import LockStore
 from roboscope.services import locks
 from roboscope.services.access import anonymous
@@ -189,8 +188,8 @@ async def test_a_grant_the_database_cannot_record_is_undone_through_a_redis_outa
     store, truth = LockStore(through), LockStore(direct)
     session = uuid.uuid4()
     try:
-        await through.script_load(scripts.source("lock_acquire", channel(through)))
-        await through.script_load(scripts.source("lock_abandon", channel(through)))
+        await through.script_load(scripts.source_for(through, "lock_acquire"))
+        await through.script_load(scripts.source_for(through, "lock_abandon"))
         await database_proxy.stop()
         redis_proxy.fault_after(1, "reset")  # the grant passes, the next call does not
         with pytest.raises(ServiceUnavailable) as refused:

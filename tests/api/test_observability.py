@@ -304,11 +304,15 @@ async def test_liveness_and_version(client: httpx.AsyncClient) -> None:
 async def test_ready_when_everything_serves(client: httpx.AsyncClient) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {
+    body = ready.json()
+    [server] = body.pop("redis_nodes")  # the test Redis, or the embedded one's socket
+    assert server["role"] == "primary" and server["address"]
+    assert body == {
         "status": "ready",
         "version": __version__,
         "database": "up",
         "redis": "up",
+        "redis_kind": "single",
         "migrations": "current",
         "problems": [],
     }

@@ -1,8 +1,10 @@
-"""Real Redis for the realtime tests: the embedded server, and ROBOSCOPE_TEST_REDIS_URL.
+"""Real Redis for the realtime tests: the embedded server, ROBOSCOPE_TEST_REDIS_URL, and (for
+the tests in tests/conftest.py's ON_CLUSTER) the test run's Redis Cluster.
 
 No fakes: Lua semantics and key expiry are exactly what these tests are about. The external
 server is skipped when its URL is unset, except in CI, where a skip would hide a gap.
-Each test starts from an empty database (FLUSHDB of that database only, never FLUSHALL).
+Each test starts from an empty database (FLUSHDB of that database only, never FLUSHALL; on
+the cluster, of every primary).
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from redis.asyncio import Redis
 from roboscope.realtime.connection import create_redis
 from roboscope.realtime.embedded import EmbeddedRedis
 
+from ..conftest import runs_on_cluster
+
 COMMAND_TIMEOUT = 20.0
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_url" in metafunc.fixturenames:
+        kinds = ["embedded", "external"]
+        if runs_on_cluster(metafunc.definition):
+            kinds.append("cluster")
+        metafunc.parametrize("redis_url", kinds, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +40,13 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["embedded", "external"])
+@pytest.fixture(scope="session")
 def redis_url(request: pytest.FixtureRequest) -> str:
     if request.param == "embedded":
         server: EmbeddedRedis = request.getfixturevalue("embedded_redis")
         return server.url
+    if request.param == "cluster":
+        return str(request.getfixturevalue("redis_cluster_url"))
     url = os.environ.get("ROBOSCOPE_TEST_REDIS_URL")
     if not url:
         if os.environ.get("CI") == "true":
@@ -52,7 +66,8 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
     # What Redis does is tested here, not an outage: a command timeout far above the
     # server's 2 s keeps a busy machine (parallel workers on 2 cores) from turning a late
     # answer into a failure. The timeouts have tests of their own (test_realtime_stalls.py).
-    client = create_redis(redis_url, timeout=COMMAND_TIMEOUT)
+    # (Typed as one Redis for the tests' sake: a cluster client offers the same commands.)
+    client: Redis = create_redis(redis_url, timeout=COMMAND_TIMEOUT)  # type: ignore[assignment]
     await client.flushdb()
     try:
         yield client

@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 
 from roboscope.realtime import scripts
 from roboscope.realtime.connection import RedisUnavailable, create_redis
-from roboscope.realtime.feed import channel
 
 from ..conftest import require_service
 from ..tcp_proxy import Fault, TcpProxy
@@ -56,12 +55,14 @@ async def proxied(redis_url: str) -> AsyncIterator[Proxied]:
     real = urlsplit(redis_url)
     proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
     await proxy.start()
-    through, direct = create_redis(proxy.url(redis_url), timeout=TIMEOUT), create_redis(redis_url)
+    # (One Redis behind a proxy: never a cluster client.)
+    through: Redis = create_redis(proxy.url(redis_url), timeout=TIMEOUT)  # type: ignore[assignment]
+    direct: Redis = create_redis(redis_url)  # type: ignore[assignment]
     await direct.flushdb()
     # As in a running server: the scripts loaded, a connection open (else loading a script or
     # connecting would be an operation's first call).
     for name in SCRIPTS_LOADED:
-        await direct.script_load(scripts.source(name, channel(direct)))
+        await direct.script_load(scripts.source_for(direct, name))
     await through.ping()
     try:
         yield Proxied(proxy, through, direct)

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from roboscope.realtime import keys
 from roboscope.realtime.locks import LockGrant, LockState, LockStore
@@ -210,14 +211,17 @@ async def test_sessions_are_independent_and_uppercase_ids_match(locks: LockStore
     assert await locks.release(b, grant_a.token) is False
 
 
-async def test_lock_keys_share_the_session_hash_tag(locks: LockStore, redis_client: Redis) -> None:
+async def test_lock_keys_share_the_session_slot(locks: LockStore, redis_client: Redis) -> None:
     session = uuid4()
     assert isinstance(await locks.acquire(session, ttl_ms=30_000, owner=None), LockGrant)
     stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]
-    # The sweeper's due sets span sessions (keys.py says how they map to slots).
-    due_sets = {*keys.locks_due_sets(), *keys.presence_due_sets()}
-    per_session = [key for key in stored if key not in due_sets]
-    assert per_session and all(f"{{{session}}}" in key for key in per_session)
+    # The session's keys, and the due set of its shard: one hash slot, so one script may
+    # touch all of them on a Redis Cluster.
+    per_session = [key for key in stored if str(session) in key]
+    assert per_session and keys.locks_due(session) in stored
+    assert {key_slot(key.encode()) for key in [*per_session, keys.locks_due(session)]} == {
+        key_slot(keys.lock(session).encode())
+    }
 
 
 @pytest.mark.parametrize("ttl_ms", [0, -1])

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from roboscope.realtime import keys
 from roboscope.realtime.presence import (
@@ -280,16 +281,18 @@ async def test_sessions_are_isolated(presence: PresenceStore) -> None:
     assert (await presence.snapshot(b)).users == ["bob"]
 
 
-async def test_presence_keys_share_the_session_hash_tag(
+async def test_presence_keys_share_the_session_slot(
     presence: PresenceStore, redis_client: Redis
 ) -> None:
     session = uuid4()
     await beat(presence, session, "ann", device="phone")
     stored = [key async for key in redis_client.scan_iter(match="roboscope:*")]
-    # The sweeper's due sets span sessions (keys.py says how they map to slots).
-    per_session = [key for key in stored if key not in keys.presence_due_sets()]
+    per_session = [key for key in stored if key != keys.presence_due(session)]
     assert sorted(per_session) == sorted(keys.presence(session))
-    assert all(f"{{{session}}}" in key for key in per_session)
+    # The shard's due set is in the session's slot too: one script may touch all of them.
+    assert {key_slot(key.encode()) for key in [*per_session, keys.presence_due(session)]} == {
+        key_slot(keys.presence_devices(session).encode())
+    }
 
 
 async def test_devices_past_the_cap_are_refused_and_present_ones_keep_beating(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +9,16 @@ import pytest
 
 from roboscope.realtime import EmbeddedRedis
 
+from ..conftest import app_redis_url
+
 
 @pytest.fixture
-def shared_redis_url(tmp_path: Path) -> Iterator[str]:
-    """The CI Redis when there is one, else an embedded Redis of the test's own."""
-    external = os.environ.get("ROBOSCOPE_TEST_REDIS_URL")
+def shared_redis_url(
+    request: pytest.FixtureRequest, redis_backend: str, tmp_path: Path
+) -> Iterator[str]:
+    """The CI Redis when there is one, else an embedded Redis of the test's own; the Redis
+    Cluster for the cluster runs (tests/conftest.py's ON_CLUSTER)."""
+    external = app_redis_url(request, redis_backend)
     if external:
         yield external
         return

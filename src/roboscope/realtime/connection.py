@@ -1,5 +1,11 @@
 """Creating Redis clients, and turning "Redis cannot serve this now" into one domain error.
 
+One client for whichever Redis `ROBOSCOPE_REDIS_URL` names (roboscope/redis_endpoints.py):
+one server, the primary of a Sentinel set (every new connection asks the sentinels where it
+is, so connections opened after a failover reach the new primary), or a Redis Cluster
+(redis-py's cluster client, which routes each command by the slot of its keys and follows
+MOVED and ASK). The stores use them alike (`RedisClient`).
+
 Callers never see redis-py exceptions for an outage: every Redis call runs inside `guard`,
 the one place where an error that means "not now" (unreachable, timed out, out of memory,
 busy with a script, loading, read-only after a failover, cluster down; `unavailable()`)
@@ -9,16 +15,18 @@ outage tracker (outages.py), which logs an outage once. Any other Redis error is
 stays one. Nothing here caches a broken state: once Redis is back the next request simply
 works.
 
-The pool. Each process keeps at most `max_connections` connections to Redis and a request
-that finds them all busy waits for one, at most `pool_timeout` seconds (redis-py's
-`BlockingConnectionPool`; its default pool refuses at once instead, which turned load into
-false 503s). With a healthy Redis a connection is free again within milliseconds, so the
-wait runs out only when Redis stops answering (its commands then hold their connections
-until the command timeout) or when one process is given far more concurrent Redis work than
-it can do in `pool_timeout` seconds: then raise the pool size or add processes.
+The pool. Each process keeps at most `max_connections` connections to Redis (on a cluster:
+commands in flight) and a request that finds them all busy waits for one, in turn, at most
+`pool_timeout` seconds (`_Turns`; redis-py's default pool and its cluster client refuse at
+once instead, which turned load into false 503s). With a healthy Redis a connection is free
+again within milliseconds, so the wait runs out only when Redis stops answering (its
+commands then hold their connections until the command timeout) or when one process is given
+far more concurrent Redis work than it can do in `pool_timeout` seconds: then raise the pool
+size or add processes.
 
 Retries. redis-py retries a command once after a connection error: a pooled connection that
-died with a Redis restart is replaced without the request noticing. It never retries after a
+died with a Redis restart is replaced without the request noticing (on a cluster, up to three
+times, each on the topology read anew: a failover in progress). It never retries after a
 timeout: Redis may still run the command it did not answer in time, and a second copy only
 adds work to a stalled server. Every script is safe to run twice (see `locks.py`).
 """
@@ -27,21 +35,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 from weakref import WeakKeyDictionary
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import (
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
+    ClusterError,
+    MaxConnectionsError,
     OutOfMemoryError,
     ReadOnlyError,
+    RedisClusterException,
     RedisError,
     ResponseError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,6 +68,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from roboscope.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from roboscope.realtime.outages import Outages
+from roboscope.redis_endpoints import Kind, RedisEndpoint, parse
+
+RedisClient: TypeAlias = aioredis.Redis | RedisCluster
+"""What the stores talk to: one Redis (also the primary a Sentinel set names), or a Redis
+Cluster. Both offer the same commands; a cluster routes each by the slot of its keys."""
+
+REDIS_FAILURES = (RedisError, OSError, RedisClusterException)
+"""Everything redis-py raises (its cluster client's topology errors are not RedisErrors)."""
 
 # Clients give up after 30 s; a request must fail fast (and get 503) long before that.
 DEFAULT_TIMEOUT = 2.0
@@ -57,6 +84,12 @@ DEFAULT_POOL_TIMEOUT = 5.0
 _RETRY = Retry(
     ExponentialBackoff(cap=0.2, base=0.05), retries=1, supported_errors=(RedisConnectionError,)
 )
+# A cluster command is retried after a broken connection, a cluster that is down or a slot
+# nobody serves (a failover in progress), each time on a freshly read topology.
+_CLUSTER_RETRY = Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=3)
+# Per cluster node, beyond the commands in flight (which `max_connections` bounds): the
+# census's pipelines.
+_CLUSTER_SPARE_CONNECTIONS = 4
 
 
 class RedisUnavailable(ServiceUnavailable):
@@ -88,46 +121,136 @@ class PoolExhausted(RedisConnectionError):
     """No pooled connection became free within the pool timeout (nothing was sent)."""
 
 
-class _BlockingPool(aioredis.BlockingConnectionPool):
-    """redis-py's blocking pool, with waiters served first come, first served.
+class _Turns:
+    """At most `size` callers at once, served first come, first served, each waiting at most
+    `timeout` seconds for its turn (`PoolExhausted` after that).
 
-    redis-py's own wait (an `asyncio.Condition`) lets a newly arrived request take a freed
-    connection before the requests already waiting, so under a steady load of more requests
-    than connections one of them could lose every time until its wait ran out: a 503 with a
-    healthy Redis (seen with 1,000 connections on one process). An `asyncio.Semaphore`
-    queues waiters in order, so each waits only for the requests ahead of it.
+    redis-py's blocking pool waits on an `asyncio.Condition`, which lets a newly arrived
+    request take a freed connection before the requests already waiting, so under a steady
+    load of more requests than connections one of them could lose every time until its wait
+    ran out: a 503 with a healthy Redis (seen with 1,000 connections on one process); its
+    cluster client does not wait at all. An `asyncio.Semaphore` queues waiters in order, so
+    each waits only for the requests ahead of it.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._turns = asyncio.Semaphore(self.max_connections)
-        self._lent: set[Any] = set()  # connections handed out, each holding one turn
+    def __init__(self, size: int, timeout: float) -> None:
+        self._semaphore = asyncio.Semaphore(size)
+        self.timeout = timeout
 
-    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+    async def take(self) -> None:
         try:
             async with asyncio.timeout(self.timeout):
-                await self._turns.acquire()
+                await self._semaphore.acquire()
         except TimeoutError:
             raise PoolExhausted(
                 f"no connection to Redis became free within {self.timeout:g} s"
             ) from None
+
+    def give_back(self) -> None:
+        self._semaphore.release()
+
+
+class _InTurn:
+    """A connection pool whose connections are lent in turn (`_Turns`); mixed into redis-py's
+    pool of one Redis and into its pool of the primary a Sentinel set names."""
+
+    max_connections: int
+
+    def __init__(self, *args: Any, pool_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turns = _Turns(self.max_connections, pool_timeout)
+        self._lent: set[Any] = set()  # connections handed out, each holding one turn
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        await self._turns.take()
         try:
-            connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+            connection = await super().get_connection(*args, **kwargs)  # type: ignore[misc]
         except BaseException:
             # (A connection that failed to connect was already given back by redis-py, through
             # `release`, before it was lent: its turn is returned here, once.)
-            self._turns.release()
+            self._turns.give_back()
             raise
         self._lent.add(connection)
         return connection
 
     async def release(self, connection: Any) -> None:
         try:
-            await super().release(connection)
+            await super().release(connection)  # type: ignore[misc]
         finally:
             if connection in self._lent:
                 self._lent.discard(connection)
-                self._turns.release()
+                self._turns.give_back()
+
+
+class _Pool(_InTurn, ConnectionPool):
+    """The pool of one Redis."""
+
+
+class _SentinelPool(_InTurn, SentinelConnectionPool):
+    """The pool of the primary a Sentinel set names: every new connection asks the sentinels
+    where the primary is, so connections opened after a failover reach the new primary."""
+
+
+class _SentinelRedis(aioredis.Redis):
+    """The client of a Sentinel set's primary; closing it also closes its sentinel clients."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        pool = self.connection_pool
+        await super().aclose(close_connection_pool)
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
+
+
+class _Cluster(RedisCluster):
+    """redis-py's cluster client, with the commands in flight bounded and taken in turn
+    (`_Turns`) like the pools above, and never retried after a timeout (Redis may still run a
+    command it did not answer in time; a second copy only adds work to a stalled server).
+
+    Two of redis-py's ways (8.1) are avoided, each of which made requests fail on a healthy
+    cluster under concurrent load:
+    - A command sent before the client knows the topology goes to a random primary (its
+      routing falls back to "any node" without a default node) and comes back MOVED; so the
+      topology is read first (`initialize`, a no-op once known).
+    - Every fifth MOVED made it close every connection, also those other commands were
+      using at that moment; a MOVED now only updates the slot it names
+      (`reinitialize_steps=0`): a slot migration redirects a few commands, nothing more.
+    It still closes every connection when it reads the topology anew after a lost node, a
+    cluster that is down or a slot nobody serves (a failover); a command whose connection is
+    closed under it that way fails inside redis-py with an AttributeError (asyncio) or a
+    RuntimeError (uvloop: "the handler is closed"), which is the lost connection it is, and
+    is reported as one.
+    """
+
+    ERRORS_ALLOW_RETRY = (RedisConnectionError, ClusterDownError, SlotNotCoveredError)  # type: ignore[assignment]
+
+    def __init__(self, *, pool_timeout: float, in_flight: int, **kwargs: Any) -> None:
+        super().__init__(
+            max_connections=in_flight + _CLUSTER_SPARE_CONNECTIONS,
+            reinitialize_steps=0,
+            **kwargs,
+        )
+        self._turns = _Turns(in_flight, pool_timeout)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self._turns.take()
+        try:
+            await self.initialize()
+            return await super().execute_command(*args, **kwargs)
+        except (AttributeError, RuntimeError) as error:
+            if not _closed_under_us(error):
+                raise
+            raise RedisConnectionError("connection closed while in use") from error
+        finally:
+            self._turns.give_back()
+
+
+def _closed_under_us(error: Exception) -> bool:
+    """The error of a command whose connection another task closed: its reader or writer is
+    gone (asyncio), or its transport is (uvloop)."""
+    text = str(error)
+    if isinstance(error, AttributeError):
+        return "'NoneType' object has no attribute" in text
+    return "handler is closed" in text
 
 
 # Error codes that mean "not now", when redis-py has no class for them or Redis 6 wraps them
@@ -153,8 +276,10 @@ def _error_code(error: ResponseError) -> str:
 def unavailable(error: BaseException) -> RedisUnavailable | None:
     """The 503 for a redis-py (or socket) error that means "not now"; None for anything else,
     which is a bug and must stay visible as one."""
-    if isinstance(error, PoolExhausted):
-        return RedisUnavailable(str(error), retry_after=1)
+    if isinstance(error, PoolExhausted | MaxConnectionsError):  # nothing was sent
+        return RedisUnavailable(str(error) or "no connection to Redis became free", retry_after=1)
+    if isinstance(error, MasterNotFoundError):  # asked the sentinels, reached no Redis
+        return RedisUnavailable("no primary: the sentinels name none now", unreachable=True)
     if isinstance(error, BusyLoadingError):  # a ConnectionError subclass: test it first
         return RedisUnavailable(*_NOT_NOW["LOADING"])
     if isinstance(error, RedisTimeoutError | TimeoutError):
@@ -166,11 +291,28 @@ def unavailable(error: BaseException) -> RedisUnavailable | None:
         return RedisUnavailable(*_NOT_NOW["OOM"])
     if isinstance(error, ReadOnlyError):
         return RedisUnavailable(*_NOT_NOW["READONLY"])
-    if isinstance(error, TryAgainError | ClusterDownError):  # MasterDownError included
+    if isinstance(error, TryAgainError | ClusterError):  # down, or redirected past redis-py's
+        return RedisUnavailable(*_NOT_NOW["CLUSTERDOWN"])  # retries (MOVED, ASK, TRYAGAIN)
+    if isinstance(error, SlotNotCoveredError):
         return RedisUnavailable(*_NOT_NOW["CLUSTERDOWN"])
+    if isinstance(error, RedisClusterException):
+        return _cluster_topology_problem(error)
     if isinstance(error, ResponseError) and (known := _NOT_NOW.get(_error_code(error))):
         return RedisUnavailable(*known)
     return None
+
+
+def _cluster_topology_problem(error: RedisClusterException) -> RedisUnavailable | None:
+    """The cluster client's own errors: no seed node reachable, or a topology it cannot use;
+    None for a request that can never work (keys of two slots in one command: a bug)."""
+    text = str(error)
+    if "cannot be connected" in text:
+        return RedisUnavailable("unreachable", unreachable=True)
+    if "not enabled" in text:
+        return RedisUnavailable("not a cluster (cluster mode is off on the node)", retry_after=5)
+    if "same slot" in text:
+        return None
+    return RedisUnavailable(*_NOT_NOW["CLUSTERDOWN"])
 
 
 def create_redis(
@@ -179,24 +321,87 @@ def create_redis(
     timeout: float = DEFAULT_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     pool_timeout: float = DEFAULT_POOL_TIMEOUT,
-) -> aioredis.Redis:
-    """A client for `redis://`, `rediss://` (TLS) or `unix://` URLs, passwords included.
+) -> RedisClient:
+    """A client for any `ROBOSCOPE_REDIS_URL` (roboscope/redis_endpoints.py): one Redis, the
+    primary of a Sentinel set (found anew after a failover), or a Redis Cluster; TLS and
+    passwords included.
 
     Responses are decoded to `str`. The connect and command timeouts bound every command, and
     `pool_timeout` bounds the wait for a free connection, so a dead, stalled or unreachable
-    server costs a request a few seconds at most, never a hang.
+    server costs a request a few seconds at most, never a hang. Nothing connects here.
     """
-    pool = _BlockingPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=pool_timeout,
-        decode_responses=True,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        health_check_interval=15,
-        retry=_RETRY,
-    )
+    endpoint = parse(url)
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "username": endpoint.username,
+        "password": endpoint.password,
+    }
+    tls: dict[str, Any] = dict(endpoint.tls_options) if endpoint.tls else {}
+    if endpoint.kind == "cluster":
+        return _Cluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in endpoint.nodes],
+            in_flight=max_connections,
+            pool_timeout=pool_timeout,
+            retry=_CLUSTER_RETRY,
+            ssl=endpoint.tls,
+            **tls,
+            **common,
+        )
+    pooled = {
+        **common,
+        "max_connections": max_connections,
+        "pool_timeout": pool_timeout,
+        "health_check_interval": 15,
+        "retry": _RETRY,
+        "db": endpoint.db,
+    }
+    if endpoint.kind == "sentinel":
+        return _sentinel_primary(endpoint, pooled, tls, timeout)
+    if endpoint.path is not None:
+        pool = _Pool(connection_class=UnixDomainSocketConnection, path=endpoint.path, **pooled)
+    else:
+        host, port = endpoint.nodes[0]
+        connection_class = SSLConnection if endpoint.tls else Connection
+        pool = _Pool(connection_class=connection_class, host=host, port=port, **tls, **pooled)
     return aioredis.Redis.from_pool(pool)
+
+
+def _sentinel_primary(
+    endpoint: RedisEndpoint, pooled: dict[str, Any], tls: dict[str, Any], timeout: float
+) -> aioredis.Redis:
+    sentinel_options: dict[str, Any] = {
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "decode_responses": True,
+        "username": endpoint.sentinel_username,
+        "password": endpoint.sentinel_password,
+    }
+    if endpoint.tls:
+        sentinel_options |= {"ssl": True, **tls}
+    sentinel = Sentinel(list(endpoint.nodes), sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
+    client: aioredis.Redis = sentinel.master_for(
+        endpoint.service or "",
+        redis_class=_SentinelRedis,
+        connection_pool_class=_SentinelPool,
+        ssl=endpoint.tls,
+        **tls,
+        **pooled,
+    )
+    return client
+
+
+def is_cluster(client: RedisClient) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def kind_of(client: RedisClient) -> Kind:
+    if isinstance(client, RedisCluster):
+        return "cluster"
+    if isinstance(client.connection_pool, SentinelConnectionPool):
+        return "sentinel"
+    return "single"
 
 
 class Guard:
@@ -229,7 +434,7 @@ class Guard:
         if error is None:
             if self._answers:
                 self.outages.answered()
-        elif isinstance(error, RedisError | OSError) and (mapped := unavailable(error)):
+        elif isinstance(error, REDIS_FAILURES) and (mapped := unavailable(error)):
             self.outages.failed(mapped.reason)
             raise mapped from error
 
@@ -237,12 +442,13 @@ class Guard:
 _GUARDS: WeakKeyDictionary[Any, Guard] = WeakKeyDictionary()
 
 
-def guard(client: aioredis.Redis) -> Guard:
-    """The guard of `client`'s connection pool: every client on one pool shares one outage."""
-    pool = client.connection_pool
-    found = _GUARDS.get(pool)
+def guard(client: RedisClient) -> Guard:
+    """The guard of `client`'s connection pool (a cluster client's own: it has one set of
+    node pools): every client on one pool shares one outage."""
+    owner: Any = client if isinstance(client, RedisCluster) else client.connection_pool
+    found = _GUARDS.get(owner)
     if found is None:
-        found = _GUARDS[pool] = Guard(Outages())
+        found = _GUARDS[owner] = Guard(Outages())
     return found
 
 
@@ -265,57 +471,10 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[Any]]) -> int:
     return len(pending)
 
 
-async def ping(client: aioredis.Redis) -> bool:
+async def ping(client: RedisClient) -> bool:
     """True when Redis answers PING; never raises."""
     try:
         async with asyncio.timeout(DEFAULT_TIMEOUT + 1):
             return bool(await client.ping())
     except Exception:
         return False
-
-
-@dataclass(frozen=True, slots=True)
-class RedisHealth:
-    """What /health reports about Redis: up, or down with the reason."""
-
-    up: bool
-    problem: str | None = None
-
-
-async def check(client: aioredis.Redis) -> RedisHealth:
-    """Whether Redis can serve presence and locks now, probed live (nothing remembered).
-
-    PING finds an unreachable, stalled, loading or script-busy server. A full one still
-    answers PING, so `INFO memory` is compared too: with the `noeviction` policy (the one under
-    which writes fail instead of evicting keys) a used memory at `maxmemory` refuses every
-    write. A replica (after a failover demoted this server) refuses writes as well.
-    """
-    try:
-        async with asyncio.timeout(DEFAULT_TIMEOUT + 1), guard(client):
-            await client.ping()
-            memory = await _info(client, "memory")
-            replication = await _info(client, "replication")
-    except RedisUnavailable as error:
-        return RedisHealth(up=False, problem=error.reason)
-    except TimeoutError:  # no pooled connection came free in time, or the probe stalled
-        return RedisHealth(up=False, problem="timed out")
-    except (RedisError, OSError) as error:
-        return RedisHealth(up=False, problem=f"unexpected answer: {error.__class__.__name__}")
-    limit = int(memory.get("maxmemory", 0) or 0)
-    used = int(memory.get("used_memory", 0) or 0)
-    if limit and used >= limit and memory.get("maxmemory_policy") == "noeviction":
-        return RedisHealth(up=False, problem=f"out of memory ({used} of {limit} bytes used)")
-    if replication.get("role") == "slave":
-        return RedisHealth(up=False, problem="read-only replica, a failover is in progress")
-    return RedisHealth(up=True)
-
-
-async def _info(client: aioredis.Redis, section: str) -> dict[str, Any]:
-    """One INFO section; empty where INFO is not allowed (some managed services forbid it)."""
-    try:
-        info: dict[str, Any] = await client.info(section)
-    except ResponseError as error:
-        if unavailable(error) is not None:
-            raise
-        return {}
-    return info

@@ -1,8 +1,20 @@
-"""Redis key names, all in one place.
+"""Redis key names and live channels, all in one place.
 
-Every key of one work session carries the hash tag `{<work_session_id>}`, so a script that
-touches several of them stays in one Redis Cluster slot. Scripts receive keys through KEYS and
-never build names themselves, which is what lets Redis Cluster route them.
+Layout. Work sessions are spread over `SHARDS` shards by their id; every key of a session
+carries its shard's hash tag, `roboscope:{s<shard>}:<work_session_id>:…`, and so does
+everything a script touches beside them: the shard's two due sets (where the expiry
+sweepers look) and the shard's live channel (where the scripts announce presence and lock
+events). So on Redis Cluster a script never touches two slots, its sharded `SPUBLISH` goes
+to the slot of its keys, and the sweepers and the wake-up listener visit a fixed, small
+number of keys and channels (`SHARDS` of each kind), spread over the cluster's primaries
+like the sessions themselves. A single Redis holds the same keys.
+
+Scripts receive keys through KEYS and never build names themselves, which is what lets
+Redis Cluster route them; the one exception is the live channel, which the script derives
+from the hash tag of its first key (lua/live_common.lua), exactly as `live_channel` does.
+
+Changing this layout loses presence and locks held in Redis once, at the upgrade that
+changes it (fences stay safe: docs/realtime.md); docs/deployment.md#upgrades says so.
 """
 
 from __future__ import annotations
@@ -11,10 +23,26 @@ from uuid import UUID
 
 PREFIX = "roboscope"
 
+SHARDS = 64
+"""How many hash tags the work sessions are spread over: enough for the slots of even a
+large cluster to be shared out fairly between its primaries, few enough that a sweeper round
+(one read per due set) stays cheap. Changing it moves every session's keys (see above)."""
+
+LIVE_CHANNEL_PREFIX = f"{PREFIX}:live:"
+
+
+def shard(session_id: UUID) -> int:
+    """The shard of a work session (ids are random: the shards fill evenly)."""
+    return session_id.int % SHARDS
+
+
+def _tag(shard_number: int) -> str:
+    return f"{{s{shard_number}}}"
+
 
 def _session(session_id: UUID) -> str:
     # str(UUID) is the canonical lowercase form: clients send UPPERCASE ids, the key is the same.
-    return f"{PREFIX}:{{{session_id}}}"
+    return f"{PREFIX}:{_tag(shard(session_id))}:{session_id}"
 
 
 def lock(session_id: UUID) -> str:
@@ -37,32 +65,49 @@ AUTH_PROCESSES = f"{PREFIX}:auth:processes"
 """Sorted set: the server processes that must confirm a token revocation (their JSON
 description) -> when their registration lapses (ms, Redis's clock); see revocations.py."""
 
-PRESENCE_DUE = f"{PREFIX}:presence:due"
-"""Sorted set session id -> earliest device expiry (ms): where the sweeper looks. Not
-hash-tagged (it spans sessions), so no script touches it together with a session's keys."""
-
-LOCKS_DUE = f"{PREFIX}:locks:due"
-"""Sorted set session id -> lock expiry (ms), for the sweeper (like PRESENCE_DUE)."""
-
 
 def presence_due(session_id: UUID) -> str:
-    """The due set that holds `session_id`'s presence entry (scripts get it in KEYS)."""
-    return PRESENCE_DUE
+    """Sorted set session id -> earliest device expiry (ms) of the sessions of this session's
+    shard: where the sweeper looks. In the session's slot, so a script may update it."""
+    return _presence_due(shard(session_id))
 
 
 def locks_due(session_id: UUID) -> str:
-    """The due set that holds `session_id`'s lock entry (scripts get it in KEYS)."""
-    return LOCKS_DUE
+    """Sorted set session id -> lock expiry (ms) of the shard's sessions (like presence_due)."""
+    return _locks_due(shard(session_id))
 
 
 def presence_due_sets() -> list[str]:
-    """Every presence due set, for the sweeper and the census to go through."""
-    return [PRESENCE_DUE]
+    """Every shard's presence due set: what one sweeper round reads."""
+    return [_presence_due(number) for number in range(SHARDS)]
 
 
 def locks_due_sets() -> list[str]:
-    """Every lock due set, for the sweeper and the census to go through."""
-    return [LOCKS_DUE]
+    """Every shard's lock due set."""
+    return [_locks_due(number) for number in range(SHARDS)]
+
+
+def _presence_due(shard_number: int) -> str:
+    return f"{PREFIX}:{_tag(shard_number)}:presence:due"
+
+
+def _locks_due(shard_number: int) -> str:
+    return f"{PREFIX}:{_tag(shard_number)}:locks:due"
+
+
+def live_channel(session_id: UUID) -> str:
+    """The channel of the session's shard: presence and lock events and data-change
+    wake-ups of its sessions (in its slot: Redis Cluster's sharded pub/sub)."""
+    return _live_channel(shard(session_id))
+
+
+def live_channels() -> list[str]:
+    """Every shard's live channel: what each API process listens to."""
+    return [_live_channel(number) for number in range(SHARDS)]
+
+
+def _live_channel(shard_number: int) -> str:
+    return f"{LIVE_CHANNEL_PREFIX}{_tag(shard_number)}"
 
 
 def fence(session_id: UUID) -> str:

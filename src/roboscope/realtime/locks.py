@@ -49,10 +49,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import RedisUnavailable, guard
+from roboscope.realtime.connection import RedisClient, RedisUnavailable, guard
 
 FENCE_COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
 UNDO_WAIT_SECONDS = 10.0
@@ -110,7 +108,7 @@ def grant_keys(session_id: UUID) -> list[str]:
 class LockStore:
     """One exclusive, expiring, fenced lock per work session, kept in Redis."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
         self._guard = guard(client)
         self._acquire = scripts.register(client, "lock_acquire")

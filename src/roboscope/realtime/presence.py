@@ -29,9 +29,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys, scripts
+from roboscope.realtime.connection import RedisClient
 
 DEFAULT_DEVICE = "default"
 DEFAULT_MAX_DEVICES = 1000
@@ -125,7 +124,7 @@ def _parse(reply: list[Any]) -> PresenceSnapshot:
 class PresenceStore:
     """Presence of users (and their devices) in work sessions, kept in Redis."""
 
-    def __init__(self, client: Redis, *, max_devices: int = DEFAULT_MAX_DEVICES) -> None:
+    def __init__(self, client: RedisClient, *, max_devices: int = DEFAULT_MAX_DEVICES) -> None:
         if max_devices < 1:
             raise ValueError("max_devices must be at least 1")
         self.max_devices = max_devices

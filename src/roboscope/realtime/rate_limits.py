@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from roboscope.realtime import keys, scripts
+from roboscope.realtime.connection import RedisClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class Rate:
 
 
 class RateStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._take = scripts.register(redis, "rate_take")
         self._refund = scripts.register(redis, "rate_refund")
 

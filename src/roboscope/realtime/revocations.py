@@ -33,10 +33,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from redis.asyncio import Redis
-
 from . import feed, keys, scripts
-from .connection import guard, stop_tasks
+from .connection import RedisClient, guard, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +89,7 @@ class Confirmation:
 
 
 class Revocations:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._beat = scripts.register(redis, "auth_process_beat")
         self._processes = scripts.register(redis, "auth_processes")

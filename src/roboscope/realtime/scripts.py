@@ -3,7 +3,14 @@
 One `.lua` file per atomic operation. A few operations share helper functions (presence
 pruning); those live in a prelude file that is prepended to the script source, so Redis still
 receives one self-contained script per operation. Registered scripts run with EVALSHA and
-reload themselves after a Redis restart empties the script cache (NOSCRIPT).
+reload themselves after a Redis restart empties the script cache (NOSCRIPT): also after a
+failover (a promoted replica has none of the primary's scripts) and on the node that takes
+over a slot in a Redis Cluster.
+
+The one thing a script's text depends on is how it announces live events: `SPUBLISH` on a
+Redis Cluster (sharded pub/sub: the channel is in the slot of the script's keys), `PUBLISH`
+elsewhere (a single Redis or Sentinel, Redis 6.2 included), on channels whose names carry
+the Redis database number (`feed.channel`; a cluster has database 0 only).
 """
 
 from __future__ import annotations
@@ -14,11 +21,11 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from roboscope.realtime.connection import guard
-from roboscope.realtime.feed import channel
+from roboscope.realtime.connection import RedisClient, guard, is_cluster
+from roboscope.realtime.feed import database_suffix
+from roboscope.realtime.keys import LIVE_CHANNEL_PREFIX
 
 # operation -> preludes it needs, in order
 _CHANGES = ("live_common", "due_common")  # announce the change, and schedule the sweeper
@@ -47,13 +54,19 @@ def _read(name: str) -> str:
 
 
 @cache
-def source(name: str, live_channel: str) -> str:
-    """The full source of operation `name`, preludes included, announcing on `live_channel`."""
+def source(name: str, *, sharded: bool = False, channel_suffix: str = "") -> str:
+    """The full source of operation `name`, preludes included; `sharded` for Redis Cluster,
+    `channel_suffix` the live channels' Redis database suffix (`feed.database_suffix`)."""
     if name not in _PRELUDES:
         raise KeyError(f"unknown script {name!r}")
     parts = [_read(prelude) for prelude in _PRELUDES[name]]
     parts.append(_read(name))
-    return "\n".join(parts).replace("__LIVE_CHANNEL__", live_channel)
+    return (
+        "\n".join(parts)
+        .replace("__LIVE_CHANNEL_PREFIX__", LIVE_CHANNEL_PREFIX)
+        .replace("__LIVE_CHANNEL_SUFFIX__", channel_suffix)
+        .replace("__PUBLISH__", "SPUBLISH" if sharded else "PUBLISH")
+    )
 
 
 class Script:
@@ -63,7 +76,7 @@ class Script:
     check against a runtime protocol, which profiling showed at ~10 % of a lock request's CPU.
     """
 
-    def __init__(self, client: Redis, text: str) -> None:
+    def __init__(self, client: RedisClient, text: str) -> None:
         self._client = client
         self._guard = guard(client)
         self._text = text
@@ -80,6 +93,11 @@ class Script:
                 return await self._client.evalsha(self.sha, len(keys), *keys, *args)
 
 
-def register(client: Redis, name: str) -> Script:
+def register(client: RedisClient, name: str) -> Script:
     """Bind operation `name` to `client` (no round trip until the first call)."""
-    return Script(client, source(name, channel(client)))
+    return Script(client, source_for(client, name))
+
+
+def source_for(client: RedisClient, name: str) -> str:
+    """The source of operation `name` as `client`'s Redis runs it."""
+    return source(name, sharded=is_cluster(client), channel_suffix=database_suffix(client))

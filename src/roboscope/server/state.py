@@ -13,10 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from redis.asyncio import Redis
-
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
+from ..realtime.connection import RedisClient
 from ..realtime.rate_limits import Rate, RateStore
 from ..realtime.revocations import ProcessInfo, Revocations
 from ..secret_key import fingerprint, server_key
@@ -36,7 +35,7 @@ from .event_stream import EventStreams
 class AppState:
     settings: Settings
     database: Database
-    redis: Redis
+    redis: RedisClient
     presence: PresenceStore
     locks: LockStore
     lock_policy: LockPolicy
@@ -52,7 +51,7 @@ class AppState:
     stream_caps: StreamCaps
 
 
-def rate_limits(settings: Settings, redis: Redis) -> RateLimits | None:
+def rate_limits(settings: Settings, redis: RedisClient) -> RateLimits | None:
     """The configured budgets; a rate of 0 turns its budget off."""
     if not settings.rate_limits:
         return None

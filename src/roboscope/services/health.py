@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
 from .. import __version__
 from ..db.engine import Database
 from ..db.migrate import code_revision, database_revision
 from ..errors import ServiceUnavailable
-from ..realtime.connection import check
+from ..realtime.connection import RedisClient
+from ..realtime.topology import check
 from ..wire import Health, Readiness
-from ..wire.health import MigrationState
+from ..wire.health import MigrationState, RedisServer
 
 SCHEMA_CHECK_SECONDS = 5.0
 
 
-async def check_health(db: Database, redis: Redis) -> Health:
+async def check_health(db: Database, redis: RedisClient) -> Health:
     database_error = await db.check()
     redis_health = await check(redis)
     return Health(
@@ -39,7 +38,7 @@ async def check_health(db: Database, redis: Redis) -> Health:
     )
 
 
-async def check_readiness(db: Database, redis: Redis) -> Readiness:
+async def check_readiness(db: Database, redis: RedisClient) -> Readiness:
     database_error, redis_health = await asyncio.gather(db.check(), check(redis))
     problems = []
     migrations: MigrationState = "unknown"
@@ -58,6 +57,10 @@ async def check_readiness(db: Database, redis: Redis) -> Readiness:
         redis="up" if redis_health.up else "down",
         migrations=migrations,
         problems=problems,
+        redis_kind=redis_health.kind,
+        redis_nodes=[
+            RedisServer(address=node.address, role=node.role) for node in redis_health.nodes
+        ],
     )
 
 

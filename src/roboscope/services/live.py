@@ -25,7 +25,6 @@ from typing import Any
 from uuid import UUID
 
 import pydantic_core
-from redis.asyncio import Redis
 
 from .. import metrics
 from ..db import changes as change_rows
@@ -33,7 +32,7 @@ from ..db import work_sessions as session_rows
 from ..db.engine import Database
 from ..errors import NotFound
 from ..realtime import LockStore, PresenceStore, feed
-from ..realtime.connection import stop_tasks
+from ..realtime.connection import RedisClient, stop_tasks
 from ..realtime.sweeper import Sweeper
 from ..wire.changes import Change, LockEvent, PresenceEvent
 from . import changes, locks, presence
@@ -193,7 +192,7 @@ class LiveHub:
     def __init__(
         self,
         db: Database,
-        redis: Redis,
+        redis: RedisClient,
         *,
         queue_size: int = 500,
         poll_seconds: float = 2.0,
@@ -234,8 +233,7 @@ class LiveHub:
     def committed(self, session_ids: set[UUID]) -> None:
         """`Database.after_commit`: wake this process's streams now, the others via Redis."""
         self.wake(session_ids)
-        message = {"changed": [str(session_id) for session_id in session_ids]}
-        self._spawn(feed.publish(self._redis, message))
+        self._spawn(feed.wake(self._redis, session_ids))
 
     def wake(self, session_ids: Iterable[UUID]) -> None:
         for session_id in session_ids:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
 from .. import metrics
 from ..errors import ServiceUnavailable
 from ..realtime import census
+from ..realtime.connection import RedisClient
 
 CENSUS_SECONDS = 3.0
 
 
-async def scrape(redis: Redis) -> bytes:
+async def scrape(redis: RedisClient) -> bytes:
     try:
         async with asyncio.timeout(CENSUS_SECONDS):
             counted: metrics.Census | None = await census.take(redis)

@@ -40,6 +40,14 @@ class Liveness(WireModel):
 
 
 MigrationState = Literal["current", "behind", "unknown"]
+RedisKind = Literal["single", "sentinel", "cluster"]
+
+
+class RedisServer(WireModel):
+    """One Redis server in use."""
+
+    address: str = Field(description="`host:port`, or the path of a unix socket.")
+    role: Literal["primary", "replica"]
 
 
 class Readiness(WireModel):
@@ -56,6 +64,17 @@ class Readiness(WireModel):
     )
     problems: list[str] = Field(
         description="What is wrong, one short sentence each; empty when ready."
+    )
+    redis_kind: RedisKind = Field(
+        default="single",
+        description="What `ROBOSCOPE_REDIS_URL` names: one Redis (`single`, also the embedded "
+        "one), a Sentinel set (`sentinel`) or a Redis Cluster (`cluster`).",
+    )
+    redis_nodes: list[RedisServer] = Field(
+        default_factory=list,
+        description="The Redis servers in use, primaries first: the one; the primary the "
+        "sentinels name now and the replicas they know; the cluster's primaries and replicas "
+        "as the cluster announces them. Empty when they could not be learnt.",
     )
 
 
