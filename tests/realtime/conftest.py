@@ -29,6 +29,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         kinds = ["embedded", "external"]
         if runs_on_cluster(metafunc.definition):
             kinds.append("cluster")
+        if "proxied" in metafunc.fixturenames:
+            kinds = ["external"]  # a TCP proxy stands before one server's port only
         metafunc.parametrize("redis_url", kinds, indirect=True, scope="session")
 
 

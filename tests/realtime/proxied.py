@@ -49,9 +49,9 @@ class Proxied:
 
 @pytest.fixture
 async def proxied(redis_url: str) -> AsyncIterator[Proxied]:
-    """For the external Redis only (a TCP proxy cannot stand before a unix socket)."""
-    if redis_url != require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP"):
-        pytest.skip("the proxy needs Redis over TCP")
+    """For the external Redis only (a TCP proxy cannot stand before a unix socket or a
+    cluster): tests/realtime/conftest.py gives tests that use it no other kind."""
+    assert redis_url == require_service("ROBOSCOPE_TEST_REDIS_URL", "Redis over TCP")
     real = urlsplit(redis_url)
     proxy = TcpProxy(real.hostname or "127.0.0.1", real.port or 6379)
     await proxy.start()
