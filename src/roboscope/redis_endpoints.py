@@ -40,6 +40,11 @@ _SCHEMES: dict[str, tuple[Kind, bool]] = {
     "rediss+cluster": ("cluster", True),
 }
 _DEFAULT_PORT = {"single": 6379, "sentinel": 26379, "cluster": 6379}
+_EXAMPLE = {
+    "single": "redis://redis.internal:6379/0",
+    "sentinel": "redis+sentinel://host1:26379,host2:26379/mymaster/0",
+    "cluster": "redis+cluster://host1:7000,host2:7001",
+}
 
 TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_check_hostname")
 SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
@@ -109,6 +114,8 @@ def parse(url: str) -> RedisEndpoint:
             username=username,
             password=password,
         )
+    if not hosts:
+        raise ValueError(f"names no host; e.g. {_EXAMPLE[kind]}")
     nodes = _nodes(hosts, _DEFAULT_PORT[kind])
     segments = [unquote(s) for s in parts.path.split("/") if s] if parts.path else []
     db = _db(query.pop("db", "0"))
@@ -169,8 +176,6 @@ def _credentials(userinfo: str) -> tuple[str | None, str | None]:
 
 
 def _nodes(hosts: str, default_port: int) -> tuple[tuple[str, int], ...]:
-    if not hosts:
-        raise ValueError("names no host; e.g. redis://redis.internal:6379/0")
     nodes = []
     for item in hosts.split(","):
         item = item.strip()

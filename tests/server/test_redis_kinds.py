@@ -94,6 +94,9 @@ def test_passwords_and_tls_options_are_read_from_the_url() -> None:
         ("rediss://cache/0?ssl_cert_reqs=maybe", "ssl_cert_reqs must be one of"),
         ("redis+cluster://c1:7000?sentinel_password=x", "unsupported parameter"),
         ("unix://", "names a socket path"),
+        ("redis://", "names no host; e.g. redis://redis.internal:6379/0"),
+        ("redis+cluster://", "names no host; e.g. redis+cluster://host1:7000,host2:7001"),
+        ("redis+sentinel:///mymaster", "names no host; e.g. redis+sentinel://host1:26379"),
     ],
 )
 def test_a_malformed_redis_url_is_refused_with_the_reason(url: str, reason: str) -> None:
