@@ -47,11 +47,14 @@ class Command:
     unversioned: str | None = None
     """Without `--version`, this SDK method applies the change to the current version."""
     from_file: bool = False
-    """The body is a JSON file (FILE, or - for standard input)."""
+    """The body is a JSON file (FILE, or - for standard input); for a body made of one list,
+    a file holding that list."""
+    fill: Mapping[str, Option] = field(default_factory=dict)
+    """Options that fill a field of each item of that list where the file leaves it out."""
     check: str | None = None
     """A check of the answer that decides the exit status (cli_client.CHECKS)."""
-    extra: Mapping[str, Option] = field(default_factory=dict)
-    """Options of the command alone, read by its `check` (e.g. markers bulk's --session)."""
+    text: str | None = None
+    """How the answer is shown as text, when not as `field  value` lines (cli_client.TEXT)."""
 
 
 FIELDS: dict[str, Option] = {

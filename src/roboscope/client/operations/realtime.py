@@ -46,7 +46,7 @@ whoami = Operation(
     command=Command(
         ("whoami",),
         "What the API token is as the server sees it, or why it refuses it.",
-        check="caller",
+        text="caller",
     ),
 )
 

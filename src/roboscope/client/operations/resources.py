@@ -261,9 +261,8 @@ create_markers = Operation(
         "each as in `POST /markers`. All are created or none; they are listed in the file's "
         "order.",
         from_file=True,
-        check="bulk",
-        extra={
-            "session": Option(
+        fill={
+            "work_session_id": Option(
                 "--session", "Work session for the markers in the file that name none.", UUID
             )
         },
