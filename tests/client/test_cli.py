@@ -286,6 +286,7 @@ REFUSED = [
     ),
     (["lock", "acquire", str(uuid.uuid4()), "--ttl", "0"], "--ttl"),
     (["markers", "bulk", "/nonexistent/markers.json"], "FILE"),
+    (["--url", "ftp://example.com", "health"], "--url / ROBOSCOPE_URL"),
 ]
 
 
