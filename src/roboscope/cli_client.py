@@ -221,19 +221,16 @@ def _option(
 
 
 def _input_option(given: Input, command: Command) -> Option:
+    """How a command offers an input that is not the body: an argument for a path input,
+    else an option, spelled as shared (`FIELDS`) unless the input says otherwise."""
     shared = FIELDS.get(given.name)
+    help_line = command.helps.get(given.name, given.help or (shared.help if shared else ""))
     if given.where == "path":
-        kind: Any = UUID if given.is_id else (shared.kind if shared else str)
-        return Option(given.option or given.name.upper(), given.help, kind)
-    kind = bool if given.annotation == "bool" else None
-    base = shared or Option(given.option or spelling(given.name), given.help)
-    flag = given.option or base.flag
-    return Option(
-        flag,
-        command.helps.get(given.name, given.help or base.help),
-        SWITCH if kind else base.kind,
-        base.minimum,
-    )
+        kind: object = UUID if given.is_id else (shared.kind if shared else str)
+        return Option(given.option or given.name.upper(), help_line, kind)
+    flag = given.option or (shared.flag if shared else spelling(given.name))
+    kind = SWITCH if given.annotation == "bool" else (shared.kind if shared else str)
+    return Option(flag, help_line, kind, shared.minimum if shared else None)
 
 
 def _body_fields(model: type[BaseModel]) -> list[str]:
@@ -242,11 +239,12 @@ def _body_fields(model: type[BaseModel]) -> list[str]:
 
 def build_command(name: str, operation: Operation[Any]) -> Callable[..., None]:
     """The command function of an operation: Typer reads its signature."""
-    command: Command = operation.command
+    command = operation.command
+    assert command is not None  # only described commands are built
     params: list[inspect.Parameter] = []
     body_model = getattr(operation.body, "model", None)
     for given in operation.inputs:
-        if given.option == "" or given.name in ("limit", "cursor"):
+        if given.option == "":  # not offered: the SDK's default
             continue
         if given.where == "body" or (given.where == "field" and command.from_file):
             if command.from_file:
@@ -329,7 +327,7 @@ def _arguments(
     model: Any = getattr(operation.body, "model", None)
     out: dict[str, Any] = {}
     for given in operation.inputs:
-        if given.option == "" or given.name in ("limit", "cursor"):
+        if given.option == "":
             continue
         if given.where == "body" and command.from_file:
             data = read_json(values["file"])

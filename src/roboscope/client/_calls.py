@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -20,6 +20,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..wire.common import Patch
 from .errors import BadResponse, ConnectionFailed, raise_for_error
+
+if TYPE_CHECKING:
+    from .operations.cli import Command
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -174,8 +177,8 @@ class Operation(Generic[T]):
     body: Body | object | None = None
     doc: str = ""
     """The SDK method's docstring."""
-    command: Any = None
-    """How the CLI offers it (`operations.Command`), if it does."""
+    command: Command | None = None
+    """How the CLI offers it, if it does."""
 
     def call(self, **arguments: Any) -> Call[T]:
         """The request for these arguments; input the wire models refuse raises pydantic's
