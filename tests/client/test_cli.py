@@ -88,6 +88,8 @@ def test_spaces_sessions_markers(server_url: str) -> None:
     assert row.split()[:4] == [space["id"], key, "CLI", "yes"]
     assert ok(server_url, "spaces", "update", space["id"], "--inactive")["is_active"] is False
     assert ok(server_url, "spaces", "list", "--key", key, "--json") == []
+    # --all is every page (as on every list), never the inactive ones: that is its own flag.
+    assert ok(server_url, "spaces", "list", "--key", key, "--all") == []
     assert ok(server_url, "spaces", "list", "--key", key, "--include-inactive") == [
         {**space, "is_active": False, "updated_at": ANY}
     ]
