@@ -11,7 +11,8 @@
 `./dev lint` runs the check, so a hand edit of a generated file (or a change to a source that
 was not regenerated) fails lint. Beyond unasync's own renames (`__aenter__`, `async`, `await`,
 …) the renames below map each async name to its blocking twin; `client/_concurrency.py`
-holds the hand-written pairs (asyncio tasks and threads) the renames point at.
+and `client/_transport.py` hold the hand-written pairs (asyncio tasks and threads, the two
+httpx transports) the renames point at.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ RENAMES = {
     "AsyncClient": "Client",
     "AsyncOperations": "Operations",
     "AsyncBaseTransport": "BaseTransport",
+    "AsyncDefaultTransport": "DefaultTransport",
     "AsyncPresenceSession": "PresenceSession",
     "AsyncHeldLock": "HeldLock",
     "AsyncMarkerSync": "MarkerSync",
@@ -152,6 +154,8 @@ def _method(name: str, home: str, operation: Any) -> str:
     if operation.doc:
         doc = textwrap.fill(operation.doc, 88, break_long_words=False, break_on_hyphens=False)
         lines.append(textwrap.indent(f'"""{doc}"""', " " * 8))
+    lines.append(f"        from ..operations import {home}")
+    lines.append("")
     lines.append(f"        {'await' if returns == 'None' else 'return await'} {call}")
     return "\n".join(lines)
 
@@ -178,28 +182,30 @@ def generate_operations() -> str:
     sys.modules.setdefault("roboscope.client", package)
     described = importlib.import_module("roboscope.client.operations").described()
     homes = [importlib.import_module(module) for module in TYPE_HOMES]
-    methods, modules, names = [], set(), set()
+    methods, names = [], set()
     for name, (module, operation) in described.items():
         home = module.__name__.rsplit(".", 1)[1]
-        modules.add(home)
         methods.append(_method(name, home, operation))
         for given_type in [given.annotation for given in operation.inputs]:
             names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", given_type))
         names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", operation.answer.annotation))
     imports = [
         "from abc import ABC, abstractmethod",
-        "from typing import TypeVar",
-        f"from ..operations import {', '.join(sorted(modules))}",
+        "from typing import TYPE_CHECKING, TypeVar",
         "from .._calls import Call",
+        "if TYPE_CHECKING:",
     ]
     for type_name in sorted(names - BUILTINS - set(keyword.kwlist)):
         home = next((m for m in homes if _home_of(m, type_name)), None)
         if home is None:
             raise SystemExit(f"client/operations/: cannot find where `{type_name}` is defined")
-        imports.append(f"from {_relative(home.__name__)} import {type_name}")
+        imports.append(f"    from {_relative(home.__name__)} import {type_name}")
     body = "\n\n".join(methods)
     text = (
-        '"""The API\'s operations, a method each, as client/operations/ describes them."""\n\n'
+        '"""The API\'s operations, a method each, as client/operations/ describes them.\n\n'
+        "Each method imports its description when first called, and the types are imported\n"
+        "for type checkers only: a program loads the descriptions (and wire models) of the\n"
+        'operations it uses, no others."""\n\n'
         "from __future__ import annotations\n\n" + "\n".join(imports) + '\n\nT = TypeVar("T")\n\n\n'
         "class AsyncOperations(ABC):\n"
         '    """One method per API operation; the client sends the calls they make."""\n\n'

@@ -37,7 +37,8 @@ from .cli_globals import CLIENT, ENV_FILE, JSON, parameters, with_options
 
 @dataclass(frozen=True, slots=True)
 class Lazy:
-    """A command (or group) loaded on first use: `module.attribute`, a Typer app."""
+    """A command (or group) loaded on first use: `module.attribute`, a Typer app or a
+    function that makes the app of a command name."""
 
     module: str
     attribute: str
@@ -54,7 +55,7 @@ COMMANDS: dict[str, Lazy] = {
     "db": Lazy("roboscope.cli_database", "db_app", _DB),
     "tokens": Lazy("roboscope.cli_server", "tokens_app", _DB | {JSON}, frozenset({"revoke"})),
     **{
-        name: Lazy("roboscope.cli_client", "APPS", CLIENT)
+        name: Lazy("roboscope.cli_client", "app", CLIENT)
         for name in (
             "health",
             "whoami",
@@ -67,9 +68,9 @@ COMMANDS: dict[str, Lazy] = {
             "reference-sets",
             "presence",
             "lock",
-            "watch",
         )
     },
+    "watch": Lazy("roboscope.cli_watch", "watch_app", CLIENT),
 }
 
 
@@ -126,7 +127,8 @@ class Roboscope(TyperGroup):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             entry = COMMANDS[cmd_name]
             found = getattr(import_module(entry.module), entry.attribute)
-            app = found[cmd_name] if isinstance(found, dict) else found
+            # A Typer app, or a function that makes the one of `cmd_name`.
+            app = found if isinstance(found, typer.Typer) else found(cmd_name)
             _adopt(app, entry)
             loaded = typer.main.get_command(app)
             loaded.name = cmd_name
@@ -143,6 +145,10 @@ class Roboscope(TyperGroup):
         **extra: Any,
     ) -> Any:
         code: int
+        # httpx imports its own command-line tool (click, rich, pygments: a sixth of a client
+        # command's start-up) whenever they are installed. No roboscope command runs it: here
+        # that import fails, and httpx defines its stub `main` instead.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
         try:
             outcome = super().main(
                 args,

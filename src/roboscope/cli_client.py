@@ -1,6 +1,6 @@
 """Client commands over the blocking SDK, built from the operations' descriptions
 (client/operations/): `roboscope health|whoami|spaces|sessions|markers|details|anchors|
-laser-guide|reference-sets|presence|lock`, and `watch` (written here: it follows a stream).
+laser-guide|reference-sets|presence|lock` (`watch`, which follows a stream, is cli_watch.py).
 
 - Each operation with a `Command` becomes one command: its path inputs are arguments, its
   other inputs and the fields of its body are options, spelled and explained once in
@@ -23,9 +23,10 @@ layer, Redis or Alembic.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 from uuid import UUID
 
 import typer
@@ -35,29 +36,37 @@ from . import cli_globals
 from .cli_globals import TYPER
 from .cli_inputs import PARSERS, read_json, refuse, value_of
 from .cli_output import print_json, print_object, print_table
-from .cli_watch import watch_app
 from .client import Client, ClientError, Page, Unauthorized, Unavailable
 from .client._calls import Input, Operation
 from .client.operations import described
 from .client.operations.cli import FIELDS, SWITCH, Command, Option
-from .wire import Anchor, Health, Marker, ReferenceSet, Space, WorkSession
-from .wire.locks import LockExtension, LockGrant, LockReleased
 from .wire.presence import PresenceList
-from .wire.tokens import Caller
+
+if TYPE_CHECKING:
+    from .wire import Health
+    from .wire.locks import LockExtension, LockGrant, LockReleased
+    from .wire.tokens import Caller
 
 T = TypeVar("T")
 
-GROUPS = {
-    "spaces": "Spaces: the physical places markers live in.",
-    "sessions": "Work sessions: one job in a space.",
-    "markers": "AR markers: four corners in a work session.",
-    "details": "Marker details: a marker's footprint in its session's frame.",
-    "anchors": "Anchors: a world position per (work session, run, local z).",
-    "laser-guide": "Laser guides: one grid of guide lines per space.",
-    "reference-sets": "Reference sets: named sets of reference markers in a space.",
-    "presence": "Who is in a work session.",
-    "lock": "Edit locks on work sessions.",
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "health": ("realtime", None),
+    "whoami": ("realtime", None),
+    "spaces": ("resources", "Spaces: the physical places markers live in."),
+    "sessions": ("resources", "Work sessions: one job in a space."),
+    "markers": ("resources", "AR markers: four corners in a work session."),
+    "details": ("resources", "Marker details: a marker's footprint in its session's frame."),
+    "anchors": ("resources", "Anchors: a world position per (work session, run, local z)."),
+    "laser-guide": ("resources", "Laser guides: one grid of guide lines per space."),
+    "reference-sets": (
+        "resources",
+        "Reference sets: named sets of reference markers in a space.",
+    ),
+    "presence": ("realtime", "Who is in a work session."),
+    "lock": ("realtime", "Edit locks on work sessions."),
 }
+"""Each client command: the module of client/operations/ that describes its operations (only
+that one is loaded to run it), and for a group of commands, its help line."""
 DEFAULT_LIMIT = 100
 PAGE_SIZE = 1000
 
@@ -86,28 +95,39 @@ def call(action: Callable[[Client], T]) -> T:
 
 # How answers are shown: tables for lists, checks that decide the exit status.
 
-TABLES: dict[type[BaseModel], tuple[tuple[str, ...], Callable[[Any], Sequence[Any]]]] = {
-    Space: (
-        ("ID", "KEY", "NAME", "ACTIVE", "UPDATED"),
-        lambda s: (s.id, s.key, s.name, s.is_active, s.updated_at),
-    ),
-    WorkSession: (
-        ("ID", "SPACE", "TYPE", "STATUS", "VERSION", "UPDATED"),
-        lambda s: (s.id, s.space_id, s.session_type, s.status, s.version, s.updated_at),
-    ),
-    Marker: (
-        ("ID", "LABEL", "VERSION", "P1", "P2", "P3", "P4", "DETAILS"),
-        lambda m: (m.id, m.label, m.version, m.p1, m.p2, m.p3, m.p4, m.details is not None),
-    ),
-    Anchor: (
-        ("ID", "SESSION", "RUN", "LOCAL Z", "POSITION", "UPDATED"),
-        lambda a: (a.id, a.session_id, a.run, a.local_z, a.world_position, a.updated_at),
-    ),
-    ReferenceSet: (
-        ("ID", "NAME", "MARKERS", "VERSION", "UPDATED"),
-        lambda r: (r.id, r.name, len(r.markers), r.version, r.updated_at),
-    ),
-}
+Table = tuple[tuple[str, ...], Callable[[Any], Sequence[Any]]]
+
+
+@functools.cache
+def tables() -> dict[type[BaseModel], Table]:
+    """The columns of each list, by the model of its items (imported by a list command only:
+    the others answer none of these models)."""
+    from .wire import Anchor, Marker, ReferenceSet, Space, WorkSession
+
+    return {
+        Space: (
+            ("ID", "KEY", "NAME", "ACTIVE", "UPDATED"),
+            lambda s: (s.id, s.key, s.name, s.is_active, s.updated_at),
+        ),
+        WorkSession: (
+            ("ID", "SPACE", "TYPE", "STATUS", "VERSION", "UPDATED"),
+            lambda s: (s.id, s.space_id, s.session_type, s.status, s.version, s.updated_at),
+        ),
+        Marker: (
+            ("ID", "LABEL", "VERSION", "P1", "P2", "P3", "P4", "DETAILS"),
+            lambda m: (m.id, m.label, m.version, m.p1, m.p2, m.p3, m.p4, m.details is not None),
+        ),
+        Anchor: (
+            ("ID", "SESSION", "RUN", "LOCAL Z", "POSITION", "UPDATED"),
+            lambda a: (a.id, a.session_id, a.run, a.local_z, a.world_position, a.updated_at),
+        ),
+        ReferenceSet: (
+            ("ID", "NAME", "MARKERS", "VERSION", "UPDATED"),
+            lambda r: (r.id, r.name, len(r.markers), r.version, r.updated_at),
+        ),
+    }
+
+
 PRESENCE = ("USER", "DEVICES", "NAME", "LAST SEEN", "EXPIRES")
 
 
@@ -119,7 +139,7 @@ def show(answer: Any, text: str | None = None) -> None:
     elif text is not None:
         TEXT[text](answer)
     elif isinstance(answer, list):
-        headers, row = TABLES[type(answer[0])] if answer else (("-",), lambda _: ())
+        headers, row = tables()[type(answer[0])] if answer else (("-",), lambda _: ())
         print_table(headers, [row(item) for item in answer])
     elif isinstance(answer, PresenceList):
         rows = [
@@ -416,29 +436,18 @@ def _listed(
     return items
 
 
-def _apps() -> dict[str, typer.Typer]:
-    """A Typer app per top-level command: the groups, with their described commands."""
-    apps = {
-        group: typer.Typer(**TYPER, help=text, no_args_is_help=True)
-        for group, text in GROUPS.items()
-    }
-    for name, (_, operation) in described().items():
+def app(name: str) -> typer.Typer:
+    """The Typer app of the client command `name` (cli.py loads it when it is run): a group
+    with its described commands, or a single command, built from its module's descriptions."""
+    module, help_line = COMMANDS[name]
+    built = typer.Typer(**TYPER, help=help_line, no_args_is_help=help_line is not None)
+    for method, (_, operation) in described(module).items():
         command: Command | None = operation.command
-        if command is None:
+        if command is None or command.words[0] != name:
             continue
-        function = build_command(name, operation)
+        function = build_command(method, operation)
         # Commands that print nothing take no --json.
         silent = operation.answer.shape == "none"
         function.uses = cli_globals.CLIENT - {cli_globals.JSON} if silent else cli_globals.CLIENT  # type: ignore[attr-defined]
-        group, *rest = command.words
-        if rest:
-            apps[group].command(rest[0])(function)
-        else:
-            apps[group] = typer.Typer(**TYPER)
-            apps[group].command()(function)
-    apps["watch"] = watch_app
-    return apps
-
-
-APPS = _apps()
-"""The client commands by name, for `roboscope` (cli.py) to load."""
+        built.command(*command.words[1:])(function)
+    return built

@@ -9,6 +9,7 @@ are built from them (cli_client.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -78,17 +79,16 @@ class Answer(Generic[T]):
     model: type[BaseModel] | None = None
 
 
-_list_adapters: dict[type[BaseModel], TypeAdapter[Any]] = {}
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[Any]:
+    """Built once per model, on the first answer that needs it: building one costs
+    milliseconds, and a command or a program uses few of the described lists."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def _items(model: type[M]) -> Callable[[httpx.Response], list[M]]:
-    """A list parser; adapters are built once per model (building one costs milliseconds)."""
-    adapter = _list_adapters.get(model)
-    if adapter is None:
-        adapter = _list_adapters[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
-
     def parse(response: httpx.Response) -> list[M]:
-        items: list[M] = adapter.validate_json(response.content)
+        items: list[M] = _list_adapter(model).validate_json(response.content)
         return items
 
     return parse

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx
 
-from ...wire import Marker, MarkerUpdate, WorkSession, WorkSessionUpdate
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, finish, unreachable
-from ..changes import AsyncChangeHandler
-from ..events import Event
-from .events import follow_events
-from .locks import AsyncHeldLock
-from .marker_sync import AsyncMarkerSync
+from .._transport import AsyncDefaultTransport
 from .operations import AsyncOperations
-from .presence import AsyncPresenceSession
-from .retry import update_with_retry
+
+if TYPE_CHECKING:
+    # The behaviours are imported by the methods that make them: a program that only calls
+    # the API (the CLI's one request, say) does not load them (nor asyncio, for `Client`).
+    from ...wire import Marker, MarkerUpdate, WorkSession, WorkSessionUpdate
+    from ..changes import AsyncChangeHandler
+    from ..events import Event
+    from .locks import AsyncHeldLock
+    from .marker_sync import AsyncMarkerSync
+    from .presence import AsyncPresenceSession
 
 T = TypeVar("T")
 
@@ -50,7 +53,7 @@ class AsyncClient(AsyncOperations):
             base_url=api_url(url),
             headers={**HEADERS, **auth, **(headers or {})},
             timeout=timeout,
-            transport=transport,
+            transport=AsyncDefaultTransport(LIMITS) if transport is None else transport,
             limits=LIMITS,
         )
 
@@ -101,6 +104,8 @@ class AsyncClient(AsyncOperations):
     ) -> WorkSession:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
         `update_with_retry`)."""
+        from .retry import update_with_retry
+
         return await update_with_retry(
             lambda: self.get_work_session(session_id),
             lambda patch: self.update_work_session(session_id, patch, lock_token=lock_token),
@@ -118,6 +123,8 @@ class AsyncClient(AsyncOperations):
     ) -> Marker:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
         `update_with_retry`)."""
+        from .retry import update_with_retry
+
         return await update_with_retry(
             lambda: self.get_marker(marker_id),
             lambda patch: self.update_marker(marker_id, patch, lock_token=lock_token),
@@ -136,6 +143,8 @@ class AsyncClient(AsyncOperations):
     ) -> AsyncPresenceSession:
         """A context manager that beats every `interval` seconds in the background while
         inside and leaves on exit (see docs/sdk.md)."""
+        from .presence import AsyncPresenceSession
+
         return AsyncPresenceSession(
             self,
             session_id,
@@ -155,6 +164,8 @@ class AsyncClient(AsyncOperations):
     ) -> AsyncHeldLock:
         """A context manager that acquires the lock (or raises `LockUnavailable`), extends it
         every `extend_every` seconds (half the TTL by default) and releases it on exit."""
+        from .locks import AsyncHeldLock
+
         return AsyncHeldLock(
             self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
         )
@@ -175,6 +186,8 @@ class AsyncClient(AsyncOperations):
         older than the kept log, `NotFound` for an unknown session; ends after
         `work_session.deleted`. With `wait_for_server=False` a first connection that fails
         raises (`ConnectionFailed`, `Unavailable`) instead of being retried."""
+        from .events import follow_events
+
         return follow_events(
             self._http,
             work_session_id,
@@ -196,4 +209,6 @@ class AsyncClient(AsyncOperations):
         """A context manager that keeps the session's markers in sync while inside (a
         snapshot, then the live stream; polling every `interval` seconds only while the
         stream is unavailable) and calls `on_change` with each change."""
+        from .marker_sync import AsyncMarkerSync
+
         return AsyncMarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)

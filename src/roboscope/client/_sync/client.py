@@ -7,21 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx
 
-from ...wire import Marker, MarkerUpdate, WorkSession, WorkSessionUpdate
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
 from .._calls import Call, Id, finish, unreachable
-from ..changes import ChangeHandler
-from ..events import Event
-from .events import follow_events
-from .locks import HeldLock
-from .marker_sync import MarkerSync
+from .._transport import DefaultTransport
 from .operations import Operations
-from .presence import PresenceSession
-from .retry import update_with_retry_sync
+
+if TYPE_CHECKING:
+    # The behaviours are imported by the methods that make them: a program that only calls
+    # the API (the CLI's one request, say) does not load them (nor asyncio, for `Client`).
+    from ...wire import Marker, MarkerUpdate, WorkSession, WorkSessionUpdate
+    from ..changes import ChangeHandler
+    from ..events import Event
+    from .locks import HeldLock
+    from .marker_sync import MarkerSync
+    from .presence import PresenceSession
 
 T = TypeVar("T")
 
@@ -52,7 +55,7 @@ class Client(Operations):
             base_url=api_url(url),
             headers={**HEADERS, **auth, **(headers or {})},
             timeout=timeout,
-            transport=transport,
+            transport=DefaultTransport(LIMITS) if transport is None else transport,
             limits=LIMITS,
         )
 
@@ -103,6 +106,8 @@ class Client(Operations):
     ) -> WorkSession:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
         `update_with_retry`)."""
+        from .retry import update_with_retry_sync
+
         return update_with_retry_sync(
             lambda: self.get_work_session(session_id),
             lambda patch: self.update_work_session(session_id, patch, lock_token=lock_token),
@@ -120,6 +125,8 @@ class Client(Operations):
     ) -> Marker:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
         `update_with_retry`)."""
+        from .retry import update_with_retry_sync
+
         return update_with_retry_sync(
             lambda: self.get_marker(marker_id),
             lambda patch: self.update_marker(marker_id, patch, lock_token=lock_token),
@@ -138,6 +145,8 @@ class Client(Operations):
     ) -> PresenceSession:
         """A context manager that beats every `interval` seconds in the background while
         inside and leaves on exit (see docs/sdk.md)."""
+        from .presence import PresenceSession
+
         return PresenceSession(
             self,
             session_id,
@@ -157,6 +166,8 @@ class Client(Operations):
     ) -> HeldLock:
         """A context manager that acquires the lock (or raises `LockUnavailable`), extends it
         every `extend_every` seconds (half the TTL by default) and releases it on exit."""
+        from .locks import HeldLock
+
         return HeldLock(
             self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
         )
@@ -177,6 +188,8 @@ class Client(Operations):
         older than the kept log, `NotFound` for an unknown session; ends after
         `work_session.deleted`. With `wait_for_server=False` a first connection that fails
         raises (`ConnectionFailed`, `Unavailable`) instead of being retried."""
+        from .events import follow_events
+
         return follow_events(
             self._http,
             work_session_id,
@@ -198,4 +211,6 @@ class Client(Operations):
         """A context manager that keeps the session's markers in sync while inside (a
         snapshot, then the live stream; polling every `interval` seconds only while the
         stream is unavailable) and calls `on_change` with each change."""
+        from .marker_sync import MarkerSync
+
         return MarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)
