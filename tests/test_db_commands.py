@@ -379,9 +379,7 @@ def test_a_bad_env_file_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("ROBOSCOPE_AUTH=required\nexport ROBOSCOPE_DATA_DIR /srv\n")
     result = run_command("db", "current", "--env-file", str(bad), data_dir=tmp_path)
-    assert one_error(result, status=2) == (
-        f"--env-file: {bad}, line 2: not VARIABLE=value: 'export ROBOSCOPE_DATA_DIR /srv'"
-    )
+    assert one_error(result, status=2) == (f"--env-file: {bad}, line 2: not VARIABLE=value")
 
 
 def test_env_file_values_are_read_as_systemd_reads_them(tmp_path: Path) -> None:

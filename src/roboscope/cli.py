@@ -37,14 +37,16 @@ from .cli_globals import CLIENT, ENV_FILE, JSON, parameters, with_options
 
 @dataclass(frozen=True, slots=True)
 class Lazy:
-    """A command (or group) loaded on first use: `module.attribute`, a Typer app."""
+    """A command (or group) loaded on first use: `module.attribute`, a Typer app or a
+    function that makes the app of a command name."""
 
     module: str
     attribute: str
     uses: frozenset[str]
     """The global options its commands take."""
     silent: frozenset[str] = frozenset()
-    """Its commands that print nothing to format: no `--json`."""
+    """Its commands that print nothing to format: no `--json` (a command function may say
+    which options it takes in its `uses` attribute instead)."""
 
 
 _DB = frozenset({ENV_FILE})
@@ -52,18 +54,23 @@ COMMANDS: dict[str, Lazy] = {
     "serve": Lazy("roboscope.cli_server", "serve_app", _DB),
     "db": Lazy("roboscope.cli_database", "db_app", _DB),
     "tokens": Lazy("roboscope.cli_server", "tokens_app", _DB | {JSON}, frozenset({"revoke"})),
-    "health": Lazy("roboscope.cli_client", "health_app", CLIENT),
-    "spaces": Lazy("roboscope.cli_client", "spaces_app", CLIENT, frozenset({"delete"})),
-    "sessions": Lazy("roboscope.cli_client", "sessions_app", CLIENT, frozenset({"delete"})),
-    "markers": Lazy("roboscope.cli_client", "markers_app", CLIENT, frozenset({"delete"})),
-    "details": Lazy("roboscope.cli_client", "details_app", CLIENT, frozenset({"delete"})),
-    "anchors": Lazy("roboscope.cli_client", "anchors_app", CLIENT, frozenset({"delete"})),
-    "laser-guide": Lazy("roboscope.cli_client", "guide_app", CLIENT, frozenset({"delete"})),
-    "reference-sets": Lazy("roboscope.cli_client", "sets_app", CLIENT, frozenset({"delete"})),
-    "presence": Lazy("roboscope.cli_client", "presence_app", CLIENT),
-    "lock": Lazy("roboscope.cli_client", "lock_app", CLIENT),
-    "watch": Lazy("roboscope.cli_client", "watch_app", CLIENT),
-    "whoami": Lazy("roboscope.cli_client", "whoami_app", CLIENT),
+    **{
+        name: Lazy("roboscope.cli_client", "app", CLIENT)
+        for name in (
+            "health",
+            "whoami",
+            "spaces",
+            "sessions",
+            "markers",
+            "details",
+            "anchors",
+            "laser-guide",
+            "reference-sets",
+            "presence",
+            "lock",
+        )
+    },
+    "watch": Lazy("roboscope.cli_watch", "watch_app", CLIENT),
 }
 
 
@@ -104,6 +111,7 @@ def _adopt_command(info: CommandInfo, entry: Lazy) -> None:
         return
     name = info.name or info.callback.__name__
     uses = entry.uses - {JSON} if name in entry.silent else entry.uses
+    uses = getattr(info.callback, "uses", uses)  # what a built command says it takes
     info.callback = with_options(info.callback, uses)
     setattr(info.callback, _ADOPTED, True)
 
@@ -118,7 +126,9 @@ class Roboscope(TyperGroup):
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             entry = COMMANDS[cmd_name]
-            app = getattr(import_module(entry.module), entry.attribute)
+            found = getattr(import_module(entry.module), entry.attribute)
+            # A Typer app, or a function that makes the one of `cmd_name`.
+            app = found if isinstance(found, typer.Typer) else found(cmd_name)
             _adopt(app, entry)
             loaded = typer.main.get_command(app)
             loaded.name = cmd_name
@@ -135,6 +145,10 @@ class Roboscope(TyperGroup):
         **extra: Any,
     ) -> Any:
         code: int
+        # httpx imports its own command-line tool (click, rich, pygments: a sixth of a client
+        # command's start-up) whenever they are installed. No roboscope command runs it: here
+        # that import fails, and httpx defines its stub `main` instead.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
         try:
             outcome = super().main(
                 args,

@@ -144,6 +144,10 @@ def current() -> Globals:
         return mine if mine not in (None, False) else root.get(name)
 
     url, token = pick(URL), pick(TOKEN)
+    if url and not str(url).startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            f"{url!r} is not an http:// or https:// URL", param_hint="--url / ROBOSCOPE_URL"
+        )
     return Globals(
         url=str(url) if url else DEFAULT_URL,
         token=str(token) if token else None,

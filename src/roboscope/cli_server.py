@@ -46,8 +46,8 @@ serve_app = typer.Typer(**TYPER)
 @serve_app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8080, min=0, max=65535, help="TCP port."),
-    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    port: int = typer.Option(8080, help="TCP port (0 to 65535; 0: any free one)."),
+    workers: int = typer.Option(1, help="Worker processes (at least 1)."),
     log_level: str | None = typer.Option(
         None, help="Least severe records logged (default: ROBOSCOPE_LOG_LEVEL, or info)."
     ),
@@ -66,10 +66,15 @@ def serve(
     from .logs import LOG_LEVELS, logging_config, resolve_format
     from .settings import mask_url
 
+    # Checked here rather than by the option parser, which stops at the first mistake.
     mistakes = []
     if log_level is not None and log_level.lower() not in LOG_LEVELS:
         mistakes.append(f"--log-level ({log_level}): use one of {', '.join(LOG_LEVELS)}")
-    unusable = _address_problem(host, port)
+    if workers < 1:
+        mistakes.append(f"--workers ({workers}): at least 1")
+    if not 0 <= port <= 65535:
+        mistakes.append(f"--port ({port}): use 0 to 65535")
+    unusable = None if not 0 <= port <= 65535 else _address_problem(host, port)
     if unusable is not None and unusable[1] == 2:
         mistakes.append(unusable[0])
     settings = load_settings(*mistakes)

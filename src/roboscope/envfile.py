@@ -41,7 +41,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         name, equals, value = line.partition("=")
         name = name.strip()
         if not equals or not _NAME.fullmatch(name):
-            raise EnvFileError(f"{path}, line {number}: not VARIABLE=value: {line[:60]!r}")
+            # The line is not shown: it may hold a secret (a URL with its password).
+            raise EnvFileError(f"{path}, line {number}: not VARIABLE=value")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]

@@ -88,6 +88,8 @@ def test_spaces_sessions_markers(server_url: str) -> None:
     assert row.split()[:4] == [space["id"], key, "CLI", "yes"]
     assert ok(server_url, "spaces", "update", space["id"], "--inactive")["is_active"] is False
     assert ok(server_url, "spaces", "list", "--key", key, "--json") == []
+    # --all is every page (as on every list), never the inactive ones: that is its own flag.
+    assert ok(server_url, "spaces", "list", "--key", key, "--all") == []
     assert ok(server_url, "spaces", "list", "--key", key, "--include-inactive") == [
         {**space, "is_active": False, "updated_at": ANY}
     ]
@@ -286,6 +288,7 @@ REFUSED = [
     ),
     (["lock", "acquire", str(uuid.uuid4()), "--ttl", "0"], "--ttl"),
     (["markers", "bulk", "/nonexistent/markers.json"], "FILE"),
+    (["--url", "ftp://example.com", "health"], "--url / ROBOSCOPE_URL"),
 ]
 
 
@@ -332,6 +335,24 @@ def every_command() -> Iterator[tuple[str, Any]]:
     yield from walk(root, "roboscope", root.make_context("roboscope", [], resilient_parsing=True))
 
 
+def test_every_described_command_is_offered() -> None:
+    """Each client command is built from the one module of client/operations/ that
+    cli_client.COMMANDS names for it: a command described elsewhere would be missing."""
+    from roboscope import cli_client
+    from roboscope.cli import COMMANDS
+    from roboscope.client.operations import described
+
+    names = {name for name, entry in COMMANDS.items() if entry.module == "roboscope.cli_client"}
+    assert names == set(cli_client.COMMANDS)
+    wanted = {
+        "roboscope " + " ".join(op.command.words)
+        for _, op in described().values()
+        if op.command is not None
+    }
+    offered = {path for path, command in every_command() if not isinstance(command, TyperGroup)}
+    assert wanted <= offered
+
+
 def test_every_command_and_option_has_help() -> None:
     missing: list[str] = []
     for path, command in every_command():
@@ -367,27 +388,51 @@ FORBIDDEN = ("roboscope.server", "roboscope.db", "roboscope.realtime", "roboscop
              "uvicorn", "asyncpg", "aiosqlite")  # fmt: skip
 
 
-def imported(stderr: str) -> set[str]:
-    """Module names from `python -X importtime` output."""
-    names = set()
-    for line in stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip())
-    return names
+# A real `roboscope ARGS` process that prints, as it exits, every module it has imported:
+# sys.modules (`-X importtime` misses the modules imported by importlib.import_module, which
+# is how the commands and the SDK's lazy packages are loaded).
+_REPORTING = """
+import atexit, sys
+loaded = lambda: sorted(name for name, module in sys.modules.items() if module is not None)
+atexit.register(lambda: print("\\nmodules:", *loaded(), file=sys.__stderr__))
+from roboscope.cli import app
+app(prog_name="roboscope")
+"""
+
+
+def run_reporting_modules(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`roboscope ARGS` as a real process; its result (stderr without the report) and the
+    modules it had imported when it exited."""
+    done = python("-c", _REPORTING, *args, env=env)
+    done.stderr, _, report = done.stderr.rpartition("\nmodules: ")
+    assert report, "the process printed no module list"
+    return done, set(report.split())
+
+
+# What `health` has no use for: the server's side (above), the async client, the behaviours
+# and asyncio, the resources' descriptions and models, httpx's own command line (click, rich,
+# pygments). Loading them tripled its start-up (docs/performance.md).
+UNUSED_BY_HEALTH = (
+    *FORBIDDEN, "roboscope.client._async", "roboscope.client._sync.events",
+    "roboscope.client._sync.locks", "roboscope.client._sync.marker_sync",
+    "roboscope.client._sync.presence", "roboscope.client._sync.retry", "asyncio",
+    "roboscope.client.operations.resources", "roboscope.wire.spaces", "roboscope.wire.markers",
+    "roboscope.wire.anchors", "roboscope.wire.reference_sets", "roboscope.cli_watch",
+    "roboscope.cli_server", "roboscope.cli_database", "click", "rich", "pygments",
+)  # fmt: skip
 
 
 def test_a_real_process_exit_codes_and_imports(server_url: str) -> None:
-    """`python -m roboscope …` as a user runs it: JSON on stdout, one-line errors, the right
-    exit status, and no server, database, Redis or Alembic module loaded."""
+    """`roboscope …` as a user runs it: JSON on stdout, one-line errors, the right exit
+    status; `health` loads the blocking client and the descriptions it uses, nothing else."""
     env = {"ROBOSCOPE_URL": "http://127.0.0.1:9"}
-    done = python(
-        "-X", "importtime", "-m", "roboscope", "--url", server_url, "--json", "health", env=env
-    )  # fmt: skip
+    done, modules = run_reporting_modules("--url", server_url, "--json", "health", env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"
-    modules = imported(done.stderr)
-    assert "roboscope.client" in modules
-    assert sorted(m for m in modules if m.startswith(FORBIDDEN)) == []
+    assert {"roboscope.client._sync.client", "roboscope.client.operations.realtime"} <= modules
+    assert sorted(m for m in modules if m.startswith(UNUSED_BY_HEALTH)) == []
 
     unreachable = roboscope("health", env=env)
     assert unreachable.returncode == 1 and unreachable.stdout == ""
@@ -406,13 +451,23 @@ def test_a_real_process_exit_codes_and_imports(server_url: str) -> None:
 
 
 def test_the_sdk_and_cli_import_no_server_code() -> None:
-    code = "import roboscope.client, roboscope.wire, roboscope.cli_client, roboscope.cli"
-    done = python("-X", "importtime", "-c", code)
+    """All of the SDK (every public name, loaded), every client command and `--help`."""
+    code = (
+        "import sys\n"
+        "from roboscope.client import *\n"
+        "from roboscope.wire import *\n"
+        "import roboscope.cli_client as c, roboscope.cli_watch\n"
+        "apps = [c.app(name) for name in c.COMMANDS]\n"
+        "print(*sorted(sys.modules))\n"
+    )
+    done = python("-c", code)
     assert done.returncode == 0, done.stderr
-    assert sorted(m for m in imported(done.stderr) if m.startswith(FORBIDDEN)) == []
-    helped = python("-X", "importtime", "-m", "roboscope", "--help")
+    modules = set(done.stdout.split())
+    assert {"roboscope.client._async.marker_sync", "roboscope.wire.markers"} <= modules
+    assert sorted(m for m in modules if m.startswith(FORBIDDEN)) == []
+    helped, modules = run_reporting_modules("--help")
     assert helped.returncode == 0 and "spaces" in helped.stdout
-    assert sorted(m for m in imported(helped.stderr) if m.startswith(FORBIDDEN)) == []
+    assert sorted(m for m in modules if m.startswith(FORBIDDEN)) == []
 
 
 def test_watch_follows_a_session_until_it_is_deleted(
@@ -519,17 +574,13 @@ def test_lists_show_a_limited_page_and_all_on_request(
 
 def test_the_version_imports_nothing_but_the_cli() -> None:
     """`--version` loads no command: no SDK, no server, no pydantic (it starts at once)."""
-    done = python("-X", "importtime", "-m", "roboscope", "--version")
+    done, loaded = run_reporting_modules("--version")
     assert done.returncode == 0 and done.stdout.startswith("roboscope ")
-    loaded = imported(done.stderr)
-    assert (
-        sorted(
-            m
-            for m in loaded
-            if m.startswith(("roboscope.client", "roboscope.wire", "httpx", "pydantic", *FORBIDDEN))
-        )
-        == []
-    )
+    assert "roboscope.cli" in loaded
+    commands = ("roboscope.cli_client", "roboscope.cli_server", "roboscope.cli_database",
+                "roboscope.cli_watch")  # fmt: skip
+    unused = (*commands, "roboscope.client", "roboscope.wire", "httpx", "pydantic", *FORBIDDEN)
+    assert sorted(m for m in loaded if m.startswith(unused)) == []
 
 
 # watch

@@ -28,8 +28,9 @@ def test_every_configuration_mistake_is_reported_in_one_pass(tmp_path: Path) -> 
         "ROBOSCOPE_CORS_ORIGINS": "*",
     }
     done = run_command(
-        "serve", "--log-level", "loud", "--host", "no-such-host.invalid", data_dir=tmp_path, env=env
-    )
+        "serve", "--log-level", "loud", "--workers", "0", "--host", "no-such-host.invalid",
+        data_dir=tmp_path, env=env,
+    )  # fmt: skip
     assert done.returncode == 2
     found = errors_of(done.stderr)
     assert [line.split(" ", 1)[0] for line in found] == [
@@ -38,6 +39,7 @@ def test_every_configuration_mistake_is_reported_in_one_pass(tmp_path: Path) -> 
         "ROBOSCOPE_LOCK_DEFAULT_TTL_SECONDS",
         "ROBOSCOPE_MAX_BULK_BODY_BYTES",
         "--log-level",
+        "--workers",
         "--host",
     ]
     assert found[2] == (

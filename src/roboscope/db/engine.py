@@ -118,7 +118,7 @@ def describe(url: str | URL) -> str:
 
 
 def describe_failure(url: str | URL, error: BaseException) -> str:
-    return f"database {describe(url)} {failure_reason(error)}"
+    return DatabaseUnavailable(describe(url), failure_reason(error)).problem
 
 
 def _stalled(error: BaseException) -> bool:

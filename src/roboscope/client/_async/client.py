@@ -1,74 +1,33 @@
-"""The client: one method per API operation, plus the collaborative behaviours."""
+"""The client: the operations' methods (generated, `operations.py`) and the collaborative
+behaviours built on them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import httpx
 
-from ...wire import (
-    Anchor,
-    AnchorUpdate,
-    AnchorUpsert,
-    Health,
-    LaserGuide,
-    LaserGuidePut,
-    Marker,
-    MarkerBulkCreate,
-    MarkerCreate,
-    MarkerDetails,
-    MarkerDetailsPut,
-    MarkerUpdate,
-    ReferenceSet,
-    ReferenceSetCreate,
-    ReferenceSetUpdate,
-    SessionType,
-    Space,
-    SpaceCreate,
-    SpaceUpdate,
-    WorkSession,
-    WorkSessionCreate,
-    WorkSessionStatus,
-    WorkSessionUpdate,
-)
-from ...wire.changes import ChangePage
-from ...wire.common import JsonObject
-from ...wire.locks import (
-    LockAcquire,
-    LockExtend,
-    LockExtension,
-    LockGrant,
-    LockRelease,
-    LockReleased,
-    LockStatus,
-)
-from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
-from ...wire.tokens import (
-    ApiToken,
-    ApiTokenCreate,
-    ApiTokenCreated,
-    ApiTokenRevoked,
-    Caller,
-    Scope,
-    StreamToken,
-)
-from .. import _calls as calls
 from .._base import DEFAULT_TIMEOUT, DEFAULT_URL, HEADERS, LIMITS, api_url
-from .._calls import Call, Id, Page, finish, unreachable
-from ..changes import AsyncChangeHandler
-from ..events import Event, MarkerSnapshot
-from .events import follow_events
-from .locks import AsyncHeldLock
-from .marker_sync import AsyncMarkerSync
-from .presence import AsyncPresenceSession
-from .retry import update_with_retry
+from .._calls import Call, Id, finish, unreachable
+from .._transport import AsyncDefaultTransport
+from .operations import AsyncOperations
+
+if TYPE_CHECKING:
+    # The behaviours are imported by the methods that make them: a program that only calls
+    # the API (the CLI's one request, say) does not load them (nor asyncio, for `Client`).
+    from ...wire import Marker, MarkerUpdate, WorkSession, WorkSessionUpdate
+    from ..changes import AsyncChangeHandler
+    from ..events import Event
+    from .locks import AsyncHeldLock
+    from .marker_sync import AsyncMarkerSync
+    from .presence import AsyncPresenceSession
 
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(AsyncOperations):
     """The Roboscope API over httpx (`AsyncClient`, and its blocking twin `Client`).
 
     `url` is the server (`http://127.0.0.1:8080`); `/api/v1` is appended. `transport=` takes
@@ -94,7 +53,7 @@ class AsyncClient:
             base_url=api_url(url),
             headers={**HEADERS, **auth, **(headers or {})},
             timeout=timeout,
-            transport=transport,
+            transport=AsyncDefaultTransport(LIMITS) if transport is None else transport,
             limits=LIMITS,
         )
 
@@ -135,80 +94,6 @@ class AsyncClient:
             raise unreachable(self.base_url, call, error) from error
         return finish(call, response)
 
-    # Health
-
-    async def health(self) -> Health:
-        return await self._send(calls.health())
-
-    # Spaces
-
-    async def list_spaces(
-        self, *, key: str | None = None, include_inactive: bool = False
-    ) -> list[Space]:
-        return await self._send(calls.list_spaces(key, include_inactive))
-
-    async def list_spaces_page(
-        self,
-        *,
-        key: str | None = None,
-        include_inactive: bool = False,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[Space]:
-        """At most `limit` spaces, after `cursor` (a previous page's `next_cursor`)."""
-        return await self._send(calls.page_spaces(key, include_inactive, limit, cursor))
-
-    async def create_space(self, body: SpaceCreate) -> Space:
-        return await self._send(calls.create_space(body))
-
-    async def get_space(self, space_id: Id) -> Space:
-        return await self._send(calls.get_space(space_id))
-
-    async def update_space(self, space_id: Id, body: SpaceUpdate) -> Space:
-        return await self._send(calls.update_space(space_id, body))
-
-    async def delete_space(self, space_id: Id) -> None:
-        await self._send(calls.delete_space(space_id))
-
-    # Work sessions
-
-    async def list_work_sessions(
-        self,
-        *,
-        space_id: Id | None = None,
-        status: WorkSessionStatus | None = None,
-        session_type: SessionType | None = None,
-    ) -> list[WorkSession]:
-        return await self._send(calls.list_work_sessions(space_id, status, session_type))
-
-    async def list_work_sessions_page(
-        self,
-        *,
-        space_id: Id | None = None,
-        status: WorkSessionStatus | None = None,
-        session_type: SessionType | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[WorkSession]:
-        """At most `limit` work sessions, after `cursor` (a previous page's `next_cursor`)."""
-        return await self._send(
-            calls.page_work_sessions(space_id, status, session_type, limit, cursor)
-        )
-
-    async def create_work_session(self, body: WorkSessionCreate) -> WorkSession:
-        return await self._send(calls.create_work_session(body))
-
-    async def get_work_session(self, session_id: Id) -> WorkSession:
-        return await self._send(calls.get_work_session(session_id))
-
-    async def update_work_session(
-        self, session_id: Id, body: WorkSessionUpdate, *, lock_token: str | None = None
-    ) -> WorkSession:
-        return await self._send(calls.update_work_session(session_id, body, lock_token))
-
-    async def delete_work_session(self, session_id: Id, *, lock_token: str | None = None) -> None:
-        await self._send(calls.delete_work_session(session_id, lock_token))
-
     async def update_work_session_with_retry(
         self,
         session_id: Id,
@@ -219,44 +104,14 @@ class AsyncClient:
     ) -> WorkSession:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
         `update_with_retry`)."""
+        from .retry import update_with_retry
+
         return await update_with_retry(
             lambda: self.get_work_session(session_id),
             lambda patch: self.update_work_session(session_id, patch, lock_token=lock_token),
             mutate,
             max_attempts=max_attempts,
         )
-
-    # Markers
-
-    async def list_markers(self, *, work_session_id: Id | None = None) -> list[Marker]:
-        return await self._send(calls.list_markers(work_session_id))
-
-    async def list_markers_page(
-        self, *, work_session_id: Id | None = None, limit: int = 100, cursor: str | None = None
-    ) -> Page[Marker]:
-        """At most `limit` markers, after `cursor` (a previous page's `next_cursor`)."""
-        return await self._send(calls.page_markers(work_session_id, limit, cursor))
-
-    async def create_marker(self, body: MarkerCreate, *, lock_token: str | None = None) -> Marker:
-        return await self._send(calls.create_marker(body, lock_token))
-
-    async def create_markers(
-        self, markers: Iterable[MarkerCreate], *, lock_token: str | None = None
-    ) -> list[Marker]:
-        """`POST /markers/bulk`: all or none, answered in request order."""
-        body = MarkerBulkCreate(markers=list(markers))
-        return await self._send(calls.create_markers(body, lock_token))
-
-    async def get_marker(self, marker_id: Id) -> Marker:
-        return await self._send(calls.get_marker(marker_id))
-
-    async def update_marker(
-        self, marker_id: Id, body: MarkerUpdate, *, lock_token: str | None = None
-    ) -> Marker:
-        return await self._send(calls.update_marker(marker_id, body, lock_token))
-
-    async def delete_marker(self, marker_id: Id, *, lock_token: str | None = None) -> None:
-        await self._send(calls.delete_marker(marker_id, lock_token))
 
     async def update_marker_with_retry(
         self,
@@ -268,99 +123,14 @@ class AsyncClient:
     ) -> Marker:
         """Refresh, apply `mutate`, PATCH with the fresh version; retry on 409 (see
         `update_with_retry`)."""
+        from .retry import update_with_retry
+
         return await update_with_retry(
             lambda: self.get_marker(marker_id),
             lambda patch: self.update_marker(marker_id, patch, lock_token=lock_token),
             mutate,
             max_attempts=max_attempts,
         )
-
-    # Marker details
-
-    async def get_marker_details(self, marker_id: Id) -> MarkerDetails:
-        """Raises `NotFound` until the details were calculated or stored."""
-        return await self._send(calls.get_marker_details(marker_id))
-
-    async def calculate_marker_details(self, marker_id: Id) -> MarkerDetails:
-        return await self._send(calls.calculate_marker_details(marker_id))
-
-    async def put_marker_details(self, marker_id: Id, body: MarkerDetailsPut) -> MarkerDetails:
-        return await self._send(calls.put_marker_details(marker_id, body))
-
-    async def delete_marker_details(self, marker_id: Id) -> None:
-        await self._send(calls.delete_marker_details(marker_id))
-
-    # Anchors
-
-    async def list_anchors(self, *, session_id: Id | None = None) -> list[Anchor]:
-        return await self._send(calls.list_anchors(session_id))
-
-    async def upsert_anchor(self, body: AnchorUpsert) -> Anchor:
-        """Creates or moves the anchor of (session_id, run, local_z)."""
-        return await self._send(calls.upsert_anchor(body))
-
-    async def get_anchor(self, anchor_id: Id) -> Anchor:
-        return await self._send(calls.get_anchor(anchor_id))
-
-    async def update_anchor(self, anchor_id: Id, body: AnchorUpdate) -> Anchor:
-        return await self._send(calls.update_anchor(anchor_id, body))
-
-    async def delete_anchor(self, anchor_id: Id) -> None:
-        await self._send(calls.delete_anchor(anchor_id))
-
-    # Laser guides
-
-    async def get_laser_guide(self, space_id: Id) -> LaserGuide:
-        """Raises `NotFound` when the space has no guide."""
-        return await self._send(calls.get_laser_guide(space_id))
-
-    async def put_laser_guide(self, space_id: Id, body: LaserGuidePut) -> LaserGuide:
-        return await self._send(calls.put_laser_guide(space_id, body))
-
-    async def delete_laser_guide(self, space_id: Id) -> None:
-        await self._send(calls.delete_laser_guide(space_id))
-
-    # Reference sets
-
-    async def list_reference_sets(self, space_id: Id) -> list[ReferenceSet]:
-        return await self._send(calls.list_reference_sets(space_id))
-
-    async def create_reference_set(self, space_id: Id, body: ReferenceSetCreate) -> ReferenceSet:
-        return await self._send(calls.create_reference_set(space_id, body))
-
-    async def get_reference_set(self, set_id: Id) -> ReferenceSet:
-        return await self._send(calls.get_reference_set(set_id))
-
-    async def update_reference_set(self, set_id: Id, body: ReferenceSetUpdate) -> ReferenceSet:
-        return await self._send(calls.update_reference_set(set_id, body))
-
-    async def delete_reference_set(self, set_id: Id) -> None:
-        await self._send(calls.delete_reference_set(set_id))
-
-    # Presence
-
-    async def heartbeat(
-        self,
-        session_id: Id,
-        user_id: str,
-        *,
-        device_id: str | None = None,
-        display_name: str | None = None,
-        meta: JsonObject | None = None,
-    ) -> PresenceBeat:
-        """One beat; answers who is present. `presence()` keeps beating."""
-        body = PresenceHeartbeat(
-            user_id=user_id, device_id=device_id, display_name=display_name, meta=meta
-        )
-        return await self._send(calls.heartbeat(session_id, body))
-
-    async def list_presence(self, session_id: Id) -> PresenceList:
-        return await self._send(calls.presence(session_id))
-
-    async def leave(
-        self, session_id: Id, user_id: str, *, device_id: str | None = None
-    ) -> PresenceList:
-        return await self._send(calls.leave(session_id, user_id, device_id))
 
     def presence(
         self,
@@ -373,6 +143,8 @@ class AsyncClient:
     ) -> AsyncPresenceSession:
         """A context manager that beats every `interval` seconds in the background while
         inside and leaves on exit (see docs/sdk.md)."""
+        from .presence import AsyncPresenceSession
+
         return AsyncPresenceSession(
             self,
             session_id,
@@ -381,62 +153,6 @@ class AsyncClient:
             display_name=display_name,
             interval=interval,
         )
-
-    # Locks (the seed guide's routes)
-
-    async def acquire_lock(
-        self, session_id: Id, ttl_seconds: int | None = None, *, owner: str | None = None
-    ) -> LockGrant:
-        """Contention is `acquired=False` (not an exception); see `hold_lock`."""
-        body = LockAcquire(ttl_seconds=ttl_seconds, owner=owner)
-        return await self._send(calls.acquire_lock(session_id, body))
-
-    async def lock_status(self, session_id: Id) -> LockStatus:
-        return await self._send(calls.lock_status(session_id))
-
-    async def extend_lock(
-        self, session_id: Id, token: str, ttl_seconds: int | None = None
-    ) -> LockExtension:
-        body = LockExtend(token=token, ttl_seconds=ttl_seconds)
-        return await self._send(calls.extend_lock(session_id, body))
-
-    async def release_lock(self, session_id: Id, token: str) -> LockReleased:
-        return await self._send(calls.release_lock(session_id, LockRelease(token=token)))
-
-    async def force_release_lock(self, session_id: Id) -> LockReleased:
-        """Admin scope: free the lock whoever holds it; its holder's writes get 423."""
-        return await self._send(calls.force_release_lock(session_id))
-
-    async def whoami(self) -> Caller:
-        """Who the server takes this client for: its token (never the secret), scope and
-        user; `Unauthorized` says why a token is refused."""
-        return await self._send(calls.whoami())
-
-    async def list_tokens(self) -> list[ApiToken]:
-        """Admin scope: every API token, never a secret."""
-        return await self._send(calls.list_tokens())
-
-    async def create_token(
-        self,
-        name: str,
-        *,
-        user_id: str | None = None,
-        scope: Scope = "write",
-        expires_in: str | None = None,
-    ) -> ApiTokenCreated:
-        """Admin scope: a new token; its `token` (the secret) is shown this once."""
-        body = ApiTokenCreate(name=name, user_id=user_id, scope=scope, expires_in=expires_in)
-        return await self._send(calls.create_token(body))
-
-    async def revoke_token(self, name_or_id: str) -> ApiTokenRevoked:
-        """Admin scope: every server process confirms, then the token is refused everywhere
-        and its live streams end; `propagation` names any process that did not confirm."""
-        return await self._send(calls.revoke_token(name_or_id))
-
-    async def stream_token(self, session_id: Id) -> StreamToken:
-        """A 60-second `?access_token=` for the session's live stream, for clients that
-        cannot send headers (browsers' `EventSource`)."""
-        return await self._send(calls.stream_token(session_id))
 
     def hold_lock(
         self,
@@ -448,38 +164,13 @@ class AsyncClient:
     ) -> AsyncHeldLock:
         """A context manager that acquires the lock (or raises `LockUnavailable`), extends it
         every `extend_every` seconds (half the TTL by default) and releases it on exit."""
+        from .locks import AsyncHeldLock
+
         return AsyncHeldLock(
             self, session_id, ttl_seconds=ttl_seconds, owner=owner, extend_every=extend_every
         )
 
     # Changes and live events
-
-    async def marker_snapshot(self, work_session_id: Id) -> MarkerSnapshot:
-        """The session's markers and the change log cursor they are as of: load this, then
-        follow `events(session_id, since=snapshot.cursor)` (see docs/live.md)."""
-        return await self._send(calls.marker_snapshot(work_session_id))
-
-    async def session_changes(
-        self, work_session_id: Id, *, since: int | None = None, limit: int | None = None
-    ) -> ChangePage:
-        """The session's changes after `since`, in order, and the cursor to ask from next
-        (`ReloadRequired` when `since` is older than the kept log)."""
-        return await self._send(calls.session_changes(work_session_id, since, limit))
-
-    async def list_events(
-        self,
-        *,
-        since: int | None = None,
-        limit: int | None = None,
-        entity: str | None = None,
-        entity_id: Id | None = None,
-        work_session_id: Id | None = None,
-        space_id: Id | None = None,
-    ) -> ChangePage:
-        """One page of the audit trail (every recorded create, update and delete)."""
-        return await self._send(
-            calls.list_events(since, limit, entity, entity_id, work_session_id, space_id)
-        )
 
     def events(
         self,
@@ -495,6 +186,8 @@ class AsyncClient:
         older than the kept log, `NotFound` for an unknown session; ends after
         `work_session.deleted`. With `wait_for_server=False` a first connection that fails
         raises (`ConnectionFailed`, `Unavailable`) instead of being retried."""
+        from .events import follow_events
+
         return follow_events(
             self._http,
             work_session_id,
@@ -516,4 +209,6 @@ class AsyncClient:
         """A context manager that keeps the session's markers in sync while inside (a
         snapshot, then the live stream; polling every `interval` seconds only while the
         stream is unavailable) and calls `on_change` with each change."""
+        from .marker_sync import AsyncMarkerSync
+
         return AsyncMarkerSync(self, work_session_id, on_change, interval=interval, initial=initial)
