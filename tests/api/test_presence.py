@@ -1,4 +1,4 @@
-"""Presence over HTTP, as the seed guide's PresenceService uses it."""
+"""Presence over HTTP, as the iOS guide's PresenceService uses it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed guide's client behaviours, done right, against the real app and real Redis:
+"""The iOS guide's client behaviours, done right, against the real app and real Redis:
 presence that beats and leaves, locks that outlive their TTL while held and notice loss,
 and marker sync that reports small diffs. Sleeps only let intervals and TTLs pass; no
 duration is asserted."""

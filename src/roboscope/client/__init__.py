@@ -1,5 +1,5 @@
 """The Roboscope Python SDK: typed clients over the wire models, and the collaborative
-behaviours of the seed guide done right (presence, held locks, retry-on-conflict, sync).
+behaviours of the iOS guide done right (presence, held locks, retry-on-conflict, sync).
 
     async with AsyncClient("http://127.0.0.1:8080") as api:
         space = await api.create_space(SpaceCreate(key="hall-a", name="Hall A"))

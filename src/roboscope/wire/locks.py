@@ -1,4 +1,5 @@
-"""Edit locks on a work session; both route families (seed guide and shipping app) share these.
+"""Edit locks on a work session; both route families (the iOS guide's and the shipping
+app's) share these.
 
 Contention is an ordinary answer (`acquired: false`), never an error: a 409 would make the
 clients throw instead of showing "locked by another user".
@@ -30,9 +31,9 @@ class LockRelease(WireModel):
 
 
 class LockGrant(WireModel):
-    """The answer to acquire and extend: `acquired` for the seed, `extended` for the app. An
-    acquire that finds the lock taken (`acquired: false`) names the holder's `owner` and
-    `expires_at` (never its token or fence)."""
+    """The answer to acquire and extend: `acquired` for the iOS guide's client, `extended`
+    for the app. An acquire that finds the lock taken (`acquired: false`) names the holder's
+    `owner` and `expires_at` (never its token or fence)."""
 
     acquired: bool
     token: str | None = None

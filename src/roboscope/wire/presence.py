@@ -1,4 +1,4 @@
-"""Presence: who is in a work session now (the seed guide's heartbeat, list and leave)."""
+"""Presence: who is in a work session now (the iOS guide's heartbeat, list and leave)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class PresenceBeat(WireModel):
 
 
 class PresenceList(WireModel):
-    """`users` is what the seed client decodes; the rest is for richer clients."""
+    """`users` is what the iOS guide's client decodes; the rest is for richer clients."""
 
     users: list[str]
     members: list[PresenceMember]

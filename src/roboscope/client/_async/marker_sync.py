@@ -1,6 +1,6 @@
 """Marker sync: a work session's markers kept equal to the server's, change by change.
 
-The seed guide's SyncManager posts the whole list every 30 s and leaves the diffing to each
+The iOS guide's SyncManager posts the whole list every 30 s and leaves the diffing to each
 view. Here the sync loads the list once with the change log cursor it is as of, then follows
 the session's live stream from that cursor (`client.events`): every marker change arrives
 once, in order, within milliseconds, and the callback gets exactly what changed (`added`,
@@ -108,7 +108,7 @@ class AsyncMarkerSync:
         self._stream = response
 
     async def poll(self) -> MarkerChanges:
-        """Reload now (the seed's "force sync"): fetch the list and its cursor, diff, call
+        """Reload now (the iOS guide's "force sync"): fetch the list and its cursor, diff, call
         back if anything changed; the stream then continues from that cursor."""
         async with self._syncing:
             loaded = await self._client.marker_snapshot(self.work_session_id)

@@ -1,9 +1,9 @@
 # Generated from client/_async/locks.py by scripts/unasync_client.py: do not edit.
 # Edit the async source, then run `python scripts/unasync_client.py`.
-"""An edit lock that is kept while you work: the seed guide's LockService, done right.
+"""An edit lock that is kept while you work: the iOS guide's LockService, done right.
 
-The seed extends at 50 % of the TTL with `try?` and never looks at the answer, so a lock
-that expired (app suspended, network gone) or was taken over goes unnoticed and the client
+The iOS guide's client extends at 50 % of the TTL with `try?` and never looks at the answer,
+so a lock that expired (app suspended, network gone) or was taken over goes unnoticed and the client
 keeps editing as if it held it. Here:
 
 - contention raises `LockUnavailable` on entering (a context manager that yields "no lock"

@@ -1,13 +1,13 @@
 # Generated from client/_async/presence.py by scripts/unasync_client.py: do not edit.
 # Edit the async source, then run `python scripts/unasync_client.py`.
-"""Presence that stays up: the seed guide's PresenceService, done right.
+"""Presence that stays up: the iOS guide's PresenceService, done right.
 
-The seed beats with a `Timer` and `try?`, so a failing heartbeat is dropped without a trace,
-and leaving depends on a view disappearing. Here the first beat must succeed (so joining
-fails loudly), later beats run in the background (a task for the async client, a thread for
-the blocking one) that logs each failure, records it in `last_error`, and simply beats again
-on the next tick (the server re-adds a user whose presence lapsed), and the session is left
-on exit, also when the surrounding task is cancelled.
+The iOS guide's client beats with a `Timer` and `try?`, so a failing heartbeat is dropped
+without a trace, and leaving depends on a view disappearing. Here the first beat must
+succeed (so joining fails loudly), later beats run in the background (a task for the async
+client, a thread for the blocking one) that logs each failure, records it in `last_error`,
+and simply beats again on the next tick (the server re-adds a user whose presence lapsed),
+and the session is left on exit, also when the surrounding task is cancelled.
 """
 
 from __future__ import annotations

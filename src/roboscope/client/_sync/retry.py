@@ -1,9 +1,9 @@
 # Generated from client/_async/retry.py by scripts/unasync_client.py: do not edit.
 # Edit the async source, then run `python scripts/unasync_client.py`.
-"""Retry-on-conflict: the seed guide's OptimisticConcurrencyHandler, done right.
+"""Retry-on-conflict: the iOS guide's OptimisticConcurrencyHandler, done right.
 
-The seed refreshes, builds the update, and on a 409 sleeps 200 ms, 400 ms, … — the same
-delays for every client, so clients that collided once collide again. Here each attempt
+The iOS guide's client refreshes, builds the update, and on a 409 sleeps 200 ms, 400 ms, …:
+the same delays for every client, so clients that collided once collide again. Here each attempt
 re-reads the resource, re-applies the caller's change to that fresh state, PATCHes with the
 fresh version, and on `VersionConflict` sleeps a random time up to an exponentially growing
 cap ("full jitter"), which spreads contenders out. Only version conflicts are retried: every
