@@ -30,16 +30,17 @@ from roboscope.realtime.keys import LIVE_CHANNEL_PREFIX
 # operation -> preludes it needs, in order
 _CHANGES = ("live_common", "due_common")  # announce the change, and schedule the sweeper
 _PRESENCE = (*_CHANGES, "presence_common")
+_LOCK = (*_CHANGES, "lock_common")  # the fence and the announced grant's grace
 _PRELUDES: dict[str, tuple[str, ...]] = {
     "presence_heartbeat": _PRESENCE,
     "presence_leave": _PRESENCE,
     "presence_snapshot": _PRESENCE,
     "presence_sweep": _PRESENCE,
-    "lock_acquire": _CHANGES,
+    "lock_acquire": _LOCK,
     "lock_abandon": _CHANGES,
-    "lock_extend": _CHANGES,
+    "lock_extend": _LOCK,
     "lock_release": _CHANGES,
-    "lock_force_release": _CHANGES,
+    "lock_force_release": _LOCK,
     "lock_status": (),
     "lock_sweep": _CHANGES,
     "rate_take": (),

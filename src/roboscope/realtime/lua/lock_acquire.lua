@@ -10,13 +10,7 @@
 -- of the same request (a resend after a lost connection) answers the grant the first run made
 -- instead of "taken". A token whose request was given up (see lock_abandon.lua) never gets
 -- the lock, however late this script reaches Redis.
---
--- fence = max(counter + 1, server time in microseconds): strictly above every earlier fence,
--- also when the counter was lost to a flush or a restart (see roboscope.realtime.locks).
--- The fence travels as text and grows with INCR, so it stays exact past 2^53 (Lua numbers
--- are doubles); the time is built as text from TIME's two integers for the same reason.
--- The announced grant outlives the lock by this much, for the sweeper to announce its expiry.
-local announce_grace_ms = 3600000
+-- The fence: next_fence (lock_common.lua).
 local clock = redis.call('TIME')
 local now_us = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local now_ms = math.floor(now_us / 1000)
@@ -31,16 +25,7 @@ end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return false
 end
-local counter = redis.call('GET', KEYS[2])
-local fence
-if counter and tonumber(counter) >= now_us then
-  redis.call('INCR', KEYS[2])  -- its reply would arrive as a double; read the exact text
-  fence = redis.call('GET', KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-else
-  fence = clock[1] .. string.format('%06d', tonumber(clock[2]))
-  redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
-end
+local fence = next_fence(KEYS[2], clock, ARGV[3])
 if #ARGV >= 4 then
   redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fence', fence, 'owner', ARGV[4])
 else

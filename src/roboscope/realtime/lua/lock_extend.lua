@@ -11,7 +11,7 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local held = redis.call('HMGET', KEYS[1], 'fence', 'owner')
 local expires = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[2], 'f', held[1], 'x', expires)
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + 3600000)
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + announce_grace_ms)
 due_at(KEYS[3], expires)
 publish_live({ e = 'lock.extended', o = held[2] or nil, f = held[1], x = expires })
 return { held[1], now, held[2] }
