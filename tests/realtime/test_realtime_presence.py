@@ -233,10 +233,14 @@ async def test_meta_that_is_not_json_is_rejected_and_changes_nothing(
     assert (await presence.snapshot(session)).members[0].meta == {"ok": True}
 
 
-async def test_last_seen_and_expiry_follow_the_latest_beat(presence: PresenceStore) -> None:
+async def test_last_seen_and_expiry_follow_the_latest_beat(
+    presence: PresenceStore, redis_client: Redis
+) -> None:
     session = uuid4()
     first = (await beat(presence, session, "ann", ttl_ms=LONG)).members[0]
-    await asyncio.sleep(0.05)
+    # Beats are stamped with Redis's clock, in milliseconds: the next one falls in a later one.
+    later = first.last_seen + timedelta(milliseconds=1)
+    await until(lambda: redis_time_past(redis_client, later))
     second = (await beat(presence, session, "ann", ttl_ms=LONG)).members[0]
     assert second.last_seen > first.last_seen
     assert second.expires_at > first.expires_at
