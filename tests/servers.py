@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from .waiting import POLL
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -145,7 +147,7 @@ def wait_until_serving(server: ServerProcess, *, timeout: float = 60, healthy: b
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.2)
+        time.sleep(POLL)  # (nothing announces the start: a refused connect is cheap)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"server did not become healthy:\n{server.log_tail()}")
 

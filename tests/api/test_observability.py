@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from roboscope import __version__
 from roboscope.db.migrate import downgrade, upgrade
-from roboscope.logs import ACCESS_LOGGER, JsonFormatter, TextFormatter
+from roboscope.logs import JsonFormatter, TextFormatter
 from roboscope.server.app import create_app
 from roboscope.settings import Settings
 
@@ -30,6 +30,7 @@ from ..conftest import serving
 from .conftest import SQUARE, Factory
 
 METRICS = "http://roboscope.test/metrics"
+ACCESS_LOGGER = "roboscope.access"  # the request lines' logger (docs/observability.md)
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

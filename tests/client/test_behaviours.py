@@ -99,17 +99,20 @@ async def test_presence_survives_an_outage(app: FastAPI, database: Database) -> 
 
 
 async def test_hold_lock_extends_past_the_ttl_and_releases(api: AsyncClient) -> None:
+    assert api.hold_lock(uuid.uuid4(), ttl_seconds=30).extend_every == 15  # half by default
     session_id = uuid.uuid4()
-    async with api.hold_lock(session_id, ttl_seconds=2, owner="ann") as lock:
+    async with api.hold_lock(session_id, ttl_seconds=1, owner="ann", extend_every=0.1) as lock:
         fence = lock.fence
         with pytest.raises(LockUnavailable):
-            async with api.hold_lock(session_id, ttl_seconds=2):
+            async with api.hold_lock(session_id, ttl_seconds=1):
                 pass
-        await asyncio.sleep(3.0)  # longer than the TTL: only the extender keeps it
-        assert lock.extensions >= 1 and not lock.lost
+        # Each extend waits 0.1 s after the last: the 11th is sent past the 1 s TTL (the
+        # least there is) of the grant, so only the extender has kept the lock.
+        await until(lambda: lock.extensions >= 11)
+        assert not lock.lost
         status = await api.lock_status(session_id)
         assert status.locked and status.owner == "ann" and status.fence == fence
-        assert not (await api.acquire_lock(session_id, 2)).acquired
+        assert not (await api.acquire_lock(session_id, 1)).acquired
     assert lock.released and not lock.held
     assert not (await api.lock_status(session_id)).locked
     with pytest.raises(LockLost):
@@ -121,7 +124,8 @@ async def test_hold_lock_notices_loss(api: AsyncClient) -> None:
     network) lets the TTL run out; someone else takes the lock; the next extend is refused,
     and the holder notices: `lost`, the event, and a token that can no longer be used."""
     session_id = uuid.uuid4()
-    async with api.hold_lock(session_id, ttl_seconds=1, extend_every=2.5) as lock:
+    # The first extend comes 0.5 s after the 1 s TTL ran out: time for bob to take it.
+    async with api.hold_lock(session_id, ttl_seconds=1, extend_every=1.5) as lock:
         token = lock.token
 
         async def taken() -> bool:

@@ -104,13 +104,16 @@ def test_blocking_presence_beats_in_a_thread_and_leaves(blocking: Client) -> Non
 
 
 def test_blocking_hold_lock_extends_past_the_ttl_and_releases(blocking: Client) -> None:
+    assert blocking.hold_lock(uuid.uuid4(), ttl_seconds=30).extend_every == 15  # half
     session_id = uuid.uuid4()
-    with blocking.hold_lock(session_id, ttl_seconds=2, owner="ann") as lock:
+    with blocking.hold_lock(session_id, ttl_seconds=1, owner="ann", extend_every=0.1) as lock:
         fence = lock.fence
-        with pytest.raises(LockUnavailable), blocking.hold_lock(session_id, ttl_seconds=2):
+        with pytest.raises(LockUnavailable), blocking.hold_lock(session_id, ttl_seconds=1):
             pass
-        time.sleep(3.0)  # longer than the TTL: only the extender thread keeps it
-        assert lock.extensions >= 1 and not lock.lost
+        # Each extend waits 0.1 s after the last: the 11th is sent past the 1 s TTL (the
+        # least there is) of the grant, so only the extender thread has kept the lock.
+        until(lambda: lock.extensions >= 11)
+        assert not lock.lost
         status = blocking.lock_status(session_id)
         assert status.locked and status.owner == "ann" and status.fence == fence
     assert lock.released and not lock.held
@@ -121,7 +124,8 @@ def test_blocking_hold_lock_extends_past_the_ttl_and_releases(blocking: Client) 
 
 def test_blocking_hold_lock_notices_loss(blocking: Client) -> None:
     session_id = uuid.uuid4()
-    with blocking.hold_lock(session_id, ttl_seconds=1, extend_every=2.5) as lock:
+    # The first extend comes 0.5 s after the 1 s TTL ran out: time for bob to take it.
+    with blocking.hold_lock(session_id, ttl_seconds=1, extend_every=1.5) as lock:
         until(lambda: blocking.acquire_lock(session_id, 30, owner="bob").acquired)
         assert lock.lost_event.wait(WAIT)
         with pytest.raises(LockLost):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from roboscope.client import (
@@ -62,17 +63,66 @@ async def test_events_are_typed_in_order_and_end_with_the_session(live: AsyncCli
         await _next(events)
 
 
-async def test_keep_alive_comments_after_an_event_are_not_events(live: AsyncClient) -> None:
+PING = b": ping"
+
+
+class _Pings(httpx.AsyncBaseTransport):
+    """The real network, counting the keep-alive comments of the streams as the SDK reads
+    them."""
+
+    def __init__(self) -> None:
+        self._network = httpx.AsyncHTTPTransport()
+        self.count = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._network.handle_async_request(request)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Counted(response.stream, self),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
+
+
+class _Counted(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, pings: _Pings):
+        assert isinstance(stream, httpx.AsyncByteStream)
+        self._stream, self._pings = stream, pings
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        tail = b""  # the end of the last chunk: a comment split across two counts too
+        async for chunk in self._stream:
+            data = tail + chunk
+            self._pings.count += data.count(PING)
+            tail = data.rpartition(PING)[2][-(len(PING) - 1) :]
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def test_keep_alive_comments_after_an_event_are_not_events(server_url: str) -> None:
     """A comment block after an event dispatches nothing (the SSE spec); httpx-sse yields
     it with the last id and empty data, which once failed every stream idle past its ping."""
-    session = await new_session(live)
-    events = live.events(session.id, ping=1)
-    await _next(events), await _next(events)  # the snapshots
-    first = await live.create_marker(square(session.id, label="A"))
-    assert (await _next(events)).data == first
-    await asyncio.sleep(2.5)  # at least two keep-alive comments go by
-    second = await live.create_marker(square(session.id, label="B"))
-    assert (await _next(events)).data == second
+    pings = _Pings()
+    async with AsyncClient(server_url, transport=pings) as live:
+        session = await new_session(live)
+        events = live.events(session.id, ping=1)
+        await _next(events), await _next(events)  # the snapshots
+        first = await live.create_marker(square(session.id, label="A"))
+        assert (await _next(events)).data == first
+        before = pings.count
+        following = asyncio.create_task(_next(events))  # the SDK reads on, through comments
+        try:
+            await until(lambda: pings.count >= before + 2)
+            assert not following.done(), following  # no event came of them
+            second = await live.create_marker(square(session.id, label="B"))
+            assert (await following).data == second
+        finally:
+            following.cancel()
 
 
 async def test_events_resume_after_a_cut_connection_with_nothing_lost_or_repeated(

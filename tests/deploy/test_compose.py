@@ -16,7 +16,7 @@ import redis
 import yaml  # type: ignore[import-untyped]
 
 from roboscope.redis_endpoints import parse
-from roboscope.settings import ENV_PREFIX, Settings
+from roboscope.settings import Settings
 
 from ..conftest import require_topologies
 from ..redis_topologies import REDIS_SERVER, TopologyError, wait_for
@@ -51,7 +51,7 @@ def test_the_api_services_run_roboscope_with_settings_it_accepts() -> None:
     for service in [*apis.values(), services["migrate"]]:
         parsed_command(["roboscope", *service["command"]])  # raises on a wrong command
         fields = {
-            key.removeprefix(ENV_PREFIX).lower(): value
+            key.removeprefix("ROBOSCOPE_").lower(): value
             for key, value in service["environment"].items()
         }
         settings = Settings(**fields)

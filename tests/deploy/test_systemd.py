@@ -18,13 +18,15 @@ from typer.testing import CliRunner
 
 from roboscope.cli import app
 from roboscope.envfile import read_env_file
-from roboscope.settings import OTHER_VARIABLES, Settings, variable_name
+from roboscope.settings import Settings, variable_name
 
 from .commands import parsed_command
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "roboscope.service"
 ENV_EXAMPLE = ROOT / "deploy" / "roboscope.env.example"
+OTHER_VARIABLES = ("ROBOSCOPE_URL", "ROBOSCOPE_TOKEN")
+"""ROBOSCOPE_* names the env file may hold that are no server setting: the CLI's (docs/sdk.md)."""
 HARDENING = {
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",

@@ -45,14 +45,14 @@ async def busy(url: str, ms: int) -> AsyncIterator[None]:
     (and, past the server's busy threshold, 5 s by default, gets `BUSY` errors). At the end
     of the block the loop is over and Redis answers again."""
     blocker = admin(url)
-
-    async def spin() -> None:
-        await blocker.eval(BUSY_LOOP, 0, ms)
-
-    loop = asyncio.create_task(spin())
+    connection = await blocker.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+    # Sent, not yet answered: Redis reads its clients' commands in the order they arrive
+    # (epoll hands it the ready sockets first come, first served), so whatever the test sends
+    # from here on reaches Redis after the EVAL and waits for the loop. (No sleep: the loop
+    # starts as soon as Redis reads it, and the test's commands cannot overtake it.)
+    await connection.send_command("EVAL", BUSY_LOOP, 0, ms)
+    loop = asyncio.create_task(connection.read_response())
     try:
-        await asyncio.sleep(0.2)  # the loop starts as soon as Redis reads it
-        assert not loop.done(), "the busy loop ended before the test could use it"
         yield
     finally:
         try:
@@ -63,6 +63,7 @@ async def busy(url: str, ms: int) -> AsyncIterator[None]:
                 with contextlib.suppress(ResponseError):
                     await killer.script_kill()
         finally:
+            await blocker.connection_pool.release(connection)
             await blocker.aclose()
 
 
