@@ -67,6 +67,9 @@ class EventStream(Response):
         "_sending_since",
         "_streams",
         "_wrote",
+        "background",
+        "raw_headers",
+        "status_code",
         "subscriber",
     )
     # (The head carries the type; None here keeps FastAPI documenting the route's JSON
@@ -82,7 +85,9 @@ class EventStream(Response):
         self._streams = streams
         self._ping = ping
         self._send: Send | None = None
-        self._held: deque[bytes] = deque()  # frames behind a parked send, or the last ones
+        # Frames behind a parked send, or the last ones; made only when needed (an empty
+        # deque is 0.7 KB, a fair share of what an idle stream costs).
+        self._held: deque[bytes] | None = None
         self._parked: InlineSend | None = None
         self._blocked_since: float | None = None  # when the parked send began
         self._sending_since: float | None = None  # when the coroutine's own send began
@@ -114,8 +119,9 @@ class EventStream(Response):
                     await self._ended
                 if self._gone:
                     return
-                while self._held:  # what the parked send left, or the last event alone
-                    await self._send_frame(self._held.popleft())
+                held = self._held  # what the parked send left, or the last event alone
+                while held:
+                    await self._send_frame(held.popleft())
                 await send(_END)
         except TimeoutError:
             if not self._aborted:
@@ -170,9 +176,10 @@ class EventStream(Response):
         return self._write(sse.frame(event) if encoded is None else encoded)
 
     def finish(self, last: LiveEvent, *, discard: bool) -> None:
-        if discard:
-            self._held.clear()
-        self._held.append(sse.frame(last))
+        held = self._held
+        if held is None or discard:
+            held = self._held = deque()
+        held.append(sse.frame(last))
         self._ending = True
         self._wake()
 
@@ -181,9 +188,12 @@ class EventStream(Response):
     def _write(self, frame: bytes) -> bool:
         """Send `frame` now or hold it behind a parked send; False when too much is held."""
         if self._parked is not None:
-            if len(self._held) >= self.subscriber.queue_size:
+            held = self._held
+            if held is None:
+                held = self._held = deque()
+            elif len(held) >= self.subscriber.queue_size:
                 return False
-            self._held.append(frame)
+            held.append(frame)
             return True
         self._start(frame)
         return True
@@ -220,9 +230,13 @@ class EventStream(Response):
         held = self._held
         while held and self._parked is None and not self._aborted:
             self._start(held.popleft())
+        if not held and self._held is held:
+            self._held = None  # (an idle stream keeps no deque)
 
     def _drop_pending(self) -> None:
-        self._held.clear()
+        held, self._held = self._held, None
+        if held:
+            held.clear()  # (the request's coroutine may be sending from it)
         parked, self._parked = self._parked, None
         if parked is not None:
             parked.close()

@@ -211,7 +211,7 @@ class LiveHub:
         awaited (a slow reader slows its own catch-up, nobody else's), then switch it to
         live events, which the hub hands it as they come (`Subscriber.offer`)."""
         session_id = subscriber.session_id
-        first, subscriber.first = subscriber.first, []
+        first, subscriber.first = subscriber.first, ()
         for event in first:
             if subscriber.done:
                 return

@@ -8,6 +8,7 @@ So the order rules below are written once, whatever carries the events.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -53,7 +54,7 @@ class Subscriber:
         self.session_id: UUID | None = None
         self.token_id: UUID | None = None
         """The API token the stream was opened with (None with auth off)."""
-        self.first: list[LiveEvent] = []
+        self.first: Sequence[LiveEvent] = ()
         """The snapshots, from `LiveHub.open` until `LiveHub.follow` sends them."""
         self.last = 0
         """The cursor of the last data change sent (or the one the stream starts after)."""
