@@ -14,9 +14,10 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
   or for its client to leave, which a small task waiting in `receive()` hears at once.
 - A stream is given up (its connection closed without the end of the response) when its
   client accepts nothing for `ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS`, or is still there
-  `SHUTDOWN_GRACE_SECONDS` after the server began to stop: the request's coroutine runs
-  under an `asyncio.timeout` that the per-process upkeep (server/stream_upkeep.py) brings
-  forward to now.
+  `SHUTDOWN_GRACE_SECONDS` after the server began to stop (`abort`, from the per-process
+  upkeep: server/stream_upkeep.py). While the request's coroutine sends or reads, it does so
+  under an `asyncio.timeout` that `abort` brings forward to now; while it waits for the end,
+  `abort` ends that wait.
 
 Frames after the response head go to the `send` that ApiMiddleware received (in the scope
 under `RAW_SEND`), past the middleware wrappers that only look at the head; the head and the
@@ -68,7 +69,6 @@ class EventStream(Response):
         "_streams",
         "_wrote",
         "background",
-        "raw_headers",
         "status_code",
         "subscriber",
     )
@@ -79,7 +79,6 @@ class EventStream(Response):
     def __init__(self, hub: LiveHub, streams: EventStreams, *, ping: float) -> None:
         self.status_code = 200
         self.background = None
-        self.raw_headers = list(sse.HEADERS)
         self.subscriber = Subscriber(self, hub.queue_size)
         self._hub = hub
         self._streams = streams
@@ -108,17 +107,21 @@ class EventStream(Response):
         listener = loop.create_task(_until_disconnect(receive))
         listener.add_done_callback(self._client_left)
         try:
+            # (A deadline only while the coroutine sends or reads: an idle stream waits on
+            # `_ended`, which `abort` resolves, and keeps no timeout object.)
             async with asyncio.timeout(None) as self._deadline:
                 streams.open.add(self)
                 if streams.stopping:
                     subscriber.close()
-                head = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                head = {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
                 await send(head)
                 await self._hub.follow(subscriber, self._send_event)
-                if not self._settled:
-                    await self._ended
-                if self._gone:
-                    return
+            self._deadline = None
+            if not self._settled:
+                await self._ended
+            if self._gone or self._aborted:
+                return
+            async with asyncio.timeout(None) as self._deadline:
                 held = self._held  # what the parked send left, or the last event alone
                 while held:
                     await self._send_frame(held.popleft())
@@ -140,7 +143,7 @@ class EventStream(Response):
     def _settled(self) -> bool:
         """Whether the request's coroutine may go on: the client left, or the stream ends
         and no send of the hub's is parked any more (the coroutine sends the rest)."""
-        return self._gone or (self._ending and self._parked is None)
+        return self._gone or self._aborted or (self._ending and self._parked is None)
 
     def _wake(self) -> None:
         ended = self._ended
@@ -254,6 +257,7 @@ class EventStream(Response):
         deadline = self._deadline
         if deadline is not None:
             deadline.reschedule(asyncio.get_running_loop().time())
+        self._wake()
 
     def upkeep(self, now: float, send_timeout: float, ping_slack: float) -> None:
         """A keep-alive comment when nothing was sent for `ping` seconds (less the slack of
