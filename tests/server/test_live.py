@@ -466,6 +466,29 @@ async def _big_changes(api: str, session: str, count: int) -> None:
             assert answer.status_code == 200
 
 
+async def test_a_slow_reader_gets_every_change_once_in_order(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A client that reads late makes the server's sends wait for its socket: the frames
+    behind the waiting send are held (up to the queue size) and follow it when it drains,
+    in order, none lost or repeated."""
+    env = {**env, "ROBOSCOPE_LIVE_QUEUE_SIZE": "5000"}
+    with running_server(tmp_path / "a", env=env) as server:
+        session = await _session(server.api)
+        sock = _raw_stream(server, session, receive_buffer=4096)
+        async with asyncio.timeout(20):
+            received = await _read_until(sock, b"lock.snapshot")
+        # ~9 MB before the client reads on: more than the socket buffers take
+        await _big_changes(server.api, session, 150)
+        async with asyncio.timeout(60):
+            received += await _read_until(sock, b'"label":"148"')
+        sock.close()
+    cursors = [int(line[4:]) for line in received.split(b"\n") if line.startswith(b"id: ")]
+    assert len(cursors) == 150
+    assert cursors == sorted(set(cursors))
+    assert b"stream.dropped" not in received
+
+
 async def test_streams_end_cleanly_when_the_server_stops(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..background import Background
 from ..db.engine import Database
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
 from ..realtime.connection import RedisClient
 from ..realtime.rate_limits import Rate, RateStore
 from ..realtime.revocations import ProcessInfo, Revocations
+from ..realtime.sweeper import Sweeper
 from ..secret_key import fingerprint, server_key
 from ..services import changes
 from ..services.limits import Budget, RateLimits
@@ -28,7 +30,8 @@ from ..services.stream_tokens import StreamTokenSigner
 from ..services.token_cache import TokenCache
 from ..services.token_watch import TokenWatch
 from ..settings import Settings, database_fingerprint
-from .event_stream import EventStreams
+from .exit_signals import on_exit_signal
+from .stream_upkeep import EventStreams
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,57 +75,77 @@ def rate_limits(settings: Settings, redis: RedisClient) -> RateLimits | None:
 
 @asynccontextmanager
 async def app_state(settings: Settings) -> AsyncIterator[AppState]:
-    # The stream tokens' key first: without it (auth required) nothing else should start.
-    # With auth off no token is ever checked: nothing to sign (a throwaway key), cache or watch.
-    if settings.auth == "required":
-        key = await asyncio.to_thread(server_key, settings)
-    else:
-        key = secrets.token_bytes(32)
-    embedded: EmbeddedRedis | None = None
-    redis_url = settings.redis_url
-    if redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir)
-        redis_url = await asyncio.to_thread(embedded.start)
-    database = Database(settings.resolved_database_url, timeout=settings.database_timeout_seconds)
-    redis = create_redis(
-        redis_url,
-        timeout=settings.redis_timeout_seconds,
-        max_connections=settings.redis_max_connections,
-        pool_timeout=settings.redis_pool_timeout_seconds,
-    )
-    locks = LockStore(redis)
-    live = LiveHub(
-        database,
-        redis,
-        queue_size=settings.live_queue_size,
-        poll_seconds=settings.live_poll_seconds,
-        retention=changes.Retention(
-            max_age=timedelta(days=settings.changes_retention_days),
-            max_count=settings.changes_retention_count,
-        ),
-    )
-    database.after_commit = live.committed
-    await live.start()
-    streams = EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
-    streams.start()
-    token_cache = TokenCache(enabled=settings.auth_recheck_seconds > 0)
-    revocations = Revocations(redis)
-    watch = None
-    if settings.auth == "required":
-        me = ProcessInfo.of_this_process(
-            key=fingerprint(key), database=database_fingerprint(settings)
+    """Everything the process holds, each resource and background task opened in turn under
+    one `AsyncExitStack`: whatever was opened is closed, in reverse order, when the app
+    stops and also when a later step of the start fails."""
+    async with AsyncExitStack() as stack:
+        # The stream tokens' key first: without it (auth required) nothing else should start.
+        # With auth off no token is ever checked: nothing to sign (a throwaway key), cache
+        # or watch.
+        if settings.auth == "required":
+            key = await asyncio.to_thread(server_key, settings)
+        else:
+            key = secrets.token_bytes(32)
+        redis_url = settings.redis_url
+        if redis_url is None:
+            embedded = EmbeddedRedis(settings.data_dir)
+            redis_url = await asyncio.to_thread(embedded.start)
+            stack.push_async_callback(asyncio.to_thread, embedded.stop)
+        database = Database(
+            settings.resolved_database_url, timeout=settings.database_timeout_seconds
         )
-        watch = TokenWatch(
-            database,
-            token_cache,
-            live,
-            revocations,
-            me,
-            recheck_seconds=settings.auth_recheck_seconds,
+        stack.push_async_callback(database.dispose)
+        redis = create_redis(
+            redis_url,
+            timeout=settings.redis_timeout_seconds,
+            max_connections=settings.redis_max_connections,
+            pool_timeout=settings.redis_pool_timeout_seconds,
         )
-    try:
-        if watch is not None:
+        stack.push_async_callback(redis.aclose)
+        locks = LockStore(redis)
+        stack.push_async_callback(locks.aclose)  # its undos of lost grants, in the background
+        upkeep = await stack.enter_async_context(Background("expiry and retention"))
+        upkeep.spawn(Sweeper(redis).run())  # presence and lock expiries announced
+        upkeep.spawn(
+            changes.retain_forever(
+                database,
+                changes.Retention(
+                    max_age=timedelta(days=settings.changes_retention_days),
+                    max_count=settings.changes_retention_count,
+                ),
+            )
+        )
+        live = await stack.enter_async_context(
+            LiveHub(
+                database,
+                redis,
+                queue_size=settings.live_queue_size,
+                poll_seconds=settings.live_poll_seconds,
+            )
+        )
+        database.after_commit = live.committed
+        stack.callback(setattr, database, "after_commit", None)
+        streams = await stack.enter_async_context(
+            EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
+        )
+        stack.enter_context(on_exit_signal(streams.stop_soon))
+        token_cache = TokenCache(enabled=settings.auth_recheck_seconds > 0)
+        revocations = Revocations(redis)
+        watch = None
+        if settings.auth == "required":
+            me = ProcessInfo.of_this_process(
+                key=fingerprint(key), database=database_fingerprint(settings)
+            )
+            watch = TokenWatch(
+                database,
+                token_cache,
+                live,
+                revocations,
+                me,
+                recheck_seconds=settings.auth_recheck_seconds,
+            )
             await watch.start()
+            stack.push_async_callback(watch.stop)
         yield AppState(
             settings=settings,
             database=database,
@@ -145,13 +168,3 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 max_per_caller=settings.live_max_streams_per_caller,
             ),
         )
-    finally:
-        if watch is not None:
-            await watch.stop()
-        await streams.stop()
-        await live.stop()
-        await locks.aclose()
-        await redis.aclose()
-        await database.dispose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)

@@ -11,6 +11,8 @@ cursor is ahead of the log (`require_known_cursor`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +28,8 @@ from ..errors import InvalidInput, RoboscopeError
 from ..wire.changes import Change, ChangePage
 from .access import current_actor
 from .clock import utcnow
+
+log = logging.getLogger(__name__)
 
 Entity = Literal[
     "space", "work_session", "marker", "details", "anchor", "laser_guide", "reference_set"
@@ -209,3 +213,18 @@ async def purge_expired(db: Database, retention: Retention) -> int:
         removed += batch
         if batch < retention.batch:
             return removed
+
+
+RETENTION_SECONDS = 60.0
+
+
+async def retain_forever(db: Database, retention: Retention) -> None:
+    """Trim the log every `RETENTION_SECONDS` (a background task of the app's state). Every
+    process does, which is harmless: each pass removes a prefix that is gone already or goes
+    now."""
+    while True:
+        try:
+            await purge_expired(db, retention)
+        except Exception as error:  # a down database: next round
+            log.warning("change log retention failed: %s", error)
+        await asyncio.sleep(RETENTION_SECONDS)

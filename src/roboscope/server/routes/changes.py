@@ -112,7 +112,7 @@ async def session_events(
     stream = EventStream(rt.live, rt.streams, ping=ping or settings.live_ping_seconds)
     await rt.live.open(
         session_id,
-        stream,
+        stream.subscriber,
         since=since,
         snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
         token_id=caller.token_id,  # revoking it ends the stream
