@@ -85,8 +85,7 @@ def reported(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        from .db.engine import DatabaseUnavailable
-        from .errors import RoboscopeError
+        from .errors import DatabaseUnavailable, RoboscopeError
 
         try:
             return command(*args, **kwargs)
@@ -152,8 +151,8 @@ def ensure_schema(
     A database that cannot be reached is fatal, unless not `down_is_fatal` (`serve` starts
     anyway and answers 503 until it is back): then a warning.
     """
-    from .db.engine import DatabaseUnavailable
     from .db.migrate import schema_state, upgrade
+    from .errors import DatabaseUnavailable
 
     database = target(settings)
     try:

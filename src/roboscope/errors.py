@@ -1,7 +1,8 @@
 """Domain errors raised by services and turned into short JSON bodies at the HTTP edge.
 
 Each error carries its wire `code` and HTTP `status`, so the edge needs one handler for all of
-them and a new rule never needs a new handler.
+them and a new rule never needs a new handler. Every error a client or a command may see is
+defined here, the outages of the database and of Redis included, whichever layer raises it.
 """
 
 from __future__ import annotations
@@ -167,3 +168,87 @@ class StreamCapacity(Throttled):
 
     status = 503
     code = "stream_capacity"
+
+
+class UncomputableDetails(RoboscopeError):
+    status = 422
+    code = "invalid_value"
+
+
+class PresenceFull(RoboscopeError):
+    """A new device's heartbeat in a work session that already holds the most devices
+    (`ROBOSCOPE_PRESENCE_MAX_DEVICES_PER_SESSION`); the devices present keep beating."""
+
+    status = 409
+    code = "presence_full"
+
+
+class KeyReused(RoboscopeError):
+    status = 422
+    code = "idempotency_key_reused"
+
+
+class CursorExpired(RoboscopeError):
+    """The log cannot continue from the cursor: reload. Either the changes after it were
+    removed by retention, or the cursor is ahead of every cursor this log has issued (a
+    made-up number, or one from before the database was restored from an older backup):
+    answering "nothing new" would hide every change until the log caught up with it."""
+
+    status = 410
+    code = "cursor_expired"
+
+    def __init__(self, message: str, *, oldest: int) -> None:
+        super().__init__(
+            f"{message}: reload the current state and continue from its cursor",
+            oldest_cursor=oldest,
+        )
+
+
+class DowngradeRefused(InvalidInput):
+    """The target is not somewhere below the database's revision."""
+
+
+class InvalidValue(RoboscopeError):
+    status = 422
+    code = "invalid_value"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """503 naming the database (never its password) and why it cannot serve."""
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__("database")
+        self.message = f"database {description} is unavailable ({reason}), retry shortly"
+        self.args = (self.message,)
+        self.description = description
+        self.reason = reason
+
+    @property
+    def problem(self) -> str:
+        """`database NAME REASON`: the one line a command prints (no "retry shortly")."""
+        return f"database {self.description} {self.reason}"
+
+
+class RedisUnavailable(ServiceUnavailable):
+    """Redis cannot serve this request now (503); `reason` says why.
+
+    `outcome_unknown` is True when the command may have reached Redis and run there although
+    no answer came back (a timeout, a connection lost mid-command): a caller that changed
+    state must then undo what it may have done. `unreachable` tells a server that cannot be
+    reached at all (nobody sees its state meanwhile) from one that stalls.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        retry_after: int = RETRY_AFTER_SECONDS,
+        *,
+        outcome_unknown: bool = False,
+        unreachable: bool = False,
+    ) -> None:
+        super().__init__("redis", retry_after)
+        self.reason = reason
+        self.outcome_unknown = outcome_unknown
+        self.unreachable = unreachable
+        self.message = f"redis is unavailable ({reason}), retry shortly"
+        self.args = (self.message,)

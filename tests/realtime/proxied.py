@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from redis.asyncio import Redis
 
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime import scripts
-from roboscope.realtime.connection import RedisUnavailable, create_redis
+from roboscope.realtime.connection import create_redis
 
 from ..conftest import require_service
 from ..tcp_proxy import Fault, TcpProxy

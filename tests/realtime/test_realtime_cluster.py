@@ -13,8 +13,9 @@ import pytest
 import uvloop
 from redis.asyncio.cluster import RedisCluster
 
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime import feed
-from roboscope.realtime.connection import RedisUnavailable, create_redis
+from roboscope.realtime.connection import create_redis
 from roboscope.realtime.locks import LockStore
 
 from ..waiting import until

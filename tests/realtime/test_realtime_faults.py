@@ -16,8 +16,8 @@ from uuid import UUID, uuid4
 import pytest
 from redis.asyncio import Redis
 
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime import keys
-from roboscope.realtime.connection import RedisUnavailable
 from roboscope.realtime.locks import LockGrant, LockStore
 from roboscope.realtime.presence import PresenceBeat, PresenceStore
 from roboscope.realtime.sweeper import Sweeper

@@ -12,7 +12,8 @@ from uuid import uuid4
 
 import pytest
 
-from roboscope.realtime.connection import RedisUnavailable, guard
+from roboscope.errors import RedisUnavailable
+from roboscope.realtime.connection import guard
 from roboscope.realtime.feed import listen
 from roboscope.realtime.locks import LockStore
 from roboscope.realtime.presence import PresenceStore

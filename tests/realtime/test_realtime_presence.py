@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from roboscope.realtime import keys
-from roboscope.realtime.presence import PresenceFull, PresenceSnapshot, PresenceStore
+from roboscope.realtime.presence import DevicesAtCapacity, PresenceSnapshot, PresenceStore
 from roboscope.realtime.sweeper import Sweeper
 
 from ..waiting import until
@@ -313,7 +313,7 @@ async def test_devices_past_the_cap_are_refused_and_present_ones_keep_beating(
     )  # fmt: skip
     assert max(beat.device_count for beat in beats) == MAX_DEVICES
     for user, device in (("user-0", "one-more"), ("newcomer", "d")):
-        with pytest.raises(PresenceFull) as refused:
+        with pytest.raises(DevicesAtCapacity) as refused:
             await presence.heartbeat(
                 session, user, device_id=device, display_name=None, meta=None, ttl_ms=LONG
             )
@@ -327,7 +327,7 @@ async def test_devices_past_the_cap_are_refused_and_present_ones_keep_beating(
     await presence.leave(session, "user-1")  # four devices leave: four may join
     for i in range(4):
         await beat(presence, session, "newcomer", device=f"n{i}")
-    with pytest.raises(PresenceFull):
+    with pytest.raises(DevicesAtCapacity):
         await beat(presence, session, "newcomer", device="n4")
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .. import metrics
-from ..errors import Conflict, RoboscopeError, ServiceUnavailable
+from ..errors import Conflict, DatabaseUnavailable, InvalidValue, ServiceUnavailable
 from ..files import private_dir, private_file
 
 _READ_ONLY = "roboscope_read_only"
@@ -33,11 +33,6 @@ _T = TypeVar("_T")
 
 AFTER_COMMIT = "roboscope.after_commit"
 """Key in `AsyncConnection.info` for what a transaction hands to `Database.after_commit`."""
-
-
-class InvalidValue(RoboscopeError):
-    status = 422
-    code = "invalid_value"
 
 
 # SQLSTATE classes that mean "this database cannot serve now", not "this request is wrong":
@@ -52,22 +47,6 @@ _REASONS = {
     "57P03": "is starting up or shutting down",
     "57014": "did not finish a statement in time",
 }
-
-
-class DatabaseUnavailable(ServiceUnavailable):
-    """503 naming the database (never its password) and why it cannot serve."""
-
-    def __init__(self, description: str, reason: str) -> None:
-        super().__init__("database")
-        self.message = f"database {description} is unavailable ({reason}), retry shortly"
-        self.args = (self.message,)
-        self.description = description
-        self.reason = reason
-
-    @property
-    def problem(self) -> str:
-        """`database NAME REASON`: the one line a command prints (no "retry shortly")."""
-        return f"database {self.description} {self.reason}"
 
 
 def _sqlstate(error: BaseException) -> str | None:

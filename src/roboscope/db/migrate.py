@@ -25,16 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ..errors import InvalidInput
+from ..errors import DatabaseUnavailable, DowngradeRefused, InvalidInput
 from ..files import private_file
-from .engine import (
-    Database,
-    DatabaseUnavailable,
-    describe,
-    ensure_sqlite_directory,
-    failure_reason,
-    sqlite_connect_args,
-)
+from .engine import Database, describe, ensure_sqlite_directory, failure_reason, sqlite_connect_args
 
 
 def alembic_config(database_url: str) -> Config:
@@ -156,10 +149,6 @@ def schema_state(database_url: str, connect_timeout: float = 10.0) -> SchemaStat
     with _reaching(database_url):
         current = asyncio.run(current_revision(database_url, connect_timeout))
     return SchemaState(current, revisions(database_url))
-
-
-class DowngradeRefused(InvalidInput):
-    """The target is not somewhere below the database's revision."""
 
 
 def downgrade_target(state: SchemaState, target: str) -> str:

@@ -66,7 +66,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from roboscope.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime.outages import Outages
 from roboscope.redis_endpoints import Kind, RedisEndpoint, parse
 
@@ -90,31 +90,6 @@ _CLUSTER_RETRY = Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=3)
 # Per cluster node, beyond the commands in flight (which `max_connections` bounds): the
 # census's pipelines.
 _CLUSTER_SPARE_CONNECTIONS = 4
-
-
-class RedisUnavailable(ServiceUnavailable):
-    """Redis cannot serve this request now (503); `reason` says why.
-
-    `outcome_unknown` is True when the command may have reached Redis and run there although
-    no answer came back (a timeout, a connection lost mid-command): a caller that changed
-    state must then undo what it may have done. `unreachable` tells a server that cannot be
-    reached at all (nobody sees its state meanwhile) from one that stalls.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        retry_after: int = RETRY_AFTER_SECONDS,
-        *,
-        outcome_unknown: bool = False,
-        unreachable: bool = False,
-    ) -> None:
-        super().__init__("redis", retry_after)
-        self.reason = reason
-        self.outcome_unknown = outcome_unknown
-        self.unreachable = unreachable
-        self.message = f"redis is unavailable ({reason}), retry shortly"
-        self.args = (self.message,)
 
 
 class PoolExhausted(RedisConnectionError):

@@ -41,8 +41,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import SlotNotCoveredError
 
+from ..errors import RedisUnavailable
 from . import keys
-from .connection import REDIS_FAILURES, RedisClient, RedisUnavailable, guard
+from .connection import REDIS_FAILURES, RedisClient, guard
 
 
 def database_suffix(redis: RedisClient) -> str:

@@ -49,8 +49,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import RedisClient, RedisUnavailable, guard
+from roboscope.realtime.connection import RedisClient, guard
 
 FENCE_COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
 UNDO_WAIT_SECONDS = 10.0

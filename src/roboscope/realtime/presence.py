@@ -7,7 +7,7 @@ time, so all API processes agree), and the session's keys carry PEXPIREAT at the
 expiry, so an abandoned session disappears from Redis on its own.
 
 Bounds. A session holds at most `max_devices` present devices: a heartbeat of one more is
-refused (`PresenceFull`) while the devices already present keep beating. A script prunes at
+refused (`DevicesAtCapacity`) while the devices already present keep beating. A script prunes at
 most `PRUNE_BATCH` expired devices, so none runs long however many expired at once (Redis runs
 one script at a time, for every session); the rest go in the next calls, and until then they
 are neither counted nor listed.
@@ -37,7 +37,7 @@ DEFAULT_MAX_DEVICES = 1000
 PRUNE_BATCH = 100
 
 
-class PresenceFull(Exception):
+class DevicesAtCapacity(Exception):
     """The session already holds `max_devices` present devices; this new one was not added."""
 
     def __init__(self, max_devices: int, user_count: int, device_count: int) -> None:
@@ -144,7 +144,7 @@ class PresenceStore:
     ) -> PresenceBeat:
         """Mark one device of `user_id` present for `ttl_ms` from now.
 
-        Raises `PresenceFull` (and stores nothing) for a device that is not present yet when
+        Raises `DevicesAtCapacity` (and stores nothing) for a device that is not present yet when
         the session already holds `max_devices` devices."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
@@ -159,7 +159,7 @@ class PresenceStore:
         reply = await self._heartbeat(keys=script_keys(session_id), args=args)
         expires, user_count, device_count = cast(list[int], reply)
         if not expires:
-            raise PresenceFull(self.max_devices, int(user_count), int(device_count))
+            raise DevicesAtCapacity(self.max_devices, int(user_count), int(device_count))
         return PresenceBeat(
             user_id=user_id,
             device_id=device,

@@ -22,8 +22,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime import keys, locks, scripts
-from roboscope.realtime.connection import RedisClient, RedisUnavailable, guard
+from roboscope.realtime.connection import RedisClient, guard
 from roboscope.realtime.presence import PRUNE_BATCH, script_keys
 
 log = logging.getLogger(__name__)

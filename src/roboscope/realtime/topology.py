@@ -13,11 +13,11 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ResponseError
 
+from roboscope.errors import RedisUnavailable
 from roboscope.realtime.connection import (
     DEFAULT_TIMEOUT,
     REDIS_FAILURES,
     RedisClient,
-    RedisUnavailable,
     guard,
     kind_of,
     unavailable,

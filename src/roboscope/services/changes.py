@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import changes as rows
 from ..db.engine import AFTER_COMMIT, Database
-from ..errors import InvalidInput, RoboscopeError
+from ..errors import CursorExpired, InvalidInput
 from ..wire.changes import Change, ChangePage
 from .access import current_actor
 from .clock import utcnow
@@ -37,22 +37,6 @@ Entity = Literal[
 Op = Literal["created", "updated", "deleted"]
 
 PAGE_LIMIT = 1000
-
-
-class CursorExpired(RoboscopeError):
-    """The log cannot continue from the cursor: reload. Either the changes after it were
-    removed by retention, or the cursor is ahead of every cursor this log has issued (a
-    made-up number, or one from before the database was restored from an older backup):
-    answering "nothing new" would hide every change until the log caught up with it."""
-
-    status = 410
-    code = "cursor_expired"
-
-    def __init__(self, message: str, *, oldest: int) -> None:
-        super().__init__(
-            f"{message}: reload the current state and continue from its cursor",
-            oldest_cursor=oldest,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,17 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import idempotency as rows
 from ..db.engine import Database
-from ..errors import Conflict, InvalidInput, RoboscopeError
+from ..errors import Conflict, InvalidInput, KeyReused
 from ..wire.common import as_utc
 from .clock import utcnow
 
 MAX_KEY_LENGTH = 255
 PURGE_BATCH = 100
-
-
-class KeyReused(RoboscopeError):
-    status = 422
-    code = "idempotency_key_reused"
 
 
 @dataclass(frozen=True, slots=True)

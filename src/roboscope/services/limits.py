@@ -26,8 +26,7 @@ import math
 import time
 from typing import Literal
 
-from ..errors import RateLimited
-from ..realtime.connection import RedisUnavailable
+from ..errors import RateLimited, RedisUnavailable
 from ..realtime.rate_limits import Rate, RateStore
 from .access import Identity
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..db import marker_details as rows
 from ..db import markers as marker_rows
 from ..db.engine import Database
-from ..errors import NotFound, RoboscopeError
+from ..errors import NotFound, UncomputableDetails
 from ..wire import MarkerDetails, MarkerDetailsPut
 from . import changes
 from .clock import utcnow
@@ -34,11 +34,6 @@ COMPUTED = (
     "long_size",
     "cross_size",
 )
-
-
-class UncomputableDetails(RoboscopeError):
-    status = 422
-    code = "invalid_value"
 
 
 def footprint(corners: Sequence[Sequence[float]]) -> dict[str, float]:

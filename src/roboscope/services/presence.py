@@ -8,19 +8,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ..errors import RoboscopeError
+from ..errors import PresenceFull
 from ..realtime import PresenceSnapshot, PresenceStore
-from ..realtime.presence import PresenceFull as SessionFull
+from ..realtime.presence import DevicesAtCapacity
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList, PresenceMember
 from .access import Identity, acting_user
-
-
-class PresenceFull(RoboscopeError):
-    """A new device's heartbeat in a work session that already holds the most devices
-    (`ROBOSCOPE_PRESENCE_MAX_DEVICES_PER_SESSION`); the devices present keep beating."""
-
-    status = 409
-    code = "presence_full"
 
 
 def _as_wire(snapshot: PresenceSnapshot) -> PresenceList:
@@ -66,7 +58,7 @@ async def heartbeat(
             meta=beat.meta,
             ttl_ms=max(1, round(ttl_seconds * 1000)),
         )
-    except SessionFull as full:
+    except DevicesAtCapacity as full:
         raise PresenceFull(
             f"work session {session_id} already has {full.device_count} devices present, "
             f"the most allowed; this device can join when one leaves or expires",

@@ -19,8 +19,8 @@ import struct
 from datetime import UTC, datetime
 from uuid import UUID
 
+from ..errors import RedisUnavailable
 from ..realtime import create_redis
-from ..realtime.connection import RedisUnavailable
 from ..realtime.revocations import Revocations
 from ..secret_key import SecretKeyError, fingerprint, server_key
 from ..settings import Settings, database_fingerprint

@@ -29,10 +29,9 @@ from sqlalchemy.engine import RowMapping
 from ..db import tokens as rows
 from ..db import work_sessions as session_rows
 from ..db.engine import Database
-from ..errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from ..errors import Conflict, InvalidInput, NotFound, RedisUnavailable, Unauthenticated
 from ..ids import new_id
 from ..realtime import EmbeddedRedis, create_redis
-from ..realtime.connection import RedisUnavailable
 from ..realtime.revocations import CONFIRM_SECONDS, Revocations
 from ..settings import Settings
 from ..wire.common import as_utc
