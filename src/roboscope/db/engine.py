@@ -1,9 +1,11 @@
 """The database handle: one async engine, transactions, and failures mapped to domain errors.
 
-SQLite needs two things PostgreSQL does not: write transactions start with `BEGIN IMMEDIATE`
+SQLite needs three things PostgreSQL does not: write transactions start with `BEGIN IMMEDIATE`
 (a deferred transaction that reads first and writes later can fail with "database is
-locked" without waiting, even with a busy timeout), and foreign keys are switched on per
-connection. Reads keep a plain deferred `BEGIN` so they never queue behind writers (WAL).
+locked" without waiting, even with a busy timeout), foreign keys are switched on per
+connection, and a connection rolls back before it closes (`SqliteConnection`: a cancelled
+write must not keep the file's write lock). Reads keep a plain deferred `BEGIN` so they never
+queue behind writers (WAL).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sqlite3
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -259,7 +262,8 @@ class Database:
         cancelled) is reset, not rolled back: a ROLLBACK would wait on the same dead network,
         and a plain close lets the kernel deliver a held COMMIT once the network heals, after
         the client was told 503. The reset discards it; the server's
-        idle_in_transaction_session_timeout then rolls the transaction back.
+        idle_in_transaction_session_timeout then rolls the transaction back. On SQLite the
+        reset closes the connection, which rolls back first (`SqliteConnection`).
 
         What the block left in `conn.info` under `AFTER_COMMIT` goes to the `after_commit`
         listener once the commit succeeded (and is dropped otherwise).
@@ -361,9 +365,29 @@ is locked". Every connection to the file waits alike, whichever process opens it
 server's, and the admin commands' (`roboscope tokens`, `db`) run beside a serving server."""
 
 
+class SqliteConnection(sqlite3.Connection):
+    """Every SQLite connection rolls back its open transaction when it is closed.
+
+    Closing alone does not always end it: SQLite closes a connection whose statement is still
+    referenced only as a "zombie", which keeps its transaction, and with it the write lock of
+    a `BEGIN IMMEDIATE`, until that statement is freed. A write cancelled while its statement
+    runs in aiosqlite's thread leaves exactly that: SQLAlchemy invalidates and closes the
+    connection, and the statement's cursor lives on in the cancelled task's traceback until
+    the garbage collector frees it, maybe never. Meanwhile every other writer of the file
+    (this process's next transaction too) waited SQLITE_BUSY_TIMEOUT_SECONDS and failed with
+    "database is locked". A rollback is local to the file: it never waits on a network.
+    """
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
+
+
 def sqlite_connect_args() -> dict[str, Any]:
     """The driver options of every SQLite connection (app, migrations, schema checks)."""
-    return {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    return {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "factory": SqliteConnection}
 
 
 def ensure_sqlite_directory(url: str | URL) -> None:
