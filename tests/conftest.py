@@ -200,6 +200,10 @@ def settings(
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The session's app. Its background tasks (change-log retention, live polls) run only
+    while the test loop does: a test that lets another process write to its database keeps
+    the loop running (async, the blocking waits in threads: tests/api/test_openapi_fuzz.py),
+    or a task left inside a SQLite write transaction holds the file's lock meanwhile."""
     application = create_app(settings)
     async with LifespanManager(application):
         yield application

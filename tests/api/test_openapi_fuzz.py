@@ -7,14 +7,21 @@ so a run takes about 40 s on 2 cores. It runs the `st` CLI against a `roboscope 
 process on the session's database, with ROBOSCOPE_AUTH off and required (then with an admin
 token, which reaches every operation; the refusals of other tokens are
 tests/api/test_auth.py's).
+
+The fixtures and the test are async and wait for the processes in threads: the session's app
+(tests/conftest.py) shares the database, and its background tasks run only while the test
+loop does. A change-log retention pass that the loop left inside its transaction keeps
+SQLite's write lock until the loop runs again; blocking the loop on a server or a command
+that writes the same file made them wait their busy timeout and fail "database is locked".
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +29,7 @@ import pytest
 
 from roboscope.db.engine import Database
 
-from ..servers import ServerProcess, run_command, running_server
+from ..servers import ServerProcess, run_command, start_server
 
 CHECKS = (
     "not_a_server_error",
@@ -62,11 +69,12 @@ def server_env(database_url: str, database: Database, auth: str) -> dict[str, st
 
 
 @pytest.fixture
-def headers(server_env: dict[str, str], auth: str, tmp_path: Path) -> list[str]:
+async def headers(server_env: dict[str, str], auth: str, tmp_path: Path) -> list[str]:
     """`st` options: an admin token's header when auth is on."""
     if auth == "off":
         return []
-    made = run_command(
+    made = await asyncio.to_thread(
+        run_command,
         "tokens",
         "create",
         "fuzz-admin-7f3a",
@@ -82,16 +90,20 @@ def headers(server_env: dict[str, str], auth: str, tmp_path: Path) -> list[str]:
 
 
 @pytest.fixture
-def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    with running_server(tmp_path / "server", env=server_env) as process:
+async def server(server_env: dict[str, str], tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    process = await asyncio.to_thread(start_server, tmp_path / "server", env=server_env)
+    try:
         yield process
+    finally:
+        await asyncio.to_thread(process.stop)
 
 
 @pytest.mark.timeout(900)  # about 40 s alone; far more on a machine shared with others
-def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
+async def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     server: ServerProcess, headers: list[str], tmp_path: Path
 ) -> None:
-    document = httpx.get(f"{server.api}/openapi.json").json()
+    async with httpx.AsyncClient() as http:
+        document = (await http.get(f"{server.api}/openapi.json")).json()
     operations = {
         op.get("operationId") for path in document["paths"].values() for op in path.values()
     }
@@ -119,8 +131,14 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
         "--no-color",
         *headers,
     ]
-    run = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
+    run = await asyncio.to_thread(
+        subprocess.run,
+        command,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     report = run.stdout[-20000:] + run.stderr[-5000:]
     assert run.returncode == 0, f"schemathesis found failures:\n{report}\n{server.log_tail()}"
