@@ -16,9 +16,9 @@ stream one call, not a task switch:
   end of a stream whose client accepted nothing for `ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS`,
   and `stream.closing` on every stream when the server stops.
 
-Frames after the response head go to the `send` that ApiMiddleware received (in the scope
-under `RAW_SEND`), past the middleware wrappers that only look at the head; the head and the
-end of the response take the ordinary path through every middleware.
+Frames after the response head go to the `send` that the edge received (in the scope under
+`RAW_SEND`: server/middleware.py), past the wrappers that only look at the head; the head and
+the end of the response take the ordinary path through every middleware.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ..services.live import PING_FRAME, LiveHub, Subscriber
 log = logging.getLogger(__name__)
 
 RAW_SEND = "roboscope.send"
-"""Scope key: the `send` beneath the app's middleware wrappers (set by ApiMiddleware)."""
+"""Scope key: the `send` beneath the app's middleware wrappers (set by the edge)."""
 
 TICK_SECONDS = 0.5
 SHUTDOWN_GRACE_SECONDS = 2.0
