@@ -20,6 +20,7 @@ from ..realtime.rate_limits import Rate, RateStore
 from ..realtime.revocations import ProcessInfo, Revocations
 from ..secret_key import fingerprint, server_key
 from ..services import changes
+from ..services.grant_fences import GrantFences
 from ..services.limits import Budget, RateLimits
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
@@ -39,6 +40,7 @@ class AppState:
     presence: PresenceStore
     locks: LockStore
     lock_policy: LockPolicy
+    grant_fences: GrantFences
     live: LiveHub
     streams: EventStreams
     stream_signer: StreamTokenSigner
@@ -91,6 +93,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         pool_timeout=settings.redis_pool_timeout_seconds,
     )
     locks = LockStore(redis)
+    grant_fences = GrantFences(database)
     live = LiveHub(
         database,
         redis,
@@ -133,6 +136,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 default_ttl_seconds=settings.lock_default_ttl_seconds,
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
+            grant_fences=grant_fences,
             live=live,
             streams=streams,
             stream_signer=StreamTokenSigner(key),
@@ -151,6 +155,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         await streams.stop()
         await live.stop()
         await locks.aclose()
+        await grant_fences.aclose()
         await redis.aclose()
         await database.dispose()
         if embedded is not None:
