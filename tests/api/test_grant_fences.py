@@ -129,3 +129,20 @@ async def test_an_unavailable_database_fails_every_grant_and_a_cancelled_one_lea
         await second
     await fences.aclose()
     assert await committed_fence(database, session_id) in (10, 11)
+
+
+async def test_a_grant_right_after_the_last_of_a_batch_is_written_too(
+    database: Database, make_session: Factory
+) -> None:
+    """The second grant comes while the writer of the first is ending (its waiter runs before
+    the writer has quite gone): it must be written, not left waiting for a writer that left."""
+    [session_id] = await sessions(make_session, 1)
+    fences = GrantFences(database)
+
+    async def one_after_another() -> None:
+        for fence in range(1, 4):
+            await fences.record(session_id, fence)
+
+    await asyncio.wait_for(one_after_another(), timeout=20)
+    assert await committed_fence(database, session_id) == 3
+    await fences.aclose()

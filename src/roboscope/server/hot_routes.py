@@ -51,7 +51,15 @@ from starlette.types import Receive, Scope, Send
 from ..services.access import AccessScope, Identity, anonymous, require
 from ..services.limits import Budget
 from ..wire.limits import MAX_JSON_BYTES
-from .auth import QUERY_TOKEN_ATTRIBUTE, bearer_identity, get_identity, identified, needed_scope
+from .auth import (
+    QUERY_TOKEN_ATTRIBUTE,
+    Caller,
+    bearer_identity,
+    get_identity,
+    identified,
+    needed_scope,
+)
+from .deps import Realtime
 from .limits import budget_of, draw, rate_limit
 from .params import JSON_LIMIT
 from .routes import locks, presence
@@ -72,6 +80,8 @@ _ROUTER_DEPENDENCIES = frozenset({get_identity, rate_limit, JSON_LIMIT.dependenc
 """What the routers of those handlers may depend on: steps 2 and 3, and the cap on JSON
 objects in the body (set for step 1)."""
 _PARAMETERS = frozenset({"caller", "rt", "session_id", "body"})
+"""What those handlers take (by name; checked against their types): the caller, the
+process's state, the path's work session id and the body."""
 _UUID: TypeAdapter[UUID] = TypeAdapter(UUID)
 _JSON = b"application/json"
 
@@ -114,7 +124,11 @@ class HotRoute:
         ):
             return None
         hints = typing.get_type_hints(endpoint, include_extras=True)
-        if typing.get_origin(hints["session_id"]) is not None or hints["session_id"] is not UUID:
+        if (
+            hints["session_id"] is not UUID
+            or hints["rt"] != Realtime
+            or ("caller" in parameters and hints["caller"] != Caller)
+        ):
             return None
         pattern, _, _ = compile_path(context.path_format)
         return cls(

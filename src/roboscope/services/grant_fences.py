@@ -45,6 +45,7 @@ class GrantFences:
         self._db = db
         self._batches_at_once = 1 if db.is_sqlite else POSTGRES_BATCHES
         self._pending: list[_Grant] = []
+        self._writing = 0  # writers at work: counted by themselves, see `_write_pending`
         self._writers: set[asyncio.Task[None]] = set()
 
     async def record(self, session_id: UUID, fence: int) -> None:
@@ -53,17 +54,25 @@ class GrantFences:
         caller cancelled meanwhile leaves the write to go on (raising a fence is harmless)."""
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((session_id, fence, written))
-        if len(self._writers) < self._batches_at_once:
+        if self._writing < self._batches_at_once:
+            self._writing += 1
             writer = asyncio.create_task(self._write_pending())
             self._writers.add(writer)
             writer.add_done_callback(self._writers.discard)
         await written
 
     async def _write_pending(self) -> None:
-        while self._pending:
-            batch = sorted(self._pending, key=lambda grant: (grant[0], grant[1]))
-            self._pending = []
-            await self._write(batch)
+        """Write batches until none is pending. A writer stops counting itself in the same
+        step as it finds nothing pending (no `await` between): a grant that comes after
+        that starts a writer of its own, never waits for one that is leaving. (The task's
+        done callbacks run later, after the waiters it woke, which may record again.)"""
+        try:
+            while self._pending:
+                batch = sorted(self._pending, key=lambda grant: (grant[0], grant[1]))
+                self._pending = []
+                await self._write(batch)
+        finally:
+            self._writing -= 1
 
     async def _write(self, batch: Sequence[_Grant]) -> None:
         try:
