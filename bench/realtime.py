@@ -1,26 +1,31 @@
 """Lock cycles and presence heartbeats over HTTP, beside a separate one-`SET NX PX` baseline app.
 
-    ./dev bench [--clients 200,1000] [--workers 1,2] [--duration 5] [--rounds 1]
-                [--redis single,cluster] [--json FILE]
+    ./dev bench [--clients 64] [--workers 1,2] [--auth off,required] [--postgresql URL]
+                [--duration 5] [--rounds 1] [--redis single,cluster] [--profile DIR]
+                [--json FILE]
 
-For each number of worker processes, `roboscope serve` and the baseline app (bench/
-baseline_app.py: the bare framework plus one Redis call) run side by side, on the same Redis,
-machine and load generator; for each number of concurrent connections the scenarios are
-measured interleaved (baseline, locks, presence, ..., baseline), so drift on a shared machine
-shows up in the per-run rows instead of in the ratio, which says what our app and its rules
-cost on top of "the framework plus one Redis round trip". Every failed request is counted.
-Timings are reported, never asserted. See docs/performance.md.
+For each configuration (Redis, database, auth, worker processes), `roboscope serve` and the
+baseline app (bench/baseline_app.py: the bare framework plus one Redis call) run side by
+side, on the same Redis, machine and load generator; for each number of concurrent
+connections the scenarios are measured interleaved (baseline, locks, presence, ...,
+baseline), so drift on a shared machine shows up in the per-run rows instead of in the
+ratio, which says what our app and its rules cost on top of "the framework plus one Redis
+round trip". Every failed request is counted. The aims of issue 15 are printed at the end,
+each beside its figure with "met" or "not met". Timings are reported, never asserted. See
+docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import signal
 import statistics
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Coroutine
@@ -32,8 +37,9 @@ from typing import Any
 
 from . import load
 from .baseline_app import PATH as BASELINE_PATH
-from .load import Connection, Operation, Recorder
-from .server import REDIS_KINDS, Server, bench_redis, serve_pair
+from .load import Connection, HttpError, Operation, Recorder
+from .profile import print_shares, recording
+from .server import REDIS_KINDS, ROOT, Server, bench_redis, redacted, serve_pair
 from .tokens import bench_user, make_tokens
 
 API = "/api/v1"
@@ -64,13 +70,16 @@ def _baseline(_: int, conn: Connection) -> Operation:
     return op
 
 
-def _lock_cycle(tokens: list[str] | None) -> load.OperationFactory:
-    return partial(_one_lock_cycle, tokens)
+def _lock_cycle(sessions: list[str], tokens: list[str] | None) -> load.OperationFactory:
+    return partial(_one_lock_cycle, sessions, tokens)
 
 
-def _one_lock_cycle(tokens: list[str] | None, index: int, conn: Connection) -> Operation:
-    """Acquire then release one lock; every client has its own work session (no contention)."""
-    path = f"{API}/locks/{uuid.uuid4()}"
+def _one_lock_cycle(
+    sessions: list[str], tokens: list[str] | None, index: int, conn: Connection
+) -> Operation:
+    """Acquire then release one lock; every client has its own work session (no contention),
+    one that exists in the database, so that every grant writes its fence to its row."""
+    path = f"{API}/locks/{sessions[index]}"
     token = None if tokens is None else tokens[index]
     acquire = conn.build("POST", path, b'{"ttl_seconds": 30}', token)
 
@@ -111,19 +120,64 @@ def _presence(
 
 
 def scenarios(
-    clients: int, users_per_session: int, tokens: list[str] | None = None
+    clients: int,
+    users_per_session: int,
+    lock_sessions: list[str],
+    tokens: list[str] | None = None,
 ) -> dict[str, Scenario]:
-    """`tokens`: client i's API token (user `bench-user-i`), when the server requires them."""
+    """`lock_sessions`: client i's work session (in the database) for its lock cycles;
+    `tokens`: client i's API token (user `bench-user-i`), when the server requires them.
+    Presence needs no session in the database (it lives in Redis alone)."""
     session_count = max(1, -(-clients // users_per_session))
     sessions = [uuid.uuid4() for _ in range(session_count)]
     return {
         BASELINE: Scenario(BASELINE, 1, _baseline, on_baseline_app=True),
-        LOCKS: Scenario(LOCKS, 2, _lock_cycle(tokens)),
+        LOCKS: Scenario(LOCKS, 2, _lock_cycle(lock_sessions, tokens)),
         PRESENCE: Scenario(PRESENCE, 1, _presence(users_per_session, sessions, tokens)),
     }
 
 
+async def make_work_sessions(api: Server, count: int, token: str | None) -> list[str]:
+    """`count` new work sessions (in one new space), made through the API as a client makes
+    them, over a few connections at once."""
+
+    async def call(conn: Connection, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, answer = await conn.send(
+            conn.build("POST", f"{API}{path}", json.dumps(body).encode(), token)
+        )
+        if status != 201:
+            raise HttpError(f"POST {path} answered {status}: {answer[:200]!r}")
+        created: dict[str, Any] = json.loads(answer)
+        return created
+
+    connections = [await Connection.open(api.port) for _ in range(min(8, count))]
+    try:
+        space = await call(
+            connections[0], "/spaces", {"key": f"bench-{uuid.uuid4().hex[:12]}", "name": "Bench"}
+        )
+        body = {"space_id": space["id"], "session_type": "inspection"}
+
+        async def some(conn: Connection, n: int) -> list[str]:
+            return [(await call(conn, "/work-sessions", body))["id"] for _ in range(n)]
+
+        shares = [len(range(i, count, len(connections))) for i in range(len(connections))]
+        made = await asyncio.gather(*(some(c, n) for c, n in zip(connections, shares, strict=True)))
+    finally:
+        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+    return [session for part in made for session in part]
+
+
 # -- measuring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """What one pair of servers runs on."""
+
+    redis: str  # single, cluster (`--redis`)
+    database: str  # sqlite, postgresql
+    auth: str  # off, required
+    workers: int
 
 
 @dataclass
@@ -154,13 +208,22 @@ def percentile(sorted_ns: list[int], fraction: float) -> float:
 
 
 async def measure(
-    server: Server, scenario: Scenario, clients: int, args: argparse.Namespace, duration_s: float
+    server: Server,
+    scenario: Scenario,
+    clients: int,
+    args: argparse.Namespace,
+    duration_s: float,
+    profile: Path | None = None,
 ) -> Run:
+    """One run; with `profile`, py-spy samples the server meanwhile into that file."""
     cpu_before = server.cpu_seconds()
-    result = await load.run(
-        server.port, clients, scenario.make, duration_s=duration_s, max_ops=args.max_ops
-    )
-    cpu_after = server.cpu_seconds()
+    with contextlib.ExitStack() as stack:
+        if profile is not None:
+            stack.enter_context(recording(server.process.pid, profile, duration_s))
+        result = await load.run(
+            server.port, clients, scenario.make, duration_s=duration_s, max_ops=args.max_ops
+        )
+        cpu_after = server.cpu_seconds()
     rec = result.recorder
     if rec.first_error is not None:
         print(f"  ! {scenario.name}: {rec.errors} failed, first: {rec.first_error}", flush=True)
@@ -197,6 +260,8 @@ def schedule(rounds: int) -> list[str]:
 class Summary:
     scenario: str
     redis: str  # single, cluster: the Redis of the run (`--redis`)
+    database: str  # sqlite, postgresql
+    auth: str  # off, required
     workers: int
     clients: int
     runs: int
@@ -207,15 +272,18 @@ class Summary:
     p50_ms: float
     p99_ms: float
     server_cpu_us_per_request: float | None
+    baseline_cpu_us_per_request: float | None  # the baseline app's, same configuration
     errors: int
 
 
-def summarize(runs: list[Run], redis: str = "single") -> list[Summary]:
+def summarize(runs: list[Run], config: Config | None = None) -> list[Summary]:
     """Mean throughput over a scenario's runs; percentiles over all its requests pooled."""
     by_scenario: dict[str, list[Run]] = {}
     for run in runs:
         by_scenario.setdefault(run.scenario, []).append(run)
+    config = config or Config("single", "sqlite", "off", runs[0].workers)
     baseline = statistics.fmean(r.requests_per_s for r in by_scenario[BASELINE])
+    baseline_cpu = _mean_or_none([r.server_cpu_us_per_request for r in by_scenario[BASELINE]])
     summaries = []
     for name, group in by_scenario.items():
         pooled = sorted(ns for r in group for ns in r.latencies_ns)
@@ -224,7 +292,9 @@ def summarize(runs: list[Run], redis: str = "single") -> list[Summary]:
         summaries.append(
             Summary(
                 scenario=name,
-                redis=redis,
+                redis=config.redis,
+                database=config.database,
+                auth=config.auth,
                 workers=group[0].workers,
                 clients=group[0].clients,
                 runs=len(group),
@@ -237,6 +307,7 @@ def summarize(runs: list[Run], redis: str = "single") -> list[Summary]:
                 server_cpu_us_per_request=_mean_or_none(
                     [r.server_cpu_us_per_request for r in group]
                 ),
+                baseline_cpu_us_per_request=baseline_cpu,
                 errors=sum(r.errors for r in group),
             )
         )
@@ -288,32 +359,119 @@ def print_summary(summaries: list[Summary], baseline_runs: list[Run]) -> None:
 
 
 def print_overview(summaries: list[Summary]) -> None:
-    print("\nAll configurations (Redis, workers x concurrent connections)\n")
+    print("\nAll configurations (Redis, database, auth, workers x concurrent connections)\n")
     print(
-        f"{'redis':<8} {'workers':>7} {'conns':>6}  {'scenario':<11} {'req/s':>8} {'req ratio':>9}"
-        f" {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+        f"{'redis':<8} {'database':<10} {'auth':<8} {'workers':>7} {'conns':>6}  {'scenario':<11}"
+        f" {'req/s':>8} {'req ratio':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>10}"
+        f" {'errors':>6}"
     )
     # Each scenario's kinds of Redis side by side.
     order = {name: index for index, name in enumerate((BASELINE, LOCKS, PRESENCE))}
     kinds = {kind: index for index, kind in enumerate(REDIS_KINDS)}
     ordered = sorted(
-        summaries, key=lambda s: (s.workers, s.clients, order[s.scenario], kinds[s.redis])
-    )
+        summaries,
+        key=lambda s: (
+            s.database, s.auth, s.workers, s.clients, order[s.scenario], kinds[s.redis]
+        ),
+    )  # fmt: skip
     for s in ordered:
         print(
-            f"{s.redis:<8} {s.workers:>7} {s.clients:>6}  {s.scenario:<11}"
-            f" {s.requests_per_s:>8.0f} {s.ratio_requests:>9.0%} {s.p50_ms:>8.1f}"
-            f" {s.p99_ms:>8.1f} {s.errors:>6}"
+            f"{s.redis:<8} {s.database:<10} {s.auth:<8} {s.workers:>7} {s.clients:>6}"
+            f"  {s.scenario:<11} {s.requests_per_s:>8.0f} {s.ratio_requests:>9.0%}"
+            f" {s.p50_ms:>8.1f} {s.p99_ms:>8.1f} {_us(s.server_cpu_us_per_request):>10}"
+            f" {s.errors:>6}"
         )
     print(
-        "\nreq ratio = requests/s ÷ the baseline app's requests/s, same workers and connections,"
-        "\n  same run: the fair comparison, per HTTP request. ops ratio = operations/s ÷ baseline"
-        "\n  requests/s; a lock cycle is 2 requests (acquire + release)."
+        "\nreq ratio = requests/s ÷ the baseline app's requests/s, same configuration and"
+        "\n  connections, same run: the fair comparison, per HTTP request. ops ratio ="
+        "\n  operations/s ÷ baseline requests/s; a lock cycle is 2 requests (acquire + release)."
         "\nLatencies are per HTTP request (acquire and release each count)."
         "\nCPU µs/req = server CPU time (all its processes) per request: what a request costs,"
         "\n  which a busy machine changes far less than it changes req/s."
         "\nerrors = requests that failed: any answer but the expected one, or a broken connection."
     )
+
+
+# -- the aims of issue 15 -----------------------------------------------------------------------
+
+HEARTBEAT_AIMS = {"off": 0.60, "required": 0.50}
+"""A heartbeat's requests/s ÷ the bare baseline's, by ROBOSCOPE_AUTH."""
+LOCK_CYCLE_AIM = 0.45
+"""A lock cycle's requests/s (acquire and release each count) ÷ the bare baseline's."""
+SCALING_AIM = 1.6
+"""Two worker processes ÷ one, for heartbeats and lock cycles (requests/s)."""
+
+
+@dataclass(frozen=True)
+class AimCheck:
+    aim: str
+    where: str
+    figure: str
+    target: str
+    met: bool
+    note: str = ""
+    order: tuple[Any, ...] = ()  # where it is printed: by aim, then configuration
+
+
+def aim_checks(summaries: list[Summary]) -> list[AimCheck]:
+    """Every aim that the measured configurations can say something about."""
+    checks = []
+    for s in summaries:
+        where = f"{s.redis}, {s.database}, {s.workers} worker(s), {s.clients} conns"
+        order = (s.auth, s.redis, s.database, s.workers, s.clients)
+        cpu = (
+            ""
+            if s.server_cpu_us_per_request is None or s.baseline_cpu_us_per_request is None
+            else f"CPU {s.server_cpu_us_per_request:.0f} µs/req vs bare"
+            f" {s.baseline_cpu_us_per_request:.0f}"
+        )
+        if s.scenario == PRESENCE:
+            aim = HEARTBEAT_AIMS[s.auth]
+            checks.append(
+                AimCheck(
+                    f"heartbeat, auth {s.auth}", where, f"{s.ratio_requests:.0%}", f"≥ {aim:.0%}",
+                    s.ratio_requests >= aim, f"{s.requests_per_s:.0f} req/s; {cpu}", (0, *order),
+                )
+            )  # fmt: skip
+        elif s.scenario == LOCKS:
+            checks.append(
+                AimCheck(
+                    f"lock acquire+release, auth {s.auth}", where, f"{s.ratio_requests:.0%}",
+                    f"≥ {LOCK_CYCLE_AIM:.0%}", s.ratio_requests >= LOCK_CYCLE_AIM,
+                    f"{s.requests_per_s:.0f} req/s; {cpu}", (1, *order),
+                )
+            )  # fmt: skip
+    by_key = {(s.redis, s.database, s.auth, s.clients, s.scenario, s.workers): s for s in summaries}
+    for (redis, database, auth, clients, scenario, workers), two in by_key.items():
+        one = by_key.get((redis, database, auth, clients, scenario, 1))
+        bare_one = by_key.get((redis, database, auth, clients, BASELINE, 1))
+        bare_two = by_key.get((redis, database, auth, clients, BASELINE, 2))
+        if workers != 2 or scenario == BASELINE or None in (one, bare_one, bare_two):
+            continue
+        assert one is not None and bare_one is not None and bare_two is not None
+        scale = two.requests_per_s / one.requests_per_s if one.requests_per_s else 0.0
+        bare = bare_two.requests_per_s / bare_one.requests_per_s if bare_one.requests_per_s else 0
+        name = "heartbeats" if scenario == PRESENCE else "lock cycles"
+        checks.append(
+            AimCheck(
+                f"two processes, {name}, auth {auth}", f"{redis}, {database}, {clients} conns",
+                f"{scale:.2f}x", f"≥ {SCALING_AIM:.1f}x", scale >= SCALING_AIM,
+                f"{one.requests_per_s:.0f} → {two.requests_per_s:.0f} req/s;"
+                f" the bare baseline {bare:.2f}x", (2, name, auth, redis, database, clients),
+            )
+        )  # fmt: skip
+    return sorted(checks, key=lambda check: check.order)
+
+
+def print_aims(checks: list[AimCheck]) -> None:
+    print("\nAims (issue 15), each against the bare baseline of its own run\n")
+    width = max((len(c.aim) for c in checks), default=0)
+    for c in checks:
+        verdict = "met" if c.met else "not met"
+        print(
+            f"{c.aim:<{width}}  {c.figure:>6} (aim {c.target})  {verdict:<7}  {c.where}"
+            f"{'; ' + c.note if c.note else ''}"
+        )
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -357,8 +515,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--clients",
         type=bounded_list(1, 5000),
-        default=[200, 1000],
-        help="concurrent connections, comma-separated (200,1000)",
+        default=[64],
+        help="concurrent connections, comma-separated (64, as in issue 15; e.g. 64,200,1000)",
     )
     parser.add_argument(
         "--workers",
@@ -387,8 +545,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--auth",
-        action="store_true",
-        help="serve with ROBOSCOPE_AUTH=required; each client sends its own user's API token",
+        type=auth_modes,
+        nargs="?",
+        const=["required"],
+        default=list(AUTH_MODES),
+        help="ROBOSCOPE_AUTH of the API, comma-separated: off, required (each client then "
+        "sends its own user's API token); each configuration measured with each (off,required;"
+        " --auth alone: required)",
+    )
+    parser.add_argument(
+        "--postgresql",
+        metavar="URL",
+        default=os.environ.get("ROBOSCOPE_BENCH_POSTGRESQL_URL"),
+        help="also serve the API on this PostgreSQL database (postgresql+asyncpg://…, a "
+        "database of its own: it is migrated, and gets work sessions and tokens); default: "
+        "ROBOSCOPE_BENCH_POSTGRESQL_URL, else SQLite only",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record the API server with py-spy during each timed run (into DIR) and print "
+        "where its time went; needs py-spy (.venv/bin/pip install py-spy)",
     )
     parser.add_argument(
         "--redis",
@@ -400,6 +578,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the runs and summary here")
     return parser.parse_args(argv)
+
+
+AUTH_MODES = ("off", "required")
+
+
+def auth_modes(text: str) -> list[str]:
+    modes = [part.strip() for part in text.split(",") if part.strip()]
+    if not modes or any(mode not in AUTH_MODES for mode in modes):
+        raise argparse.ArgumentTypeError(f"use {' or '.join(AUTH_MODES)}, comma-separated")
+    return modes
 
 
 def redis_kinds(text: str) -> list[str]:
@@ -424,31 +612,63 @@ def raise_fd_limit(needed: int) -> None:
 
 
 async def measure_configuration(
-    api: Server, baseline: Server, clients: int, args: argparse.Namespace
+    api: Server, baseline: Server, config: Config, clients: int, args: argparse.Namespace
 ) -> list[Run]:
     """Warm-up, then the interleaved runs of every scenario at `clients` connections."""
-    tokens = None
-    if args.auth:
+    tokens = admin = None
+    if config.auth == "required":
         tokens = await make_tokens(api.database_url, clients)
-    plan = scenarios(clients, args.users_per_session, tokens)
-    print(f"\n== {api.workers} worker(s), {clients} connections", flush=True)
+        [admin] = await make_tokens(api.database_url, 1, scope="admin")  # spaces need admin
+    lock_sessions = await make_work_sessions(api, clients, admin)
+    plan = scenarios(clients, args.users_per_session, lock_sessions, tokens)
+    print(
+        f"\n== {config.redis} Redis, {config.database}, auth {config.auth}:"
+        f" {api.workers} worker(s), {clients} connections",
+        flush=True,
+    )
     for scenario in plan.values():
         server = baseline if scenario.on_baseline_app else api
         print(f"  warm-up {scenario.name} ({args.warmup:g} s)", flush=True)
         await measure(server, scenario, clients, args, args.warmup)
     runs = []
-    for name in schedule(args.rounds):
+    for number, name in enumerate(schedule(args.rounds), 1):
         scenario = plan[name]
         server = baseline if scenario.on_baseline_app else api
+        profile = None
+        if args.profile is not None and not scenario.on_baseline_app:
+            label = f"{config.redis}-{config.database}-auth_{config.auth}-{api.workers}w"
+            profile = args.profile / f"{label}-{clients}c-{number}-{name.replace(' ', '_')}.txt"
         print(f"  run {name} ({args.duration:g} s)", flush=True)
-        runs.append(await measure(server, scenario, clients, args, args.duration))
+        runs.append(await measure(server, scenario, clients, args, args.duration, profile))
+        if profile is not None:
+            print_shares(name, profile)
     print_runs(runs)
-    print_summary(summarize(runs), [r for r in runs if r.scenario == BASELINE])
+    print_summary(summarize(runs, config), [r for r in runs if r.scenario == BASELINE])
     return runs
+
+
+def databases(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(name, URL) of each database the API is served on: SQLite (a fresh file per server,
+    URL None) and, with --postgresql, that database."""
+    found: list[tuple[str, str | None]] = [("sqlite", None)]
+    if args.postgresql:
+        found.append(("postgresql", args.postgresql))
+    return found
+
+
+def migrate(database_url: str) -> None:
+    env = {**os.environ, "ROBOSCOPE_DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-m", "roboscope", "db", "upgrade"], cwd=ROOT, env=env)
+    if done.returncode != 0:  # `roboscope db upgrade` has said why
+        raise SystemExit(f"error: could not migrate {redacted(database_url)}")
 
 
 async def bench(args: argparse.Namespace) -> int:
     raise_fd_limit(max(args.clients) * 2 + 1024)
+    if args.postgresql:
+        migrate(args.postgresql)  # first: a wrong URL fails before any measuring
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     runs: list[Run] = []
     summaries: list[Summary] = []
     labels: dict[str, str] = {}
@@ -457,26 +677,43 @@ async def bench(args: argparse.Namespace) -> int:
             labels[kind] = redis_label
             print(
                 f"Roboscope realtime benchmark: {','.join(map(str, args.clients))} connections,"
-                f" {','.join(map(str, args.workers))} worker(s), {args.duration:g} s per run,"
-                f" Redis: {redis_label}, {os.cpu_count()} CPUs",
+                f" {','.join(map(str, args.workers))} worker(s), auth {','.join(args.auth)},"
+                f" {args.duration:g} s per run, Redis: {redis_label},"
+                f" databases: {', '.join(name for name, _ in databases(args))},"
+                f" {os.cpu_count()} CPUs",
                 flush=True,
             )
-            for workers in args.workers:
-                with serve_pair(redis_url, workers, auth=args.auth) as (api, baseline):
-                    for clients in args.clients:
-                        measured = await measure_configuration(api, baseline, clients, args)
-                        runs.extend(measured)
-                        summaries.extend(summarize(measured, kind))
+            for database, database_url in databases(args):
+                for auth in args.auth:
+                    for workers in args.workers:
+                        config = Config(kind, database, auth, workers)
+                        with serve_pair(
+                            redis_url,
+                            workers,
+                            auth=auth == "required",
+                            database_url=database_url,
+                        ) as (api, baseline):
+                            for clients in args.clients:
+                                measured = await measure_configuration(
+                                    api, baseline, config, clients, args
+                                )
+                                runs.extend(measured)
+                                summaries.extend(summarize(measured, config))
     print_overview(summaries)
+    checks = aim_checks(summaries)
+    print_aims(checks)
     if args.json is not None:
         report: dict[str, Any] = {
             "clients": args.clients,
             "workers": args.workers,
+            "auth": args.auth,
             "duration_s": args.duration,
             "redis": " / ".join(labels.values()),
+            "databases": [name for name, _ in databases(args)],
             "cpus": os.cpu_count(),
             "runs": [{k: v for k, v in asdict(r).items() if k != "latencies_ns"} for r in runs],
             "summary": [asdict(s) for s in summaries],
+            "aims": [{k: v for k, v in asdict(c).items() if k != "order"} for c in checks],
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 1 if any(r.errors for r in runs) else 0

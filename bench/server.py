@@ -221,10 +221,10 @@ def bench_redis(kind: str = "single") -> Iterator[tuple[str, str]]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _api_command(port: int, workers: int) -> list[str]:
+def _api_command(port: int, workers: int, log_level: str = "warning") -> list[str]:
     return [
         sys.executable, "-m", "roboscope", "serve", "--host", LOOPBACK, "--port", str(port),
-        "--workers", str(workers), "--log-level", "warning",
+        "--workers", str(workers), "--log-level", log_level,
     ]  # fmt: skip
 
 
@@ -276,7 +276,10 @@ def serve_pair(
 ) -> Iterator[tuple[Server, Server]]:
     """(roboscope serve, baseline app), both with `workers` processes, on `redis_url`;
     with `auth`, the API requires tokens (ROBOSCOPE_AUTH=required); with `database_url`
-    (migrated already), the API uses it instead of a fresh SQLite file."""
+    (migrated already), the API uses it instead of a fresh SQLite file.
+
+    The API logs at `info`, as it does by default: one request line per request (into a
+    file of the run's temporary folder), which every production request pays for too."""
     data_dir = Path(tempfile.mkdtemp(prefix="roboscope-bench-"))
     env = {key: value for key, value in os.environ.items() if not key.startswith("ROBOSCOPE_")}
     api_env = {
@@ -290,7 +293,7 @@ def serve_pair(
         api_env["ROBOSCOPE_DATABASE_URL"] = database_url
     baseline_env = {**env, "BENCH_REDIS_URL": redis_url}
     api_port, baseline_port = free_port(), free_port()
-    api_command = _api_command(api_port, workers)
+    api_command = _api_command(api_port, workers, log_level="info")
     # The same uvicorn options as `roboscope serve` (see roboscope.cli_server).
     baseline_command = [
         sys.executable, "-m", "uvicorn", "bench.baseline_app:create_app", "--factory",

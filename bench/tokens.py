@@ -9,6 +9,7 @@ import uuid
 from roboscope.db import tokens as token_rows
 from roboscope.db.engine import Database
 from roboscope.services import tokens
+from roboscope.services.access import AccessScope
 from roboscope.services.clock import utcnow
 
 
@@ -16,8 +17,11 @@ def bench_user(index: int) -> str:
     return f"bench-user-{index}"
 
 
-async def make_tokens(database_url: str | None, count: int) -> list[str]:
-    """Client i's token (write scope, user `bench_user(i)`), made fresh for each run."""
+async def make_tokens(
+    database_url: str | None, count: int, scope: AccessScope = "write"
+) -> list[str]:
+    """Client i's token (write scope unless `scope` says otherwise, user `bench_user(i)`),
+    made fresh for each run."""
     if database_url is None:
         raise RuntimeError("the server's database is not known")
     database = Database(database_url)
@@ -33,7 +37,7 @@ async def make_tokens(database_url: str | None, count: int) -> list[str]:
                         "id": uuid.uuid4(),
                         "name": f"bench-{batch}-{index}",
                         "user_id": bench_user(index),
-                        "scope": "write",
+                        "scope": scope,
                         "secret_hash": tokens.hash_secret(secret),
                         "created_at": now,
                         "expires_at": None,

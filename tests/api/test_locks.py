@@ -18,6 +18,7 @@ from roboscope.realtime.connection import create_redis
 from roboscope.realtime.locks import LockStore
 from roboscope.services import locks
 from roboscope.services.access import anonymous
+from roboscope.services.grant_fences import GrantFences
 from roboscope.services.locks import LockPolicy
 from roboscope.wire.locks import LockAcquire
 
@@ -194,7 +195,12 @@ async def test_a_grant_the_database_cannot_record_is_undone_through_a_redis_outa
         redis_proxy.fault_after(1, "reset")  # the grant passes, the next call does not
         with pytest.raises(ServiceUnavailable) as refused:
             await locks.acquire(
-                store, db, anonymous("test"), session, LockAcquire(ttl_seconds=600), LockPolicy()
+                store,
+                GrantFences(db),
+                anonymous("test"),
+                session,
+                LockAcquire(ttl_seconds=600),
+                LockPolicy(),
             )
         assert await truth.status(session) is not None  # granted, and not undone yet
         await redis_proxy.heal()

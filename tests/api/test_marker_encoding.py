@@ -1,18 +1,23 @@
-"""Marker lists skip validating their own rows (`Marker.from_stored`): the bytes must stay
-exactly those of the validated model, for every optional field set and unset, on SQLite
-(naive timestamps) and PostgreSQL (aware ones)."""
+"""Marker lists turn their own rows straight into their wire form (`stored_marker`, without
+building or validating a model): the bytes must stay exactly those of the validated model,
+for every optional field set and unset, on SQLite (naive timestamps) and PostgreSQL (aware
+ones)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pydantic_core
 import pytest
+from pydantic import Field, PlainSerializer
 
 from roboscope.db import markers as rows
 from roboscope.db.engine import Database
 from roboscope.wire import Marker
+from roboscope.wire.common import WireModel
+from roboscope.wire.markers import stored_marker
+from roboscope.wire.stored import WireForm
 
 from .conftest import Factory
 
@@ -79,9 +84,28 @@ async def test_stored_markers_encode_as_validated_ones(
     assert any(row["label"] is None for row, _ in stored)
     for row, details in stored:
         old = pydantic_core.to_json(_validated(row, details))
-        assert pydantic_core.to_json(Marker.from_stored(row, details)) == old
+        assert pydantic_core.to_json(stored_marker(row, details)) == old
 
     old_list = pydantic_core.to_json([_validated(*found) for found in stored])
     for path in ("/markers", f"/markers?work_session_id={session}"):
         assert (await client.get(path)).content == old_list
     assert (await client.get(f"/work-sessions/{session}/markers")).content == old_list
+
+
+def test_a_wire_form_refuses_what_it_cannot_mirror() -> None:
+    """A serializer of its own or an alias would make the plain form differ from the model's
+    encoding: such a model is refused when its form is made, not answered wrongly."""
+
+    class Renamed(WireModel):
+        value: int = Field(serialization_alias="v")
+
+    class Serialized(WireModel):
+        value: Annotated[int, PlainSerializer(lambda v: v * 2)]
+
+    class Nested(WireModel):
+        inner: list[Serialized]
+
+    for model in (Renamed, Serialized, Nested):
+        with pytest.raises(TypeError):
+            WireForm(model)
+    assert WireForm(Marker)  # what the lists use

@@ -21,7 +21,7 @@ def test_bench_runs_on_a_cluster_beside_a_single_redis(tmp_path: Path) -> None:
         env["ROBOSCOPE_REDIS_URL"] = os.environ["ROBOSCOPE_TEST_REDIS_URL"]
     report = tmp_path / "report.json"
     args = ["--duration", "0.5", "--warmup", "0.2", "--clients", "8", "--workers", "1"]
-    args += ["--redis", "single,cluster", "--json", str(report)]
+    args += ["--auth", "off", "--redis", "single,cluster", "--json", str(report)]
     done = subprocess.run(
         [sys.executable, "-m", "bench.realtime", *args],
         cwd=ROOT,

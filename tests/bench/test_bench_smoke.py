@@ -41,13 +41,27 @@ def test_bench_runs_and_reports(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    summary = {row["scenario"]: row for row in json.loads(report.read_text())["summary"]}
-    assert set(summary) == {"baseline", "lock cycle", "presence"}
+    rows = json.loads(report.read_text())["summary"]
+    summary = {(row["scenario"], row["auth"]): row for row in rows}
+    assert set(summary) == {
+        (scenario, auth)
+        for scenario in ("baseline", "lock cycle", "presence")
+        for auth in ("off", "required")
+    }
     for row in summary.values():
-        assert (row["workers"], row["clients"]) == (1, 8)
+        assert (row["workers"], row["clients"], row["database"]) == (1, 8, "sqlite")
         assert row["requests_per_s"] > 0 and row["errors"] == 0
         assert 0 < row["p50_ms"] <= row["p99_ms"]
     assert "req ratio" in done.stdout
+    # Each aim beside its figure, met or not (never which: timings are not asserted).
+    aims = done.stdout.split("Aims (issue 15)", 1)[1].strip().splitlines()[2:]
+    assert [line.split("  ")[0] for line in aims] == [
+        "heartbeat, auth off",
+        "heartbeat, auth required",
+        "lock acquire+release, auth off",
+        "lock acquire+release, auth required",
+    ]
+    assert all(re.search(r"\(aim ≥ \d+ ?%\)  (met|not met) ", line) for line in aims), aims
 
 
 def test_marker_list_bench_runs_and_reports() -> None:

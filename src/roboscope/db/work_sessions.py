@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -116,6 +116,30 @@ async def raise_lock_fence(conn: AsyncConnection, session_id: UUID, fence: int) 
         .values(lock_fence=fence)
     )
     return (await conn.execute(stmt)).rowcount > 0
+
+
+_RAISE_FENCES = (
+    update(work_sessions)
+    .where(
+        work_sessions.c.id == bindparam("session_id"),
+        or_(
+            work_sessions.c.lock_fence.is_(None),
+            work_sessions.c.lock_fence <= bindparam("fence"),
+        ),
+    )
+    .values(lock_fence=bindparam("fence"))
+)
+
+
+async def raise_lock_fences(conn: AsyncConnection, fences: Sequence[tuple[UUID, int]]) -> None:
+    """`raise_lock_fence` for several sessions in one statement executed for each (one round
+    trip on PostgreSQL, one call into SQLite), in the order given: rows are locked in that
+    order, so callers give them in session id order, the order every transaction that
+    locks several session rows takes them in (`lock_work_sessions`), and none can wait for
+    another's."""
+    await conn.execute(
+        _RAISE_FENCES, [{"session_id": session_id, "fence": fence} for session_id, fence in fences]
+    )
 
 
 async def work_session_exists(conn: AsyncConnection, session_id: UUID) -> bool:

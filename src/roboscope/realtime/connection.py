@@ -113,6 +113,9 @@ class _Turns:
         self.timeout = timeout
 
     async def take(self) -> None:
+        if not self._semaphore.locked():
+            await self._semaphore.acquire()  # a turn is free and nobody waits: no timer needed
+            return
         try:
             async with asyncio.timeout(self.timeout):
                 await self._semaphore.acquire()

@@ -1,7 +1,9 @@
 """Authentication: the one dependency at the HTTP edge that finds who is calling.
 
 `get_identity` is a dependency of every API router (mounted in `app.py`); handlers that need
-the identity take a `Caller`, which FastAPI resolves from the same per-request cache. With
+the identity take a `Caller`, which FastAPI resolves from the same per-request cache. The hot
+routes (server/hot_routes.py) take the same steps without FastAPI: `bearer_identity`,
+`needed_scope`, `require`, `identified`. With
 `ROBOSCOPE_AUTH=off` every caller is anonymous with every right. With `required`:
 
 - `Authorization: Bearer <token>` names an API token, looked up by its hash in this
@@ -28,6 +30,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
+from starlette.types import Scope
 
 from ..errors import Unauthenticated
 from ..services import tokens
@@ -80,11 +83,12 @@ def _endpoint(request: Request) -> Any:
     return getattr(route, "endpoint", None)
 
 
-def _needed(request: Request) -> AccessScope:
-    marked: AccessScope | None = getattr(_endpoint(request), SCOPE_ATTRIBUTE, None)
+def needed_scope(endpoint: Any, method: str) -> AccessScope:
+    """The scope a request of `method` to the handler `endpoint` needs."""
+    marked: AccessScope | None = getattr(endpoint, SCOPE_ATTRIBUTE, None)
     if marked is not None:
         return marked
-    return "read" if request.method in _READS else "write"
+    return "read" if method in _READS else "write"
 
 
 async def _authenticate(request: Request, state: AppState, client: str) -> Identity:
@@ -93,6 +97,12 @@ async def _authenticate(request: Request, state: AppState, client: str) -> Ident
         query_token = request.query_params.get("access_token")
         if query_token is not None and getattr(_endpoint(request), QUERY_TOKEN_ATTRIBUTE, False):
             return await _from_query_token(request, state, query_token, client)
+    return await bearer_identity(state, header, client)
+
+
+async def bearer_identity(state: AppState, header: str | None, client: str) -> Identity:
+    """The identity of an `Authorization` header (`Bearer <token>`), or `Unauthenticated`."""
+    if header is None:
         raise Unauthenticated(
             "this server requires an API token: send `Authorization: Bearer <token>`"
         )
@@ -129,10 +139,16 @@ async def get_identity(request: Request) -> Identity:
         identity = anonymous(client)
     else:
         identity = await _authenticate(request, state, client)
-        require(identity, _needed(request))
-    request.state.identity = identity
-    current_actor.set(actor(identity))
+        require(identity, needed_scope(_endpoint(request), request.method))
+    identified(request.scope, identity)
     return identity
+
+
+def identified(scope: Scope, identity: Identity) -> None:
+    """Leave the request's identity where what runs outside the handler finds it: the
+    request log and the limits (`request.state.identity`), and the change log (its actor)."""
+    scope.setdefault("state", {})["identity"] = identity
+    current_actor.set(actor(identity))
 
 
 Caller = Annotated[Identity, Depends(get_identity)]

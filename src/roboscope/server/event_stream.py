@@ -19,9 +19,9 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
   under an `asyncio.timeout` that `abort` brings forward to now; while it waits for the end,
   `abort` ends that wait.
 
-Frames after the response head go to the `send` that ApiMiddleware received (in the scope
-under `RAW_SEND`), past the middleware wrappers that only look at the head; the head and the
-end of the response take the ordinary path through every middleware.
+Frames after the response head go to the `send` that the edge received (in the scope under
+`RAW_SEND`: server/middleware.py), past the wrappers that only look at the head; the head and
+the end of the response take the ordinary path through every middleware.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RAW_SEND = "roboscope.send"
-"""Scope key: the `send` beneath the app's middleware wrappers (set by ApiMiddleware)."""
+"""Scope key: the `send` beneath the app's middleware wrappers (set by the edge)."""
 
 _END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 

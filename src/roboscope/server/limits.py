@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from ..services.access import Identity
 from ..services.limits import Budget
 from ..services.stream_caps import StreamSlot
 from .auth import Caller
-from .middleware import WRITE_METHODS
+from .methods import WRITE_METHODS
 from .state import AppState
 
 API_PREFIX = "/api/v1"  # (as server/app.py mounts the routers)
@@ -50,9 +51,14 @@ async def rate_limit(request: Request, identity: Caller) -> None:
     if state.rate_limits is None:
         return
     path: str = getattr(request.scope.get("route"), "path", None) or request.scope["path"]
-    budget = budget_of(method, path)
-    if budget is not None and await state.rate_limits.take(identity, budget):
-        request.state.rate_drawn = (identity, budget)
+    await draw(state, request.scope, identity, budget_of(method, path))
+
+
+async def draw(state: AppState, scope: Scope, identity: Identity, budget: Budget | None) -> None:
+    """`rate_limit` once the budget is known (the hot routes know theirs: hot_routes.py)."""
+    limits = state.rate_limits
+    if budget is not None and limits is not None and await limits.take(identity, budget):
+        scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
 
 
 async def refund_drawn(request: Request) -> None:

@@ -1,39 +1,57 @@
-"""Pure ASGI middleware for what every API answer needs (no per-request task overhead).
+"""The edge: one pure ASGI layer in front of the app, for what every API answer needs.
 
-- `Cache-Control: no-store` on every answer: iOS caches GET responses otherwise.
-- The `send` it wraps, in the scope for the live stream (server/event_stream.py): its
-  frames, after a head that passed here, skip the wrapper that only looks at heads.
-- Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
-  over the headers, each refusal a short JSON error:
-  - 403 when the request comes from a page of another web site: a page elsewhere can send
-    a body-less POST without a preflight, and no content type at all. Such a write carries
-    an `Origin` that is neither this server's own (the `Host` it was sent to, or the
-    `X-Forwarded-Host` of a proxy: a page cannot set that header without a preflight) nor on
-    the CORS allow-list (ROBOSCOPE_CORS_ORIGINS); `Origin: null` (sandboxed frames, local
-    files) is never allowed. Older browsers send no `Origin` on some writes but say where
-    they come from in `Sec-Fetch-Site`. Native clients (the iOS apps, the SDK, curl) send
-    neither;
-  - 415 when the body is not JSON: a `Content-Type` that is not `application/json` (or
-    `application/…+json`), or a non-empty body without one. A web page can send `text/plain`,
-    form and multipart bodies anywhere without a CORS preflight, but not JSON, so this is
-    also what keeps other sites from taking locks. A body-less write without a content type
-    (`curl -X DELETE …`) is accepted;
-  - 413 beyond the body limit, on the declared length and on the bytes actually read. The
-    limit is ROBOSCOPE_MAX_BODY_BYTES, or a route's own (`body_limits`: the bulk marker
-    create takes up to 10,000 markers), decided by method and path before anything is read.
+One layer instead of one per concern: each layer of middleware wraps `send` once more and adds
+its calls to every request, and on the hottest routes (presence heartbeats, lock cycles) the
+layers together cost about as much as the route's own work (docs/performance.md). In order:
+
+1. The request id (`X-Request-ID`), the request's log line and its metrics (request_log.py),
+   and `Cache-Control: no-store` on every answer that does not set its own (iOS caches GET
+   responses otherwise), all in one wrapper of `send`. That `send` is also left in the scope
+   for the live stream (server/event_stream.py): its frames, after a head that passed here,
+   skip the wrapper that only looks at heads.
+2. CORS, when ROBOSCOPE_CORS_ORIGINS lists origins (server/cors.py): after 1, so preflights
+   and refusals get request ids and log lines; before 3, so every refusal gets CORS headers.
+3. Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
+   over the headers, each refusal a short JSON error:
+   - 403 when the request comes from a page of another web site: a page elsewhere can send
+     a body-less POST without a preflight, and no content type at all. Such a write carries
+     an `Origin` that is neither this server's own (the `Host` it was sent to, or the
+     `X-Forwarded-Host` of a proxy: a page cannot set that header without a preflight) nor
+     on the CORS allow-list (ROBOSCOPE_CORS_ORIGINS); `Origin: null` (sandboxed frames,
+     local files) is never allowed. Older browsers send no `Origin` on some writes but say
+     where they come from in `Sec-Fetch-Site`. Native clients (the iOS apps, the SDK, curl)
+     send neither;
+   - 415 when the body is not JSON: a `Content-Type` that is not `application/json` (or
+     `application/…+json`), or a non-empty body without one. A web page can send
+     `text/plain`, form and multipart bodies anywhere without a CORS preflight, but not
+     JSON, so this is also what keeps other sites from taking locks. A body-less write
+     without a content type (`curl -X DELETE …`) is accepted;
+   - 413 beyond the body limit, on the declared length and on the bytes actually read. The
+     limit is ROBOSCOPE_MAX_BODY_BYTES, or a route's own (`body_limits`: the bulk marker
+     create takes up to 10,000 markers), decided by method and path before anything is read.
+4. The hot routes (server/hot_routes.py: heartbeats, lock acquires and releases) answer the
+   writes they can answer exactly as their FastAPI routes would; everything else goes to the
+   app.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import logs
+from .cors import Cors
 from .errors import error_response
 from .event_stream import RAW_SEND
+from .hot_routes import HotRoutes
+from .methods import WRITE_METHODS
+from .request_log import CLIENT_CLOSED, REQUEST_ID_HEADER, RequestLog, request_id_of
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _OWN_SITE = frozenset({b"same-origin", b"none"})  # `none`: typed in the address bar
+_EVENT_STREAM = b"text/event-stream"
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 def is_json_media_type(content_type: bytes) -> bool:
@@ -68,7 +86,7 @@ class BodyTooLarge(Exception):
     pass
 
 
-class ApiMiddleware:
+class Edge:
     def __init__(
         self,
         app: ASGIApp,
@@ -76,37 +94,89 @@ class ApiMiddleware:
         max_body_bytes: int,
         body_limits: Mapping[tuple[str, str], int] | None = None,
         allowed_origins: Iterable[str] = (),
+        hot_routes: bool = True,
     ) -> None:
         """`body_limits`: (method, path) -> the body limit of that route instead of
-        `max_body_bytes`; `allowed_origins`: web origins whose writes are not cross-site."""
+        `max_body_bytes`; `allowed_origins`: web origins whose writes are not cross-site (and
+        that CORS serves); `hot_routes`: serve the hot routes here (off: every request goes
+        through FastAPI)."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_limits = dict(body_limits or {})
-        self.allowed_origins = frozenset(origin.encode("latin-1") for origin in allowed_origins)
+        origins = list(allowed_origins)
+        self.allowed_origins = frozenset(origin.encode("latin-1") for origin in origins)
+        self.log = RequestLog()
+        self._checked: ASGIApp = self._serve
+        if origins:  # after the request log, before the checks (see above)
+            self._checked = Cors(self._serve, allow_origins=origins)
+        self._hot_routes = hot_routes
+        self._hot: HotRoutes | None = None  # made at the first request, from the app's routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[RAW_SEND] = send  # the live stream's frames skip the wrappers below (event_stream.py)
+        started = time.perf_counter()
+        rid = request_id_of(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = rid
+        context = logs.request_id.set(rid)
+        scope[RAW_SEND] = send  # the live stream's frames skip the wrapper below
+        id_header = (REQUEST_ID_HEADER, rid.encode("ascii"))
+        status = 0
+        streaming = False
 
-        async def send_no_store(message: Message) -> None:
+        async def send_answer(message: Message) -> None:
+            nonlocal status, streaming
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))  # (the stream sets its own)
-                    message = {**message, "headers": headers}
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                cached = False  # the stream says how it may be cached itself
+                for name, value in headers:
+                    if name == b"content-type":
+                        streaming = value.startswith(_EVENT_STREAM)
+                    elif name.lower() == b"cache-control":
+                        cached = True
+                if not cached:
+                    headers.append(_NO_STORE)
+                headers.append(id_header)
+                message = {**message, "headers": headers}
             await send(message)
 
+        try:
+            await self._checked(scope, receive, send_answer)
+        except Exception:
+            # The app's last-resort handler (outside this layer) answers 500 with this id;
+            # the context keeps it for that handler's error line.
+            self.log.done(scope, status or 500, started, rid, streaming)
+            raise
+        except BaseException:  # cancelled: the client went away
+            self.log.done(scope, status or CLIENT_CLOSED, started, rid, streaming)
+            raise
+        self.log.done(scope, status, started, rid, streaming)
+        logs.request_id.reset(context)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] in WRITE_METHODS:
-            checked = await self._checked_write(scope, receive, send_no_store)
+            checked = await self._checked_write(scope, receive, send)
             if checked is None:
                 return
-            receive = checked
-        await self.app(scope, receive, send_no_store)
+            body, receive = checked
+            if body is not None and await self._hot_routes_of(scope).serve(
+                scope, body, receive, send
+            ):
+                return
+        await self.app(scope, receive, send)
 
-    async def _checked_write(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        """The replayable body of an acceptable write, or None once a refusal is sent."""
+    def _hot_routes_of(self, scope: Scope) -> HotRoutes:
+        if self._hot is None:
+            self._hot = HotRoutes.of(scope["app"]) if self._hot_routes else HotRoutes.none()
+        return self._hot
+
+    async def _checked_write(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[bytes | None, Receive] | None:
+        """The body (None when the client went away while sending it) and a `receive` that
+        replays it, of an acceptable write; None once a refusal is sent."""
         content_type: bytes | None = None
         declared_length = b""
         fetch_site: bytes | None = None
@@ -150,16 +220,16 @@ class ApiMiddleware:
         if content_type is None and body:
             await self._not_json(scope, send)
             return None
-        return replay
+        return body, replay
 
-    async def _buffered_body(self, receive: Receive, limit: int) -> tuple[bytes, Receive]:
+    async def _buffered_body(self, receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
         """Read the whole body up front (bounded), then replay it to the app."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b"".join(chunks), _replay([message], receive)
+                return None, _replay([message], receive)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

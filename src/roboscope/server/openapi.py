@@ -44,7 +44,7 @@ from ..wire.errors import (
 from .auth import get_identity
 from .deps import get_database, get_lock_token, get_state
 from .limits import budget_of, rate_limit, stream_slot
-from .middleware import WRITE_METHODS
+from .methods import WRITE_METHODS
 
 REF_PREFIX = "#/components/schemas/"
 

@@ -1,10 +1,9 @@
-"""The outermost middleware: a request id on every answer, one log line and the HTTP metrics
-per request. Pure ASGI, no task of its own: its cost is a few dictionary look-ups and one
-log record per request.
+"""Request ids, the request log and the HTTP metrics: what the edge (server/middleware.py)
+records of every request, refusals and live streams included.
 
 - `X-Request-ID`: the client's, when it is printable ASCII of at most 128 characters (a
   proxy's or the app's own id, so its logs and ours can be joined), else a new one; it is
-  sent back on every answer, refusals of the other middleware and live streams included.
+  sent back on every answer, refusals of the edge and live streams included.
 - The log line names the route template (`/api/v1/markers/{marker_id}`), never the query
   string, and no header but `X-Request-ID`: no `Authorization`, no `access_token`, no
   `X-Lock-Token`. The caller shows up by its token's name only.
@@ -21,7 +20,7 @@ import time
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .. import logs, metrics
 
@@ -29,7 +28,6 @@ log = logging.getLogger(logs.ACCESS_LOGGER)
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"[\x21-\x7e]{1,128}")
-_EVENT_STREAM = b"text/event-stream"
 CLIENT_CLOSED = 499  # the status logged when the client went away before any answer
 # Label values stay few whatever clients send: other methods share one.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -46,8 +44,9 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    """The log line and the metrics of each request (`done`), for one app."""
+
+    def __init__(self) -> None:
         # (method, route, status) -> counter child; (method, route) -> histogram child:
         # prometheus_client's own label look-up takes a lock and builds a tuple each time.
         self._counts: dict[tuple[str, str, int], Any] = {}
@@ -71,45 +70,9 @@ class RequestLog:
             template = getattr(route, "path_format", None) or metrics.UNMATCHED_ROUTE
         return template
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        rid = request_id_of(scope["headers"])
-        scope.setdefault("state", {})["request_id"] = rid
-        context = logs.request_id.set(rid)
-        id_header = (REQUEST_ID_HEADER, rid.encode("ascii"))
-        status = 0
-        streaming = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, streaming
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", ()))
-                for name, value in headers:
-                    if name == b"content-type":
-                        streaming = value.startswith(_EVENT_STREAM)
-                        break
-                headers.append(id_header)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            # The app's last-resort handler (outside this middleware) answers 500 with this
-            # id; the context keeps it for that handler's error line.
-            self._done(scope, status or 500, started, rid, streaming)
-            raise
-        except BaseException:  # cancelled: the client went away
-            self._done(scope, status or CLIENT_CLOSED, started, rid, streaming)
-            raise
-        self._done(scope, status, started, rid, streaming)
-        logs.request_id.reset(context)
-
-    def _done(self, scope: Scope, status: int, started: float, rid: str, streaming: bool) -> None:
+    def done(self, scope: Scope, status: int, started: float, rid: str, streaming: bool) -> None:
+        """Count the answer, time it (not a stream's: it lasts as long as the client stays),
+        and log its line."""
         elapsed = time.perf_counter() - started
         method: str = scope["method"]
         label = method if method in _METHODS else "other"

@@ -22,6 +22,7 @@ from ..realtime.revocations import ProcessInfo, Revocations
 from ..realtime.sweeper import Sweeper
 from ..secret_key import fingerprint, server_key
 from ..services import changes
+from ..services.grant_fences import GrantFences
 from ..services.limits import Budget, RateLimits
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
@@ -42,6 +43,7 @@ class AppState:
     presence: PresenceStore
     locks: LockStore
     lock_policy: LockPolicy
+    grant_fences: GrantFences
     live: LiveHub
     streams: EventStreams
     stream_signer: StreamTokenSigner
@@ -102,6 +104,8 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
             pool_timeout=settings.redis_pool_timeout_seconds,
         )
         stack.push_async_callback(redis.aclose)
+        grant_fences = GrantFences(database)
+        stack.push_async_callback(grant_fences.aclose)  # after the locks' undos, below
         locks = LockStore(redis)
         stack.push_async_callback(locks.aclose)  # its undos of lost grants, in the background
         upkeep = await stack.enter_async_context(Background("expiry and retention"))
@@ -156,6 +160,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 default_ttl_seconds=settings.lock_default_ttl_seconds,
                 max_ttl_seconds=settings.lock_max_ttl_seconds,
             ),
+            grant_fences=grant_fences,
             live=live,
             streams=streams,
             stream_signer=StreamTokenSigner(key),

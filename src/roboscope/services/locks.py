@@ -32,6 +32,7 @@ from ..wire.locks import (
 )
 from ..wire.locks import LockGrant as WireGrant
 from .access import Identity, acting_user, require
+from .grant_fences import GrantFences
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ def _granted(grant: LockGrant) -> dict[str, Any]:
 
 async def acquire(
     store: LockStore,
-    db: Database,
+    fences: GrantFences,
     caller: Identity,
     session_id: UUID,
     request: LockAcquire | None,
@@ -81,19 +82,21 @@ async def acquire(
         return WireGrant(acquired=False, token=None, owner=grant.owner, expires_at=grant.expires_at)
     if grant is None:
         return WireGrant(acquired=False, token=None)
-    await _record_grant(store, db, session_id, grant)
+    await _record_grant(store, fences, session_id, grant)
     return WireGrant.model_construct(**_granted(grant))
 
 
-async def _record_grant(store: LockStore, db: Database, session_id: UUID, grant: LockGrant) -> None:
+async def _record_grant(
+    store: LockStore, fences: GrantFences, session_id: UUID, grant: LockGrant
+) -> None:
     """Raise the session row's fence to the grant's (the same conditional UPDATE as a fenced
-    write). A write of an older holder that has already raised it holds the row (PostgreSQL)
-    or the write lock (SQLite) until it commits or rolls back, so this waits for it; a write
-    that has not raised it yet is refused from now on. A session that is not in the database
-    has no row to raise: its writes have nothing to protect."""
+    write), committed before this returns (with concurrent grants: services/grant_fences.py).
+    A write of an older holder that has already raised it holds the row (PostgreSQL) or the
+    write lock (SQLite) until it commits or rolls back, so this waits for it; a write that
+    has not raised it yet is refused from now on. A session that is not in the database has
+    no row to raise: its writes have nothing to protect."""
     try:
-        async with db.transaction() as conn:
-            await session_rows.raise_lock_fence(conn, session_id, grant.fence)
+        await fences.record(session_id, grant.fence)
     except BaseException:
         # The grant is not answered, so nobody could use or release it: undo it rather than
         # let it block the session for its whole TTL. The store's undo runs in a task of its

@@ -21,6 +21,7 @@ from ..db.engine import Database
 from ..errors import InvalidReference, LockRejected, NotFound
 from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
+from ..wire.markers import stored_marker
 from . import changes
 from .clock import utcnow
 from .conditional_writes import refused_write
@@ -101,9 +102,9 @@ async def create_marker(
     return await create_markers(db, [body], lock=lock, once=once, bulk=False)
 
 
-def _listed(found: rows.MarkerRow) -> Marker:
-    """Lists take rows as stored, without a second validation (`Marker.from_stored`)."""
-    return Marker.from_stored(*found)
+def _listed(found: rows.MarkerRow) -> dict[str, Any]:
+    """Lists take rows as stored, straight to their wire form (`stored_marker`)."""
+    return stored_marker(*found)
 
 
 def _listed_id(found: rows.MarkerRow) -> UUID:
@@ -140,7 +141,7 @@ async def list_markers(
     work_session_id: UUID | None,
     paging: PageRequest = WHOLE_LIST,
     max_items: int,
-) -> Page[Marker]:
+) -> Page[dict[str, Any]]:
     """Every marker, or one session's, within the list cap (`_require_bounded`). The change
     log cursor is read in the same snapshot: a client streams the session's changes after it
     and misses or repeats none."""
@@ -155,7 +156,7 @@ async def list_markers(
 
 async def list_markers_of_session(
     db: Database, session_id: UUID, *, paging: PageRequest = WHOLE_LIST, max_items: int
-) -> Page[Marker]:
+) -> Page[dict[str, Any]]:
     """`GET /work-sessions/{id}/markers`: like the filtered list, but 404 for an unknown
     session (the path names the session as a resource)."""
     async with db.snapshot() as conn:

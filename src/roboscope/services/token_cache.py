@@ -63,14 +63,14 @@ class TokenCache:
         self.generation = 0
         """Bumped by every `forget` and `clear`: a read that began before may not be stored."""
         self._by_id: dict[UUID, CachedToken] = {}
-        self._ids_by_hash: dict[str, UUID] = {}
+        self._by_hash: dict[str, CachedToken] = {}  # the same entries, by their secret's hash
 
     def __len__(self) -> int:
         return len(self._by_id)
 
     def by_hash(self, secret_hash: str) -> CachedToken | None:
-        token_id = self._ids_by_hash.get(secret_hash)
-        return None if token_id is None else self._by_id.get(token_id)
+        """The check of every request that sends a token: one dict lookup."""
+        return self._by_hash.get(secret_hash)
 
     def by_id(self, token_id: UUID) -> CachedToken | None:
         return self._by_id.get(token_id)
@@ -85,7 +85,7 @@ class TokenCache:
         self._by_id.pop(entry.id, None)
         self._by_id[entry.id] = entry  # (re)inserted last: the dict's order is the age order
         if entry.secret_hash is not None:
-            self._ids_by_hash[entry.secret_hash] = entry.id
+            self._by_hash[entry.secret_hash] = entry
         while len(self._by_id) > self.max_entries:
             self._drop(next(iter(self._by_id)))
         return entry
@@ -97,9 +97,9 @@ class TokenCache:
     def clear(self) -> None:
         self.generation += 1
         self._by_id.clear()
-        self._ids_by_hash.clear()
+        self._by_hash.clear()
 
     def _drop(self, token_id: UUID) -> None:
         entry = self._by_id.pop(token_id, None)
         if entry is not None and entry.secret_hash is not None:
-            self._ids_by_hash.pop(entry.secret_hash, None)
+            self._by_hash.pop(entry.secret_hash, None)

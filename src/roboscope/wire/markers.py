@@ -11,6 +11,7 @@ from pydantic import Field
 from .common import JsonObject, Patch, Point, Text, Timestamp, Version, WireModel
 from .limits import JsonInput
 from .marker_details import MarkerDetails
+from .stored import WireForm
 
 BULK_MAX = 10_000
 """The most markers one bulk create takes (all or nothing); its body has its own size cap,
@@ -46,28 +47,16 @@ class Marker(WireModel):
     created_at: Timestamp
     updated_at: Timestamp
 
-    @classmethod
-    def from_stored(
-        cls, row: Mapping[str, Any], details: Mapping[str, Any] | None = None
-    ) -> Marker:
-        """A marker read back from the database, built without validating it a second time.
 
-        Every stored value was validated on its way in (`MarkerCreate`, `MarkerUpdate`,
-        `MarkerDetailsPut`) and each column holds its field's type, so validating the rows of
-        a list again only spent a fifth of its time (docs/performance.md). Encoding is still
-        the model's own, hence the contract's: `to_json` of this is byte for byte that of
-        `model_validate` (tests/api/test_marker_encoding.py compares the two).
-        """
-        calibrated = row["calibrated_data"]
-        return cls.model_construct(
-            **{
-                **row,
-                "calibrated_data": (
-                    None if calibrated is None else CalibratedData.model_construct(**calibrated)
-                ),
-                "details": None if details is None else MarkerDetails.model_construct(**details),
-            }
-        )
+def stored_marker(row: Mapping[str, Any], details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A marker as read back from the database, in its wire form (wire/stored.py): to_json of
+    it is byte for byte that of the validated `Marker` (tests/api/test_marker_encoding.py
+    compares the two), without building that model. Every stored value was validated on
+    its way in (`MarkerCreate`, `MarkerUpdate`, `MarkerDetailsPut`)."""
+    return _STORED_MARKER({**row, "details": details})
+
+
+_STORED_MARKER = WireForm(Marker)
 
 
 class MarkerCreate(WireModel):

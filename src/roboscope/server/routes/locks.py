@@ -28,7 +28,7 @@ async def _acquire(
     caller: Caller, rt: Realtime, session_id: UUID, body: LockAcquire | None
 ) -> Response:
     return wire(
-        await locks.acquire(rt.locks, rt.database, caller, session_id, body, rt.lock_policy)
+        await locks.acquire(rt.locks, rt.grant_fences, caller, session_id, body, rt.lock_policy)
     )
 
 
