@@ -32,7 +32,7 @@ APP = "app"
 
 
 class Routes:
-    """The seed guide's and the shipping app's routes for the same operations."""
+    """The iOS guide's and the shipping app's routes for the same operations."""
 
     def __init__(self, client: httpx.AsyncClient, family: str, session_id: str) -> None:
         self.client = client

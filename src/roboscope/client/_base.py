@@ -6,9 +6,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import httpx
 
+from .. import API_PREFIX as API_PREFIX
 from .. import DEFAULT_URL as DEFAULT_URL  # the SDK's default server
-
-API_PREFIX = "/api/v1"
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 """Per phase (connect, read, write, pool); well inside the 30 s every request must fit."""

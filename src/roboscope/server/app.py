@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from .. import __version__, metrics
+from .. import API_PREFIX, __version__, metrics
 from ..settings import Settings
 from .auth import IDENTIFIED, install_log_redaction
 from .console import install_console
@@ -22,7 +22,6 @@ from .routes import ROUTERS, health
 from .routes import metrics as metrics_routes
 from .state import app_state
 
-API_PREFIX = "/api/v1"
 GC_YOUNG_OBJECTS = 50_000
 """Allocations (net of frees) between two runs of the garbage collector's youngest
 generation; Python's default is 700."""

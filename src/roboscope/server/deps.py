@@ -26,7 +26,7 @@ async def get_database(request: Request) -> Database:
 
 
 DB = Annotated[Database, Depends(get_database)]
-Realtime = Annotated[AppState, Depends(get_state)]
+State = Annotated[AppState, Depends(get_state)]
 
 
 async def get_lock_token(

@@ -59,7 +59,7 @@ from .auth import (
     identified,
     needed_scope,
 )
-from .deps import Realtime
+from .deps import State
 from .limits import budget_of, draw, rate_limit
 from .params import JSON_LIMIT
 from .routes import locks, presence
@@ -79,7 +79,7 @@ HOT_ENDPOINTS = frozenset(
 _ROUTER_DEPENDENCIES = frozenset({get_identity, rate_limit, JSON_LIMIT.dependency})
 """What the routers of those handlers may depend on: steps 2 and 3, and the cap on JSON
 objects in the body (set for step 1)."""
-_PARAMETERS = frozenset({"caller", "rt", "session_id", "body"})
+_PARAMETERS = frozenset({"caller", "state", "session_id", "body"})
 """What those handlers take (by name; checked against their types): the caller, the
 process's state, the path's work session id and the body."""
 _UUID: TypeAdapter[UUID] = TypeAdapter(UUID)
@@ -118,7 +118,7 @@ class HotRoute:
             not depends_on <= _ROUTER_DEPENDENCIES
             or get_identity not in depends_on
             or not set(parameters) <= _PARAMETERS
-            or not {"rt", "session_id", "body"} <= set(parameters)
+            or not {"state", "session_id", "body"} <= set(parameters)
             or getattr(endpoint, QUERY_TOKEN_ATTRIBUTE, False)
             or context.path_format is None
         ):
@@ -126,7 +126,7 @@ class HotRoute:
         hints = typing.get_type_hints(endpoint, include_extras=True)
         if (
             hints["session_id"] is not UUID
-            or hints["rt"] != Realtime
+            or hints["state"] != State
             or ("caller" in parameters and hints["caller"] != Caller)
         ):
             return None
@@ -224,7 +224,7 @@ class HotRoutes:
         identified(scope, caller)
         scope["route"], scope["endpoint"] = hot.route, hot.endpoint
         scope["path_params"] = {"session_id": raw_id}
-        arguments: dict[str, Any] = {"rt": state, "session_id": session_id, "body": value}
+        arguments: dict[str, Any] = {"state": state, "session_id": session_id, "body": value}
         if hot.takes_caller:
             arguments["caller"] = caller
         try:

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import Scope
 
+from .. import API_PREFIX
 from ..services.access import Identity
 from ..services.limits import Budget
 from ..services.stream_caps import StreamSlot
@@ -24,7 +25,6 @@ from .auth import Caller
 from .methods import WRITE_METHODS
 from .state import AppState
 
-API_PREFIX = "/api/v1"  # (as server/app.py mounts the routers)
 _PREFIXED: tuple[tuple[str, Budget], ...] = (("/presence/", "heartbeats"), ("/locks/", "locks"))
 
 

@@ -108,7 +108,7 @@ async def _record_grant(
 async def extend(
     store: LockStore, session_id: UUID, request: LockExtend, policy: LockPolicy
 ) -> LockExtension:
-    """Carries both `acquired` (read by the seed client) and `extended` (the shipping app)."""
+    """Carries both `acquired` (read by the iOS guide's client) and `extended` (the app)."""
     grant = await store.extend(session_id, request.token, ttl_ms=policy.ttl_ms(request.ttl_seconds))
     if grant is None:
         return LockExtension(acquired=False, extended=False, token=None)

@@ -101,7 +101,7 @@ leave = Operation(
     ),
 )
 
-# Locks (the seed guide's route family)
+# Locks (the iOS guide's route family)
 
 acquire_lock = Operation(
     "POST",

@@ -13,7 +13,7 @@ from ...services import changes, live
 from ...wire.changes import ChangePage
 from ...wire.errors import CursorExpiredError, NotFoundError
 from ..auth import STREAM_ACCESS_TOKEN, Caller, accepts_query_token
-from ..deps import DB, Realtime
+from ..deps import DB, State
 from ..event_stream import EventStream
 from ..limits import LiveStreamSlot
 from ..responses import wire
@@ -85,7 +85,7 @@ async def session_changes(
 )
 @accepts_query_token
 async def session_events(
-    rt: Realtime,
+    state: State,
     caller: Caller,
     _slot: LiveStreamSlot,  # 429 / 503 past the live-stream caps, before the stream starts
     session_id: UUID,
@@ -108,13 +108,13 @@ async def session_events(
     after `Last-Event-ID` (or `since`), then live events. See docs/live.md."""
     if last_event_id is not None:
         since = changes.parse_cursor(last_event_id, source="Last-Event-ID")
-    settings = rt.settings
-    stream = EventStream(rt.live, rt.streams, ping=ping or settings.live_ping_seconds)
-    await rt.live.open(
+    settings = state.settings
+    stream = EventStream(state.live, state.streams, ping=ping or settings.live_ping_seconds)
+    await state.live.open(
         session_id,
         stream.subscriber,
         since=since,
-        snapshots=partial(live.snapshots, rt.presence, rt.locks, session_id),
+        snapshots=partial(live.snapshots, state.presence, state.locks, session_id),
         token_id=caller.token_id,  # revoking it ends the stream
     )
     return stream

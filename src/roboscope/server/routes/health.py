@@ -11,7 +11,7 @@ from ... import API_VERSION, __version__
 from ...errors import RETRY_AFTER_SECONDS
 from ...services.health import check_health, check_readiness
 from ...wire import Health, Liveness, Readiness, VersionInfo
-from ..deps import Realtime
+from ..deps import State
 from ..responses import wire
 
 router = APIRouter(tags=["health"])
@@ -27,9 +27,9 @@ _VERSION = pydantic_core.to_json(VersionInfo(version=__version__, api_version=AP
     response_model=Health,
     responses={503: {"model": Health, "description": "The database is down."}},
 )
-async def health(rt: Realtime) -> Response:
+async def health(state: State) -> Response:
     """Whether the database and Redis are reachable (503 when the database is not)."""
-    report = await check_health(rt.database, rt.redis)
+    report = await check_health(state.database, state.redis)
     # `database_error` only when there is one.
     content = pydantic_core.to_json(report, exclude_none=True)
     if report.database == "up":
@@ -54,10 +54,10 @@ async def health_live() -> Response:
         }
     },
 )
-async def health_ready(rt: Realtime) -> Response:
+async def health_ready(state: State) -> Response:
     """Readiness: the database and Redis both serve and the schema is current (200); else
     503 listing the problems. Send traffic only to ready processes."""
-    report = await check_readiness(rt.database, rt.redis)
+    report = await check_readiness(state.database, state.redis)
     if report.status == "ready":
         return wire(report)
     return wire(report, status_code=503, headers=_RETRY)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from ... import metrics
 from ...services.observability import scrape
-from ..deps import Realtime
+from ..deps import State
 
 router = APIRouter(tags=["operations"])
 
@@ -22,8 +22,8 @@ router = APIRouter(tags=["operations"])
         }
     },
 )
-async def prometheus_metrics(rt: Realtime) -> Response:
+async def prometheus_metrics(state: State) -> Response:
     """Request counts and latencies by route template, live streams, events delivered,
     presence members, locks held, Redis and database errors, rate-limited requests; summed
     over all worker processes of the server."""
-    return Response(await scrape(rt.redis), media_type=metrics.CONTENT_TYPE)
+    return Response(await scrape(state.redis), media_type=metrics.CONTENT_TYPE)

@@ -9,7 +9,7 @@ from ...services import presence
 from ...wire.errors import ConflictError
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from ..auth import Caller
-from ..deps import Realtime
+from ..deps import State
 from ..params import JSON_LIMIT
 from ..responses import wire
 
@@ -28,28 +28,32 @@ router = APIRouter(prefix="/presence", tags=["presence"], dependencies=[JSON_LIM
     },
 )
 async def heartbeat(
-    caller: Caller, rt: Realtime, session_id: UUID, body: PresenceHeartbeat
+    caller: Caller, state: State, session_id: UUID, body: PresenceHeartbeat
 ) -> Response:
     """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s.
     Answers the counts only; `GET` lists who is present. With auth on, `user_id` must be
     the token's user (403 otherwise)."""
     return wire(
         await presence.heartbeat(
-            rt.presence, caller, session_id, body, ttl_seconds=rt.settings.presence_ttl_seconds
+            state.presence,
+            caller,
+            session_id,
+            body,
+            ttl_seconds=state.settings.presence_ttl_seconds,
         )
     )
 
 
 @router.get("/{session_id}", response_model=PresenceList)
-async def present(rt: Realtime, session_id: UUID) -> Response:
+async def present(state: State, session_id: UUID) -> Response:
     """`users` (user ids, verbatim) plus `members` with devices, last seen and expiry."""
-    return wire(await presence.present(rt.presence, session_id))
+    return wire(await presence.present(state.presence, session_id))
 
 
 @router.delete("/{session_id}/{user_id:path}", response_model=PresenceList)
 async def leave(
-    caller: Caller, rt: Realtime, session_id: UUID, user_id: str, device_id: str | None = None
+    caller: Caller, state: State, session_id: UUID, user_id: str, device_id: str | None = None
 ) -> Response:
     """The user leaves (only `device_id`, when given); answers who is still present. With
     auth on, only the token's user (403 otherwise)."""
-    return wire(await presence.leave(rt.presence, caller, session_id, user_id, device_id))
+    return wire(await presence.leave(state.presence, caller, session_id, user_id, device_id))

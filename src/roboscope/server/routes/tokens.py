@@ -10,7 +10,7 @@ from ...services import tokens
 from ...wire.errors import ConflictError, NotFoundError
 from ...wire.tokens import ApiToken, ApiTokenCreate, ApiTokenCreated, ApiTokenRevoked
 from ..auth import Caller
-from ..deps import DB, Realtime
+from ..deps import DB, State
 from ..responses import wire
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -38,8 +38,8 @@ async def create_token(caller: Caller, db: DB, body: ApiTokenCreate) -> Response
     response_model=ApiTokenRevoked,
     responses={404: {"model": NotFoundError, "description": "No such token."}},
 )
-async def revoke_token(caller: Caller, rt: Realtime, name_or_id: str) -> Response:
+async def revoke_token(caller: Caller, state: State, name_or_id: str) -> Response:
     """Revoke by name or id. Every server process is told and confirms (within 2 s) before
     the answer: from then on requests with it get 401 and its live streams have ended, on
     every process. `propagation` names any process that did not confirm."""
-    return wire(await tokens.revoke(rt.database, rt.revocations, caller, name_or_id))
+    return wire(await tokens.revoke(state.database, state.revocations, caller, name_or_id))
