@@ -34,6 +34,7 @@ OTHER_VARIABLES = (
     "ROBOSCOPE_TOKEN",
     "ROBOSCOPE_TEST_DATABASE_URL",
     "ROBOSCOPE_TEST_REDIS_URL",
+    "ROBOSCOPE_TEST_WORKERS",
 )
 
 # Accepted database URL schemes → the async driver each one means.
