@@ -28,13 +28,15 @@ from . import redis_endpoints
 
 ENV_PREFIX = "ROBOSCOPE_"
 
-# ROBOSCOPE_* names read by something other than the server.
-OTHER_VARIABLES = (
-    "ROBOSCOPE_URL",
-    "ROBOSCOPE_TOKEN",
-    "ROBOSCOPE_TEST_DATABASE_URL",
-    "ROBOSCOPE_TEST_REDIS_URL",
-    "ROBOSCOPE_TEST_WORKERS",
+# ROBOSCOPE_* names read by something other than the server: the client commands, and
+# (by prefix) the tests and benchmarks.
+OTHER_VARIABLES = ("ROBOSCOPE_URL", "ROBOSCOPE_TOKEN")
+OTHER_PREFIXES = ("ROBOSCOPE_TEST_", "ROBOSCOPE_BENCH_")
+
+# The variables Kubernetes gives every pod for a Service named `roboscope` (service links):
+# ROBOSCOPE_SERVICE_HOST, ROBOSCOPE_SERVICE_PORT[_<name>], ROBOSCOPE_PORT[_<n>_TCP[_ADDR|...]].
+_SERVICE_LINK = re.compile(
+    r"ROBOSCOPE_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
 )
 
 # Accepted database URL schemes → the async driver each one means.
@@ -435,16 +437,34 @@ def every_problem(error: ValidationError) -> list[str]:
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """A warning for each `ROBOSCOPE_*` variable nothing reads, naming the closest known one."""
+    """A problem for each `ROBOSCOPE_*` variable nothing reads, naming the closest known one.
+
+    The server refuses to start on one: a misspelt `ROBOSCOPE_AUHT=required` would
+    otherwise serve with open access. Kubernetes' service-link variables are not ours and
+    pass."""
     known = [variable_name(name) for name in Settings.model_fields] + list(OTHER_VARIABLES)
-    warnings = []
+    lines = []
     for name in sorted(environ):
-        if not name.upper().startswith(ENV_PREFIX) or name.upper() in known:
+        upper = name.upper()
+        if (
+            not upper.startswith(ENV_PREFIX)
+            or upper in known
+            or upper.startswith(OTHER_PREFIXES)
+            or _SERVICE_LINK.fullmatch(upper)
+        ):
             continue
-        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        warnings.append(f"{name} is not a Roboscope setting and is ignored{hint}")
-    return warnings
+        hint = f"; did you mean {ENV_PREFIX}{close}?" if (close := _closest(upper)) else ""
+        lines.append(f"{name} is not a Roboscope setting{hint} (unset it, or spell it right)")
+    return lines
+
+
+def _closest(name: str) -> str | None:
+    """The known name (without the prefix) closest to `name`'s, if any is close: compared
+    without the shared prefix, which would make every name look alike."""
+    known = [name.upper() for name in Settings.model_fields]
+    known += [variable.removeprefix(ENV_PREFIX) for variable in OTHER_VARIABLES]
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def mask_url(url: str) -> str:
