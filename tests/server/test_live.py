@@ -415,7 +415,7 @@ async def test_a_change_whose_wake_up_was_lost_still_arrives(
         watcher = Subscriber(server.api, session)
         async with asyncio.timeout(20):
             await watcher.until(snapshots_sent)
-        database = Database(env["ROBOSCOPE_DATABASE_URL"])  # no after_commit: nothing published
+        database = Database(env["ROBOSCOPE_DATABASE_URL"])  # no listener: nothing published
         try:
             body = MarkerCreate.model_validate({"work_session_id": session, **SQUARE})
             answer = await markers.create_marker(database, body)

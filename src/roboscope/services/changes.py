@@ -107,7 +107,7 @@ async def record(
         )
     await rows.fill_space_ids(conn, records)
     cursors = await rows.append(conn, records)
-    # Woken once the transaction commits (Database.after_commit): the live streams.
+    # Woken once the transaction commits (the database's CommitListener): the live streams.
     conn.info.setdefault(AFTER_COMMIT, set()).update(sessions)
     return cursors
 
