@@ -26,7 +26,7 @@ from ..db import changes as rows
 from ..db.engine import AFTER_COMMIT, Database
 from ..errors import CursorExpired, InvalidInput
 from ..wire.changes import Change, ChangePage
-from .access import current_actor
+from .access import Identity, actor
 from .clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -73,17 +73,16 @@ async def record(
     entity: Entity,
     items: Sequence[BaseModel | dict[str, Any]],
     *,
+    by: Identity,
     work_session_id: UUID | None = None,
-    actor: str | None = None,
 ) -> list[int]:
     """Append one record per item, inside the caller's transaction, after its write: the
     entity's wire model as the API answers it, or a `tombstone()` for a delete.
-    `work_session_id` names the session of entities that do not carry it (marker details);
-    `actor` defaults to the request's (`access.current_actor`).
-    Answers the cursors."""
+    `by` is who asked for the write, passed down from the handler's `Caller`: the records
+    name its actor (`access.actor`). `work_session_id` names the session of entities that
+    do not carry it (marker details). Answers the cursors."""
     now = utcnow()
-    if actor is None:
-        actor = current_actor.get()
+    who = actor(by)
     id_key, session_key, space_key = _KEYS[entity]
     records: list[dict[str, Any]] = []
     sessions: set[UUID] = set()
@@ -101,7 +100,7 @@ async def record(
                 "space_id": _uuid(data, space_key),
                 "version": data.get("version"),
                 "data": data,
-                "actor": actor,
+                "actor": who,
                 "created_at": now,
             }
         )
