@@ -10,12 +10,9 @@ from ...services import marker_details
 from ...wire import ErrorBody, MarkerDetails, MarkerDetailsPut
 from ..auth import Caller
 from ..deps import DB, WriteLock
-from ..params import JSON_LIMIT
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(
-    prefix="/markers/{marker_id}/details", tags=["marker details"], dependencies=[JSON_LIMIT]
-)
+router = APIRouter(prefix="/markers/{marker_id}/details", tags=["marker details"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such marker, or no details yet."}

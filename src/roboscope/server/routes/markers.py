@@ -10,10 +10,10 @@ from ...wire import ErrorBody, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpd
 from ..auth import Caller
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
+from ..params import IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/markers", tags=["markers"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/markers", tags=["markers"])
 
 
 @router.get(

@@ -10,10 +10,10 @@ from ...wire import Space, SpaceCreate, SpaceUpdate
 from ..auth import Caller
 from ..deps import DB
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
+from ..params import IdempotencyKey, Paging, answered
 from ..responses import no_content, wire
 
-router = APIRouter(prefix="/spaces", tags=["spaces"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/spaces", tags=["spaces"])
 
 
 @router.get("", response_model=list[Space])

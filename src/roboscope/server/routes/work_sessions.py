@@ -19,10 +19,10 @@ from ...wire.changes import CURSOR_HEADER
 from ..auth import Caller
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
+from ..params import IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/work-sessions", tags=["work sessions"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/work-sessions", tags=["work sessions"])
 
 
 @router.get("", response_model=list[WorkSession])
