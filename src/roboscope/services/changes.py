@@ -1,8 +1,9 @@
 """The change log: what changed, in one order, for catch-up, the audit trail and live streams.
 
 Every service that writes a space, work session, marker, marker details, anchor, laser guide
-or reference set calls `record()` inside its transaction, after the write: the record commits
-with the write or not at all (an outbox). Cursors are gap-free and become visible in order
+or reference set calls `record()` inside its transaction, after the write, with the caller's
+identity its handler passed down (the record's actor): the record commits with the write or
+not at all (an outbox). Cursors are gap-free and become visible in order
 (see `db.changes.append`), so "everything after cursor n" is exact: nothing skipped, nothing
 repeated. Retention removes the oldest records; a reader whose cursor is older than what was
 removed gets `410` (`CursorExpired`) and must reload, never a silent gap; so does one whose
