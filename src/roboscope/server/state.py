@@ -127,8 +127,8 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 poll_seconds=settings.live_poll_seconds,
             )
         )
-        database.after_commit = live.committed
-        stack.callback(setattr, database, "after_commit", None)
+        # The hub hears this process's commits (db.engine.CommitListener) while it runs.
+        stack.enter_context(database.heard_by(live))
         streams = await stack.enter_async_context(
             EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
         )

@@ -23,6 +23,7 @@ from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
 from ..wire.markers import stored_marker
 from . import changes
+from .access import Identity
 from .clock import utcnow
 from .conditional_writes import refused_write
 from .idempotency import Answer, Once, write_once
@@ -50,6 +51,7 @@ async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> Fenc
 
 async def create_markers(
     db: Database,
+    caller: Identity,
     bodies: list[MarkerCreate],
     *,
     lock: LockToken | None = None,
@@ -86,7 +88,7 @@ async def create_markers(
             )
         await rows.insert_markers(conn, values)
         created = [Marker.model_validate(row) for row in values]
-        await changes.record(conn, "created", "marker", created)
+        await changes.record(conn, "created", "marker", created, by=caller)
         return created if bulk else created[0]
 
     return await write_once(db, once, write)
@@ -94,12 +96,13 @@ async def create_markers(
 
 async def create_marker(
     db: Database,
+    caller: Identity,
     body: MarkerCreate,
     *,
     lock: LockToken | None = None,
     once: Once | None = None,
 ) -> Answer:
-    return await create_markers(db, [body], lock=lock, once=once, bulk=False)
+    return await create_markers(db, caller, [body], lock=lock, once=once, bulk=False)
 
 
 def _listed(found: rows.MarkerRow) -> dict[str, Any]:
@@ -179,7 +182,12 @@ async def get_marker(db: Database, marker_id: UUID) -> Marker:
 
 
 async def update_marker(
-    db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
+    db: Database,
+    caller: Identity,
+    marker_id: UUID,
+    patch: MarkerUpdate,
+    *,
+    lock: LockToken | None = None,
 ) -> Marker:
     fence = await fence_of_marker(db, lock, marker_id)
     edits = patch.changes()
@@ -195,16 +203,18 @@ async def update_marker(
             details = await recalculate(conn, row)
             if details is not None:
                 await changes.record(
-                    conn, "updated", "details", [details], work_session_id=session_id
+                    conn, "updated", "details", [details], work_session_id=session_id, by=caller
                 )
         else:
             details = details_of(await details_rows.get_details(conn, marker_id))
         marker = _marker(dict(row), details)
-        await changes.record(conn, "updated", "marker", [marker])
+        await changes.record(conn, "updated", "marker", [marker], by=caller)
     return marker
 
 
-async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
+async def delete_marker(
+    db: Database, caller: Identity, marker_id: UUID, *, lock: LockToken | None = None
+) -> None:
     """Deletes the marker with its details."""
     fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
@@ -216,4 +226,4 @@ async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None
         await details_rows.delete_details(conn, marker_id)
         await rows.delete_marker(conn, marker_id)
         gone = changes.tombstone(id=marker_id, work_session_id=session_id)
-        await changes.record(conn, "deleted", "marker", [gone])
+        await changes.record(conn, "deleted", "marker", [gone], by=caller)

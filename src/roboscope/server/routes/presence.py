@@ -10,10 +10,9 @@ from ...wire.errors import ConflictError
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from ..auth import Caller
 from ..deps import State
-from ..params import JSON_LIMIT
 from ..responses import wire
 
-router = APIRouter(prefix="/presence", tags=["presence"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/presence", tags=["presence"])
 
 
 @router.post(
