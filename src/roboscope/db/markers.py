@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Select, delete, exists, false, insert, select, true
 from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
-from .tables import marker_details, markers
+from .changes import last_cursor
+from .tables import marker_details, markers, work_sessions
 from .text_columns import json_array_text, utc_text, uuid_text
 from .versioned import current_version, update_versioned
 
@@ -126,17 +128,40 @@ async def listed_markers(
             await asyncio.sleep(0)
 
 
-async def more_markers_than(
-    conn: AsyncConnection, count: int, *, work_session_id: UUID | None, after: UUID | None
-) -> bool:
-    """Whether more than `count` markers (of the session, after `after`) exist: one index
-    probe at row `count + 1` (the primary key, or (work_session_id, id)), never a COUNT(*)."""
-    stmt = select(markers.c.id).order_by(markers.c.id).offset(count).limit(1)
+class ListState(NamedTuple):
+    """What a list checks before reading its rows (`list_state`)."""
+
+    cursor: int
+    """The last change log cursor committed, as the reading snapshot sees it."""
+    session_exists: bool
+    """Whether the work session exists (True for a list of every session's markers)."""
+    more_than: bool
+    """Whether more than the asked number of markers follow (False when none was asked)."""
+
+
+async def list_state(
+    conn: AsyncConnection,
+    *,
+    work_session_id: UUID | None,
+    after: UUID | None,
+    more_than: int | None,
+) -> ListState:
+    """One statement, not one each: every round trip (a hand-over to SQLite's thread, or
+    to PostgreSQL) costs a list as much as encoding a hundred markers. `more_than` is probed
+    at row `more_than + 1` (the primary key, or (work_session_id, id)), never a COUNT(*)."""
+    session: ColumnElement[bool] = true()
     if work_session_id is not None:
-        stmt = stmt.where(markers.c.work_session_id == work_session_id)
-    if after is not None:
-        stmt = stmt.where(markers.c.id > after)
-    return (await conn.execute(stmt)).first() is not None
+        session = exists().where(work_sessions.c.id == work_session_id)
+    more: ColumnElement[bool] = false()
+    if more_than is not None:
+        probe = select(markers.c.id).order_by(markers.c.id).offset(more_than).limit(1)
+        if work_session_id is not None:
+            probe = probe.where(markers.c.work_session_id == work_session_id)
+        if after is not None:
+            probe = probe.where(markers.c.id > after)
+        more = probe.exists()
+    cursor, found, beyond = (await conn.execute(select(last_cursor(), session, more))).one()
+    return ListState(int(cursor), bool(found), bool(beyond))
 
 
 async def update_marker(
