@@ -70,14 +70,14 @@ async def get_marker_with_details(conn: AsyncConnection, marker_id: UUID) -> Mar
 
 LISTED_COLUMNS = (
     "id", "work_session_id", "label", "color", "version", "created_at", "updated_at", "json",
-    "details_marker_id", "center_location_long", "center_location_cross", "x_negative",
+    "has_details", "center_location_long", "center_location_cross", "x_negative",
     "x_positive", "z_positive", "z_negative", "long_size", "cross_size",
     "details_created_at", "details_updated_at",
 )  # fmt: skip
 """What a listed row holds, in order (`wire.markers.ListedMarker` unpacks it): ids and
 timestamps as the text lists send (db/text_columns.py); `json` the JSON columns as one
 array: p1, p2, p3, p4, meta, custom_props, calibrated_data and the details' custom_props
-(`null` where SQL has NULL); then the details' columns, all NULL for a marker without."""
+(`null` where SQL has NULL); whether it has details, and their columns (NULL if not)."""
 
 
 def _listed() -> Select[Any]:
@@ -92,7 +92,7 @@ def _listed() -> Select[Any]:
         utc_text(m.created_at),
         utc_text(m.updated_at),
         json_array_text([*json_columns, d.custom_props]),
-        uuid_text(d.marker_id),
+        d.marker_id.isnot(None),  # the details' id is the marker's: not converted again
         d.center_location_long,
         d.center_location_cross,
         d.x_negative,

@@ -52,7 +52,7 @@ class ListedMarker(NamedTuple):
     """A marker as a list reads it (`db.markers.LISTED_COLUMNS`, in this order): ids and
     timestamps already the text this model sends, its JSON columns as the text of one array
     (`p1`, `p2`, `p3`, `p4`, `meta`, `custom_props`, `calibrated_data`, the details'
-    `custom_props`), the details' columns `None` when it has none."""
+    `custom_props`), whether it has details, their columns `None` when it has none."""
 
     id: str
     work_session_id: str
@@ -62,7 +62,7 @@ class ListedMarker(NamedTuple):
     created_at: str
     updated_at: str
     json: str
-    details_marker_id: str | None
+    has_details: bool
     center_location_long: float | None
     center_location_cross: float | None
     x_negative: float | None
@@ -85,15 +85,15 @@ def encode_listed(rows: Sequence[tuple[Any, ...]]) -> bytes:
     values = pydantic_core.from_json("[" + ",".join([row[_JSON] for row in rows]) + "]")
     items = []
     for (
-        (marker_id, session_id, label, color, version, created_at, updated_at, _, details_id,
+        (marker_id, session_id, label, color, version, created_at, updated_at, _, has_details,
          long, cross, x_negative, x_positive, z_positive, z_negative, long_size, cross_size,
          details_created_at, details_updated_at),
         (p1, p2, p3, p4, meta, custom_props, calibrated, details_custom_props),
     ) in zip(rows, values, strict=True):  # fmt: skip
         details = None
-        if details_id is not None:
+        if has_details:
             details = {
-                "marker_id": details_id,
+                "marker_id": marker_id,
                 "center_location_long": long,
                 "center_location_cross": cross,
                 "x_negative": x_negative,
