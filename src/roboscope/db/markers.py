@@ -80,17 +80,12 @@ array: p1, p2, p3, p4, meta, custom_props, calibrated_data and the details' cust
 (`null` where SQL has NULL); whether it has details, and their columns (NULL if not)."""
 
 
-def _listed(work_session_id: UUID | None = None) -> Select[Any]:
-    """`LISTED_COLUMNS`; of one session's markers (`work_session_id`), their session's id is
-    sent as given rather than converted row by row (on SQLite the costliest conversion)."""
+def _listed_columns() -> list[ColumnElement[Any]]:
     m, d = markers.c, marker_details.c
     json_columns = [m.p1, m.p2, m.p3, m.p4, m.meta, m.custom_props, m.calibrated_data]
-    session_id: ColumnElement[str] = uuid_text(m.work_session_id)
-    if work_session_id is not None:
-        session_id = literal(str(work_session_id), Text)
-    stmt = select(
+    return [
         uuid_text(m.id),
-        session_id,
+        uuid_text(m.work_session_id),
         m.label,
         m.color,
         m.version,
@@ -108,9 +103,25 @@ def _listed(work_session_id: UUID | None = None) -> Select[Any]:
         d.cross_size,
         utc_text(d.created_at),
         utc_text(d.updated_at),
-    ).select_from(markers.outerjoin(marker_details, d.marker_id == m.id))
+    ]
+
+
+# Made once: building these expressions costs more than a list's query (profiled).
+_LISTED = _listed_columns()
+_SESSION = LISTED_COLUMNS.index("work_session_id")
+
+
+def _listed(work_session_id: UUID | None = None) -> Select[Any]:
+    """`LISTED_COLUMNS`; of one session's markers (`work_session_id`), their session's id is
+    sent as given rather than converted row by row (on SQLite the costliest conversion)."""
+    columns = _LISTED
     if work_session_id is not None:
-        stmt = stmt.where(m.work_session_id == work_session_id)
+        columns = [*_LISTED]
+        columns[_SESSION] = literal(str(work_session_id), Text)
+    joined = markers.outerjoin(marker_details, marker_details.c.marker_id == markers.c.id)
+    stmt = select(*columns).select_from(joined)
+    if work_session_id is not None:
+        stmt = stmt.where(markers.c.work_session_id == work_session_id)
     return stmt
 
 
