@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from .tables import change_counter, changes, work_sessions
 
@@ -54,6 +55,13 @@ async def fill_space_ids(conn: AsyncConnection, records: Sequence[dict[str, Any]
     for record in records:
         if record["space_id"] is None:
             record["space_id"] = space_of.get(record["work_session_id"])
+
+
+def last_cursor() -> ScalarSelect[int]:
+    """The last cursor committed, as an expression: a read that needs it beside other values
+    gets them all in one statement (the marker lists' `db.markers.list_state`)."""
+    stmt = select(change_counter.c.last_cursor).where(change_counter.c.id == _COUNTER_ID)
+    return stmt.scalar_subquery()
 
 
 async def counter(conn: AsyncConnection) -> tuple[int, int]:
