@@ -48,8 +48,8 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
+from ..rate_budgets import Budget
 from ..services.access import AccessScope, Identity, anonymous, require
-from ..services.limits import Budget
 from ..wire.limits import MAX_JSON_BYTES
 from .auth import (
     QUERY_TOKEN_ATTRIBUTE,

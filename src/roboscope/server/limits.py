@@ -5,8 +5,7 @@ live-stream place a stream holds for as long as its response runs.
 them (server/app.py): it sorts a request by method and route path, so no handler knows about
 it. The 429 itself is decided in one place, `services.limits.refused`. A request that drew
 on its budget and then fails with 503 gets it back (`refund_drawn`).
-Reads are never limited; presence writes draw on `heartbeats`, lock writes on `locks`, every
-other write on `writes` (services/limits.py).
+Reads are never limited; which writes draw on which budget is in rate_budgets.py.
 """
 
 from __future__ import annotations
@@ -18,14 +17,12 @@ from fastapi import Depends, Request
 from starlette.types import Scope
 
 from .. import API_PREFIX
+from ..rate_budgets import OTHER_WRITES, ROUTED, Budget
 from ..services.access import Identity
-from ..services.limits import Budget
 from ..services.stream_caps import StreamSlot
 from .auth import Caller
 from .methods import WRITE_METHODS
 from .state import AppState
-
-_PREFIXED: tuple[tuple[str, Budget], ...] = (("/presence/", "heartbeats"), ("/locks/", "locks"))
 
 
 def budget_of(method: str, path: str) -> Budget | None:
@@ -34,10 +31,10 @@ def budget_of(method: str, path: str) -> Budget | None:
     if method not in WRITE_METHODS:
         return None
     path = path.removeprefix(API_PREFIX)
-    for prefix, budget in _PREFIXED:
-        if path.startswith(prefix):
-            return budget
-    return "writes"
+    for spec in ROUTED:
+        if path.startswith(spec.routes or ""):
+            return spec.name
+    return OTHER_WRITES
 
 
 async def rate_limit(request: Request, identity: Caller) -> None:

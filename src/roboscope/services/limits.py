@@ -1,6 +1,7 @@
 """Per-caller request budgets: heartbeats, lock operations and other writes.
 
-Each caller (`Identity.budget_key`: its token, else its address) has one budget of each kind,
+Each caller (`Identity.budget_key`: its token, else its address) has one budget of each kind
+(rate_budgets.py describes them),
 kept in Redis and shared by every API process (realtime/rate_limits.py). `RateLimits.take`
 is the one place where a request is refused with 429; the edge (server/limits.py) decides
 which budget a request draws on.
@@ -24,15 +25,14 @@ import contextlib
 import logging
 import math
 import time
-from typing import Literal
 
 from ..errors import RateLimited, RedisUnavailable
+from ..rate_budgets import BY_NAME, Budget
 from ..realtime.rate_limits import Rate, RateStore
 from .access import Identity
 
 log = logging.getLogger("roboscope.limits")
 
-Budget = Literal["heartbeats", "locks", "writes"]
 BLIND_SECONDS = 5.0
 BLIND_LOG_SECONDS = 60.0
 
@@ -81,14 +81,7 @@ def refused(budget: Budget, wait_ms: int) -> None:
     """The one place a request is refused for its rate (the metrics count here)."""
     retry_after = max(1, math.ceil(wait_ms / 1000))
     raise RateLimited(
-        f"too many {_WHAT[budget]}; retry after {retry_after} s",
+        f"too many {BY_NAME[budget].counts}; retry after {retry_after} s",
         retry_after=retry_after,
         budget=budget,
     )
-
-
-_WHAT: dict[Budget, str] = {
-    "heartbeats": "presence requests",
-    "locks": "lock requests",
-    "writes": "writes",
-}
