@@ -328,9 +328,10 @@ async def test_a_draw_in_the_operation_s_own_call_keeps_the_budget_s_rules(
     served_hot: list[tuple[str, str, bool]],
 ) -> None:
     """At the edge on a single Redis, the draw rides on the operation's own script call
-    (limits.drawing). As through FastAPI: a request refused before that call (403) still
-    draws, so once its budget is spent it is answered 429 first; a request its budget
-    refuses changes nothing (no device joins, no lock is taken)."""
+    (limits.drawing). As through FastAPI: a request refused before that call (403 for
+    another user, 422 for a TTL out of bounds) still draws, so once its budget is spent it
+    is answered 429 first; a request its budget refuses changes nothing (no device joins,
+    no lock is taken)."""
     limited = settings.model_copy(
         update={
             "auth": "required",
@@ -338,7 +339,7 @@ async def test_a_draw_in_the_operation_s_own_call_keeps_the_budget_s_rules(
             "rate_limit_heartbeats_per_second": 0.5,
             "rate_limit_heartbeats_burst": 2,
             "rate_limit_locks_per_second": 0.5,
-            "rate_limit_locks_burst": 1,
+            "rate_limit_locks_burst": 2,
         }
     )
     answers = []
@@ -350,6 +351,7 @@ async def test_a_draw_in_the_operation_s_own_call_keeps_the_budget_s_rules(
             post("/presence/{s}", {"user_id": "alice", "device_id": "a"}, headers=alice),
             post("/presence/{s}", {"user_id": "alice", "device_id": "b"}, headers=alice),
             post("/presence/{s}", {"user_id": "bob"}, headers=alice),
+            post("/locks/{other}", {"ttl_seconds": 0}, headers=alice),
             post("/locks/{s}", {}, headers=alice),
             post("/locks/{other}", {}, headers=alice),
         ]
@@ -365,6 +367,6 @@ async def test_a_draw_in_the_operation_s_own_call_keeps_the_budget_s_rules(
             assert not (await http.get(f"/locks/{context['other']}", headers=alice)).json()[
                 "locked"
             ]
-    assert [status for status, _, _ in answers[0]] == [403, 200, 429, 429, 200, 429]
+    assert [status for status, _, _ in answers[0]] == [403, 200, 429, 429, 422, 200, 429]
     for number, (one, other) in enumerate(zip(*answers, strict=True), 1):
         assert one == other, f"step {number}"
