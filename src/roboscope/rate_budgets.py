@@ -6,7 +6,8 @@ default of its two settings, `ROBOSCOPE_RATE_LIMIT_<NAME>_PER_SECOND` and `…_B
 this table: the settings' defaults and help (settings.py), which budget a request draws on
 (server/limits.py), the rates the limiter is built with (server/state.py), the 429's message
 (services/limits.py), the wire's `budget` values (wire/errors.py), the benchmark's budgets
-(bench/server.py) and the table in docs/limits.md (tests/api/test_rate_limits.py checks it).
+(bench/server.py); the tables of docs/limits.md and README.md are checked against it
+(tests/api/test_rate_limits.py).
 
 Adding a budget: a row here, its name in `Budget`, and its two fields in settings.py (typed
 attributes, so the environment names stay greppable; a test fails on one that is missing).

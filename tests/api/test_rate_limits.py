@@ -355,14 +355,19 @@ def test_each_budget_has_its_settings_defaults_and_message() -> None:
         assert refused.value.message == f"{message}; retry after 2 s"
 
 
-def test_docs_limits_lists_every_budget() -> None:
-    """docs/limits.md: a row of the limits table and a bullet of "Rate limits" per budget."""
-    text = (Path(__file__).parents[2] / "docs" / "limits.md").read_text(encoding="utf-8")
+def test_the_docs_list_every_budget() -> None:
+    """docs/limits.md: a row of the limits table and a bullet of "Rate limits" per budget;
+    README.md: a row of the settings table."""
+    root = Path(__file__).parents[2]
+    limits_md = (root / "docs" / "limits.md").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
     for spec in BUDGETS:
         stem, per_second, burst, _ = DOCUMENTED[spec.name]
         row = f"| `{stem}_PER_SECOND`, `…_BURST` | `{per_second:g}`/s, burst `{burst}` |"
-        assert row in text, row
-        assert f"- **{spec.name}**: " in text
+        assert row in limits_md, row
+        assert f"- **{spec.name}**: " in limits_md
+        setting = f"| `{stem}_PER_SECOND` / `_BURST` | `{per_second:g}` / `{burst}` |"
+        assert setting in readme, setting
 
 
 @pytest.mark.parametrize(
