@@ -25,9 +25,10 @@ from asgi_lifespan import LifespanManager
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
-from roboscope.errors import RateLimited
+from roboscope.errors import RateLimited, RedisUnavailable
 from roboscope.rate_budgets import BUDGETS
 from roboscope.realtime import create_redis
+from roboscope.realtime.presence import PresenceStore
 from roboscope.realtime.rate_limits import Rate, RateStore
 from roboscope.server.app import create_app
 from roboscope.server.limits import budget_of
@@ -222,6 +223,34 @@ async def test_a_limiter_that_cannot_reach_redis_lets_requests_through(
         with caplog.at_level(logging.WARNING, logger="roboscope.limits"):
             for _ in range(3):
                 await limits.take(caller, "writes")
+    finally:
+        await dead.aclose()
+    warnings = [r for r in caplog.records if "rate limits not enforced" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+async def test_a_draw_folded_into_an_operation_fails_open_as_a_take_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hot routes' draw rides on the operation's script (services/limits.py `folded`):
+    when Redis cannot answer that call, the limiter is blind as after a failed `take`
+    (logged once, no draw to give back, and the next request draws with `take`)."""
+    dead = create_redis("redis://127.0.0.1:1/0", timeout=0.5, pool_timeout=0.5)
+    limits = RateLimits(RateStore(dead), {"heartbeats": Rate(per_second=0.001, burst=1)})
+    presence = PresenceStore(dead)
+    caller = Identity(client=address())
+    try:
+        with caplog.at_level(logging.WARNING, logger="roboscope.limits"):
+            draw = limits.folded(caller, "heartbeats")
+            assert draw is not None
+            with pytest.raises(RedisUnavailable) as failed:
+                await presence.heartbeat(
+                    uuid.uuid4(), "ann", device_id=None, display_name=None, meta=None,
+                    ttl_ms=1000, draw=draw,
+                )  # fmt: skip
+            assert await limits.settle(caller, "heartbeats", draw, failed.value) is False
+            assert limits.folded(caller, "heartbeats") is None  # blind: no draw for a while
+            assert await limits.take(caller, "heartbeats") is False
     finally:
         await dead.aclose()
     warnings = [r for r in caplog.records if "rate limits not enforced" in r.getMessage()]
