@@ -60,7 +60,7 @@ async def draw(state: AppState, scope: Scope, identity: Identity, budget: Budget
     """`rate_limit` once the budget is known (the hot routes know theirs: hot_routes.py)."""
     limits = state.rate_limits
     if budget is not None and limits is not None and await limits.take(identity, budget):
-        scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
+        _drew(scope, identity, budget)
 
 
 async def drawing(
@@ -81,11 +81,16 @@ async def drawing(
         result = await operation(folded)
     except Exception as error:
         if await limits.settle(identity, budget, folded, error):
-            scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
+            _drew(scope, identity, budget)
         raise
     if await limits.settle(identity, budget, folded, None):
-        scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
+        _drew(scope, identity, budget)
     return result
+
+
+def _drew(scope: Scope, identity: Identity, budget: Budget) -> None:
+    """Note the draw on the request, for `refund_drawn`."""
+    scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
 
 
 async def _drawn_already() -> None:
