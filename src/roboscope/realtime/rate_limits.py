@@ -39,6 +39,8 @@ class RateStore:
 
     def draw(self, budget: str, caller: str, rate: Rate) -> Draw:
         """One request of `caller`'s `budget`, for the operation's own script to take."""
+        if not self.folds:
+            raise ValueError("a Redis Cluster keeps the budget in another slot: use `take`")
         return Draw(keys.rate_budget(budget, caller), rate.interval_ms, rate.burst)
 
     async def take(self, budget: str, caller: str, rate: Rate) -> int:
