@@ -1,9 +1,9 @@
 """Per-caller request budgets: heartbeats, lock operations and other writes.
 
 Each caller (`Identity.budget_key`: its token, else its address) has one budget of each kind
-(rate_budgets.py describes them),
-kept in Redis and shared by every API process (realtime/rate_limits.py). `RateLimits.take`
-is the one place where a request is refused with 429; the edge (server/limits.py) decides
+(rate_budgets.py describes them), kept in Redis and shared by every API process
+(realtime/rate_limits.py). `refused` is the one place where a request is refused with 429
+(`RateLimits.take` and `RateLimits.settle` call it); the edge (server/limits.py) decides
 which budget a request draws on.
 
 When Redis cannot answer, the limiter lets the request through (fail open) and says so in a
@@ -39,8 +39,8 @@ from ..realtime.draws import BudgetSpent, Draw
 from ..realtime.rate_limits import Rate, RateStore
 from .access import Identity
 
-__all__ = ["BudgetSpent", "Draw", "RateLimits", "refused"]
-"""`Draw` is the type of the hot handlers' draw (server/limits.py `FoldedDraw`)."""
+# `Draw` is the type of the hot handlers' draw, for the edge (server/limits.py `FoldedDraw`).
+__all__ = ["BLIND_SECONDS", "BudgetSpent", "Draw", "RateLimits", "refused"]
 
 log = logging.getLogger("roboscope.limits")
 
