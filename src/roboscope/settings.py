@@ -16,7 +16,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from . import redis_endpoints
+from .rate_budgets import BY_NAME, Budget
 
 ENV_PREFIX = "ROBOSCOPE_"
 
@@ -82,6 +83,18 @@ def _postgres_query(url: URL) -> URL:
             f"supported: sslmode, {', '.join(_POSTGRES_QUERY)}"
         )
     return url.set(query=query)
+
+
+def _rate_field(budget: Budget) -> Any:
+    """`ROBOSCOPE_RATE_LIMIT_<BUDGET>_PER_SECOND`, as rate_budgets.py describes it."""
+    spec = BY_NAME[budget]
+    return Field(default=spec.per_second, ge=0, description=spec.per_second_help)
+
+
+def _burst_field(budget: Budget) -> Any:
+    """`ROBOSCOPE_RATE_LIMIT_<BUDGET>_BURST`, as rate_budgets.py describes it."""
+    spec = BY_NAME[budget]
+    return Field(default=spec.burst, ge=1, description=spec.burst_help)
 
 
 class Settings(BaseSettings):
@@ -143,30 +156,13 @@ class Settings(BaseSettings):
     rate_limits: bool = Field(
         default=True, description="Per-caller request budgets (the three below); false: none."
     )
-    rate_limit_heartbeats_per_second: float = Field(
-        default=50.0,
-        ge=0,
-        description="Presence heartbeats and leaves per caller and second, sustained; 0: no limit.",
-    )
-    rate_limit_heartbeats_burst: int = Field(
-        default=200, ge=1, description="Heartbeats a caller may send at once after a pause."
-    )
-    rate_limit_locks_per_second: float = Field(
-        default=25.0,
-        ge=0,
-        description="Lock acquires, extends and releases per caller and second; 0: no limit.",
-    )
-    rate_limit_locks_burst: int = Field(
-        default=100, ge=1, description="Lock operations a caller may send at once after a pause."
-    )
-    rate_limit_writes_per_second: float = Field(
-        default=50.0,
-        ge=0,
-        description="Other writes (POST, PUT, PATCH, DELETE) per caller and second; 0: no limit.",
-    )
-    rate_limit_writes_burst: int = Field(
-        default=500, ge=1, description="Writes a caller may send at once after a pause."
-    )
+    # The budgets are described in rate_budgets.py (defaults and help from there).
+    rate_limit_heartbeats_per_second: float = _rate_field("heartbeats")
+    rate_limit_heartbeats_burst: int = _burst_field("heartbeats")
+    rate_limit_locks_per_second: float = _rate_field("locks")
+    rate_limit_locks_burst: int = _burst_field("locks")
+    rate_limit_writes_per_second: float = _rate_field("writes")
+    rate_limit_writes_burst: int = _burst_field("writes")
     live_max_streams: int = Field(
         default=10_000,
         ge=1,
@@ -372,6 +368,11 @@ class Settings(BaseSettings):
         if issues:
             raise ValueError("\n".join(issues))
         return self
+
+    def rate(self, budget: Budget) -> tuple[float, int]:
+        """The budget's `(per second, burst)` as configured (rate_budgets.py names them)."""
+        setting = BY_NAME[budget].setting
+        return getattr(self, f"{setting}_per_second"), getattr(self, f"{setting}_burst")
 
     @property
     def redis_endpoint(self) -> redis_endpoints.RedisEndpoint | None:

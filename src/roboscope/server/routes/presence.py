@@ -10,6 +10,7 @@ from ...wire.errors import ConflictError
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from ..auth import Caller
 from ..deps import State
+from ..limits import FoldedDraw
 from ..responses import wire
 
 router = APIRouter(prefix="/presence", tags=["presence"])
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/presence", tags=["presence"])
     },
 )
 async def heartbeat(
-    caller: Caller, state: State, session_id: UUID, body: PresenceHeartbeat
+    caller: Caller, state: State, session_id: UUID, body: PresenceHeartbeat, draw: FoldedDraw
 ) -> Response:
     """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s.
     Answers the counts only; `GET` lists who is present. With auth on, `user_id` must be
@@ -39,6 +40,7 @@ async def heartbeat(
             session_id,
             body,
             ttl_seconds=state.settings.presence_ttl_seconds,
+            draw=draw,
         )
     )
 
