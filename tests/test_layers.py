@@ -13,14 +13,18 @@ import roboscope
 
 PACKAGE = Path(roboscope.__file__).parent
 
-LEAVES = {"roboscope", "lazy", "errors", "files", "ids", "metrics", "processes", "envfile", "logs"}
-"""Small modules below every layer: the package's constants, errors, files, metrics, logs."""
+LEAVES = {
+    *("roboscope", "lazy", "errors", "files", "ids", "metrics", "processes", "envfile", "logs"),
+    "rate_budgets",
+}
+"""Small modules below every layer: the package's constants, errors, files, metrics, logs,
+the rate budgets' description."""
 
 MAY_IMPORT: dict[str, set[str]] = {
     **{leaf: set() for leaf in LEAVES},
     "redis_endpoints": set(),
-    "settings": {"redis_endpoints"},
-    "wire": {"lazy"},
+    "settings": {"redis_endpoints", "rate_budgets"},
+    "wire": {"lazy", "rate_budgets"},
     "db": {"errors", "files", "metrics"},
     "realtime": {"errors", "files", "metrics", "processes", "redis_endpoints"},
     "secret_key": {"files", "settings"},
