@@ -56,6 +56,17 @@ async def fill_space_ids(conn: AsyncConnection, records: Sequence[dict[str, Any]
             record["space_id"] = space_of.get(record["work_session_id"])
 
 
+async def session_and_counter(conn: AsyncConnection, session_id: UUID) -> tuple[bool, int, int]:
+    """(whether the work session exists, `counter()`), in one statement: all that opening
+    the session's live stream reads (one statement sees one state of the database)."""
+    exists = select(work_sessions.c.id).where(work_sessions.c.id == session_id).exists()
+    stmt = select(exists, change_counter.c.last_cursor, change_counter.c.purged_through).where(
+        change_counter.c.id == _COUNTER_ID
+    )
+    found, last, purged = (await conn.execute(stmt)).one()
+    return bool(found), int(last), int(purged)
+
+
 async def counter(conn: AsyncConnection) -> tuple[int, int]:
     """(the last cursor committed, the newest cursor removed by retention)."""
     stmt = select(change_counter.c.last_cursor, change_counter.c.purged_through).where(

@@ -23,9 +23,7 @@ from uuid import UUID
 from ... import metrics
 from ...background import Background
 from ...db import changes as change_rows
-from ...db import work_sessions as session_rows
 from ...db.engine import Database
-from ...errors import NotFound
 from ...realtime import feed
 from ...realtime.connection import RedisClient
 from .. import changes
@@ -189,13 +187,7 @@ class LiveHub:
         errors are answers rather than broken streams, and nothing committed from now on
         can slip between the catch-up and the live events. `follow` then sends it.
         `token_id` is the API token it is opened with: revoking it ends the stream."""
-        async with self._db.snapshot() as conn:
-            if await session_rows.get_work_session(conn, session_id) is None:
-                raise NotFound(f"work session {session_id} does not exist")
-            if since is not None:
-                await changes.require_known_cursor(conn, since)
-            now = await changes.current_cursor(conn)
-        subscriber.last = now if since is None else since
+        subscriber.last = await changes.stream_start(self._db, session_id, since)
         subscriber.token_id = token_id
         await self._subscribe(session_id, subscriber)
         try:
@@ -216,7 +208,10 @@ class LiveHub:
             if subscriber.done:
                 return
             await send(event)
-        while not subscriber.done:  # catch up from the log: every change after `last`
+        # Catch up from the log: every change after `last` that the hub read before the
+        # stream subscribed (the hub hands it every later one). None in the usual opening,
+        # which starts at the newest cursor: no statement.
+        while subscriber.catch_up and not subscriber.done:
             page = await changes.list_changes(
                 self._db, since=subscriber.last, limit=CATCH_UP_PAGE, work_session_id=session_id
             )
@@ -238,7 +233,11 @@ class LiveHub:
                 cursor = await changes.current_cursor(conn)
             self._topics.setdefault(session_id, _Topic(cursor))
         subscriber.session_id = session_id
-        self._topics[session_id].subscribers.add(subscriber)
+        topic = self._topics[session_id]
+        # What the hub read of the log so far, it delivered to the subscribers it had: the
+        # changes up to its cursor after the stream's are for the catch-up to read.
+        subscriber.catch_up = subscriber.last < topic.cursor
+        topic.subscribers.add(subscriber)
         if subscriber.token_id is not None:
             self._by_token.setdefault(subscriber.token_id, set()).add(subscriber)
         metrics.LIVE_STREAMS.inc()
