@@ -19,9 +19,10 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
   under an `asyncio.timeout` that `abort` brings forward to now; while it waits for the end,
   `abort` ends that wait.
 
-Frames after the response head go to the `send` that the edge received (in the scope under
-`RAW_SEND`: server/middleware.py), past the wrappers that only look at the head; the head and
-the end of the response take the ordinary path through every middleware.
+Frames after the response head go to the `send` that the edge received (`raw_send.beneath`:
+server/raw_send.py, the one channel of its kind, says why and its rules), past the wrappers
+that only look at the head; the head and the end of the response take the ordinary path
+through every middleware.
 """
 
 from __future__ import annotations
@@ -35,16 +36,13 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..services.live import LiveEvent, LiveHub, Subscriber
-from . import sse
+from . import raw_send, sse
 from .inline_send import InlineSend
 
 if TYPE_CHECKING:
     from .stream_upkeep import EventStreams
 
 log = logging.getLogger(__name__)
-
-RAW_SEND = "roboscope.send"
-"""Scope key: the `send` beneath the app's middleware wrappers (set by the edge)."""
 
 _END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 
@@ -100,7 +98,7 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
-        self._send = scope.get(RAW_SEND, send)
+        self._send = raw_send.beneath(scope, send)  # for the frames after the head
         self._quiet_since = loop.time()
         self._ended = loop.create_future()
         streams, subscriber = self._streams, self.subscriber
