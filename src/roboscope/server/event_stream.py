@@ -11,7 +11,8 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
   frames wait behind it, at most `ROBOSCOPE_LIVE_QUEUE_SIZE` of them: past that the stream
   is dropped with `stream.dropped`.
 - The request's coroutine sends the catch-up, then waits for the stream to end (`finish`),
-  or for its client to leave, which a small task waiting in `receive()` hears at once.
+  or for its client to leave, which a small task waiting in `receive()` hears at once. When
+  the response ends, however it ends, it gives the stream's place under the caps back.
 - A stream is given up (its connection closed without the end of the response) when its
   client accepts nothing for `ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS`, or is still there
   `SHUTDOWN_GRACE_SECONDS` after the server began to stop (`abort`, from the per-process
@@ -36,6 +37,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..services.live import LiveEvent, LiveHub, Subscriber
+from ..services.stream_caps import StreamSlot
 from . import raw_send, sse
 from .inline_send import InlineSend
 
@@ -64,6 +66,7 @@ class EventStream(Response):
         "_quiet_since",
         "_send",
         "_sending_since",
+        "_slot",
         "_streams",
         "_wrote",
         "background",
@@ -74,12 +77,16 @@ class EventStream(Response):
     # error answers as JSON: it gives every documented response the class's media type.)
     media_type = None
 
-    def __init__(self, hub: LiveHub, streams: EventStreams, *, ping: float) -> None:
+    def __init__(
+        self, hub: LiveHub, streams: EventStreams, slot: StreamSlot, *, ping: float
+    ) -> None:
+        """`slot`: the stream's place under the caps, given back when the response ends."""
         self.status_code = 200
         self.background = None
         self.subscriber = Subscriber(self, hub.queue_size)
         self._hub = hub
         self._streams = streams
+        self._slot = slot
         self._ping = ping
         self._send: Send | None = None
         # Frames behind a parked send, or the last ones; made only when needed (an empty
@@ -136,6 +143,7 @@ class EventStream(Response):
             self._drop_pending()
             streams.open.discard(self)
             self._hub.unsubscribe(subscriber)
+            self._slot.release()
 
     @property
     def _settled(self) -> bool:
