@@ -79,7 +79,8 @@ def print_aims(checks: list[AimCheck]) -> None:
     width = max((len(c.aim) for c in checks), default=0)
     for c in checks:
         verdict = "met" if c.met else "not met"
+        aim = f"(aim {c.target})"
         print(
-            f"{c.aim:<{width}}  {c.streams:>6} streams  {c.figure:>8} (aim {c.target})"
+            f"{c.aim:<{width}}  {c.streams:>6} streams  {c.figure:>8} {aim:<14}"
             f"  {verdict:<7}  {c.note}"
         )
