@@ -50,10 +50,12 @@ async def test_streams_opened_beside_others_resume_exactly_and_end_with_the_sess
                 f"/work-sessions/{session}/events", headers={"Last-Event-ID": str(10**9)}
             )
             assert ahead.status_code == 410
+            streams = (first, behind, current, fresh)
+            seen = [len(stream.data()) for stream in streams]
             await _write(server.api, session, 1, "b")
             async with asyncio.timeout(20):
-                for stream in (first, behind, current, fresh):
-                    await stream.until(data_events(len(stream.data()) + 1))
+                for stream, count in zip(streams, seen, strict=True):
+                    await stream.until(data_events(count + 1))
             latest = first.data()[-1][1]
             assert [c for _, c, _ in behind.data()] == [changed, latest]
             assert [c for _, c, _ in current.data()] == [latest]
@@ -61,7 +63,7 @@ async def test_streams_opened_beside_others_resume_exactly_and_end_with_the_sess
 
             assert (await http.delete(f"/work-sessions/{session}")).status_code == 204
             async with asyncio.timeout(20):
-                for stream in (first, behind, current, fresh):
+                for stream in streams:
                     await stream.until(lambda s: s.ended)
                     assert stream.events[-1][0] == "work_session.deleted"
             gone = await http.get(f"/work-sessions/{session}/events")
