@@ -116,7 +116,7 @@ async def session_events(
             session_id,
             stream.subscriber,
             since=since,
-            snapshots=partial(live.snapshots, state.presence, state.locks, session_id),
+            snapshots=partial(live.snapshots, state.presence, session_id),
             token_id=caller.token_id,  # revoking it ends the stream
         )
     except BaseException:  # (a 404 or 410 holds no place)
