@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tests.redis_topologies import missing_tools, redis_cluster
 
+from roboscope.rate_budgets import BUDGETS
 from roboscope.realtime.embedded import EmbeddedRedis
 
 from . import baseline_app
@@ -187,7 +188,7 @@ BENCH_LIMITS = {
     # for every stream of the live bench.
     **{
         f"ROBOSCOPE_RATE_LIMIT_{budget}_{what}": "1000000000"
-        for budget in ("HEARTBEATS", "LOCKS", "WRITES")
+        for budget in (spec.name.upper() for spec in BUDGETS)
         for what in ("PER_SECOND", "BURST")
     },
     "ROBOSCOPE_LIVE_MAX_STREAMS": "100000",

@@ -56,15 +56,13 @@ def require_server_extra(command: str) -> None:
 
 def load_settings(*more_problems: str) -> Settings:
     """The settings, or one `error:` line per problem, all at once (with `more_problems`,
-    the command's own), and exit 2; a warning for each unknown ROBOSCOPE_* name."""
+    the command's own), and exit 2. An unknown ROBOSCOPE_* name is one of the problems."""
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
     from .settings import Settings, every_problem, unknown_variables
 
-    for warning in unknown_variables(os.environ):
-        typer.echo(f"warning: {warning}", err=True)
-    lines = list(more_problems)
+    lines = [*unknown_variables(os.environ), *more_problems]
     settings = None
     try:
         settings = Settings()

@@ -23,7 +23,9 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ACCESS_LOGGER = "roboscope.access"
 
 request_id: ContextVar[str | None] = ContextVar("roboscope_request_id", default=None)
-"""The id of the request being handled, for every record logged meanwhile."""
+"""The id of the request being handled, for every record logged meanwhile: set by the edge
+(server/middleware.py) around each request. A context variable on purpose, the usual way to
+tag log records: a logger call deep in any layer is not handed the request."""
 
 # Not copied into a JSON line: the record's own attributes (the line has them in its own
 # words) and uvicorn's copy of its message with terminal colours.

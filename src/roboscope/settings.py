@@ -16,7 +16,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -25,16 +25,19 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from . import redis_endpoints
+from .rate_budgets import BY_NAME, Budget
 
 ENV_PREFIX = "ROBOSCOPE_"
 
-# ROBOSCOPE_* names read by something other than the server.
-OTHER_VARIABLES = (
-    "ROBOSCOPE_URL",
-    "ROBOSCOPE_TOKEN",
-    "ROBOSCOPE_TEST_DATABASE_URL",
-    "ROBOSCOPE_TEST_REDIS_URL",
-    "ROBOSCOPE_TEST_WORKERS",
+# ROBOSCOPE_* names read by something other than the server: the client commands, and
+# (by prefix) the tests and benchmarks.
+OTHER_VARIABLES = ("ROBOSCOPE_URL", "ROBOSCOPE_TOKEN")
+OTHER_PREFIXES = ("ROBOSCOPE_TEST_", "ROBOSCOPE_BENCH_")
+
+# The variables Kubernetes gives every pod for a Service named `roboscope` (service links):
+# ROBOSCOPE_SERVICE_HOST, ROBOSCOPE_SERVICE_PORT[_<name>], ROBOSCOPE_PORT[_<n>_TCP[_ADDR|...]].
+_SERVICE_LINK = re.compile(
+    r"ROBOSCOPE_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
 )
 
 # Accepted database URL schemes → the async driver each one means.
@@ -80,6 +83,18 @@ def _postgres_query(url: URL) -> URL:
             f"supported: sslmode, {', '.join(_POSTGRES_QUERY)}"
         )
     return url.set(query=query)
+
+
+def _rate_field(budget: Budget) -> Any:
+    """`ROBOSCOPE_RATE_LIMIT_<BUDGET>_PER_SECOND`, as rate_budgets.py describes it."""
+    spec = BY_NAME[budget]
+    return Field(default=spec.per_second, ge=0, description=spec.per_second_help)
+
+
+def _burst_field(budget: Budget) -> Any:
+    """`ROBOSCOPE_RATE_LIMIT_<BUDGET>_BURST`, as rate_budgets.py describes it."""
+    spec = BY_NAME[budget]
+    return Field(default=spec.burst, ge=1, description=spec.burst_help)
 
 
 class Settings(BaseSettings):
@@ -141,30 +156,13 @@ class Settings(BaseSettings):
     rate_limits: bool = Field(
         default=True, description="Per-caller request budgets (the three below); false: none."
     )
-    rate_limit_heartbeats_per_second: float = Field(
-        default=50.0,
-        ge=0,
-        description="Presence heartbeats and leaves per caller and second, sustained; 0: no limit.",
-    )
-    rate_limit_heartbeats_burst: int = Field(
-        default=200, ge=1, description="Heartbeats a caller may send at once after a pause."
-    )
-    rate_limit_locks_per_second: float = Field(
-        default=25.0,
-        ge=0,
-        description="Lock acquires, extends and releases per caller and second; 0: no limit.",
-    )
-    rate_limit_locks_burst: int = Field(
-        default=100, ge=1, description="Lock operations a caller may send at once after a pause."
-    )
-    rate_limit_writes_per_second: float = Field(
-        default=50.0,
-        ge=0,
-        description="Other writes (POST, PUT, PATCH, DELETE) per caller and second; 0: no limit.",
-    )
-    rate_limit_writes_burst: int = Field(
-        default=500, ge=1, description="Writes a caller may send at once after a pause."
-    )
+    # The budgets are described in rate_budgets.py (defaults and help from there).
+    rate_limit_heartbeats_per_second: float = _rate_field("heartbeats")
+    rate_limit_heartbeats_burst: int = _burst_field("heartbeats")
+    rate_limit_locks_per_second: float = _rate_field("locks")
+    rate_limit_locks_burst: int = _burst_field("locks")
+    rate_limit_writes_per_second: float = _rate_field("writes")
+    rate_limit_writes_burst: int = _burst_field("writes")
     live_max_streams: int = Field(
         default=10_000,
         ge=1,
@@ -371,6 +369,11 @@ class Settings(BaseSettings):
             raise ValueError("\n".join(issues))
         return self
 
+    def rate(self, budget: Budget) -> tuple[float, int]:
+        """The budget's `(per second, burst)` as configured (rate_budgets.py names them)."""
+        setting = BY_NAME[budget].setting
+        return getattr(self, f"{setting}_per_second"), getattr(self, f"{setting}_burst")
+
     @property
     def redis_endpoint(self) -> redis_endpoints.RedisEndpoint | None:
         """What ROBOSCOPE_REDIS_URL names; None for the embedded Redis."""
@@ -435,16 +438,34 @@ def every_problem(error: ValidationError) -> list[str]:
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """A warning for each `ROBOSCOPE_*` variable nothing reads, naming the closest known one."""
+    """A problem for each `ROBOSCOPE_*` variable nothing reads, naming the closest known one.
+
+    The server refuses to start on one: a misspelt `ROBOSCOPE_AUHT=required` would
+    otherwise serve with open access. Kubernetes' service-link variables are not ours and
+    pass."""
     known = [variable_name(name) for name in Settings.model_fields] + list(OTHER_VARIABLES)
-    warnings = []
+    lines = []
     for name in sorted(environ):
-        if not name.upper().startswith(ENV_PREFIX) or name.upper() in known:
+        upper = name.upper()
+        if (
+            not upper.startswith(ENV_PREFIX)
+            or upper in known
+            or upper.startswith(OTHER_PREFIXES)
+            or _SERVICE_LINK.fullmatch(upper)
+        ):
             continue
-        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        warnings.append(f"{name} is not a Roboscope setting and is ignored{hint}")
-    return warnings
+        hint = f"; did you mean {ENV_PREFIX}{close}?" if (close := _closest(upper)) else ""
+        lines.append(f"{name} is not a Roboscope setting{hint} (unset it, or spell it right)")
+    return lines
+
+
+def _closest(name: str) -> str | None:
+    """The known name (without the prefix) closest to `name`'s, if any is close: compared
+    without the shared prefix, which would make every name look alike."""
+    known = [name.upper() for name in Settings.model_fields]
+    known += [variable.removeprefix(ENV_PREFIX) for variable in OTHER_VARIABLES]
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def mask_url(url: str) -> str:

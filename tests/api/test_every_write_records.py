@@ -5,18 +5,26 @@ write route that forgets to is easy to write. This test walks the OpenAPI docume
 `POST`, `PUT`, `PATCH` and `DELETE` route is either a data write with a request below, which
 must add the named entry to the change log, or on the short list of routes that change no
 stored data (presence, locks, tokens, stream tokens). A route on neither list fails the
-first test, so a new route cannot slip past."""
+first test, so a new route cannot slip past. Each write is made with a token of user
+`alice`, whom its change must name as its actor: every write passes its caller down."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from roboscope.db.engine import Database
+from roboscope.server.app import create_app
+from roboscope.settings import Settings
+
+from ..conftest import api_client
 from .conftest import SQUARE, Factory, Json
+from .test_auth import Tokens
 
 NOT_DATA = {
     # Presence and locks live in Redis; the lock's fence is bookkeeping, not data.
@@ -34,6 +42,23 @@ NOT_DATA = {
     ("POST", "/tokens"),
     ("DELETE", "/tokens/{name_or_id}"),
 }
+
+
+@pytest.fixture(scope="session")
+async def secure_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The same database and Redis as `app`, with ROBOSCOPE_AUTH=required."""
+    application = create_app(settings.model_copy(update={"auth": "required"}))
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def alice(secure_app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with an admin token of user `alice` (admin: spaces are admin writes)."""
+    header = await Tokens(database).make("admin", user_id="alice")
+    async with api_client(secure_app) as http:
+        http.headers.update(header)
+        yield http
 
 
 @dataclass
@@ -229,13 +254,14 @@ async def _newest(client: httpx.AsyncClient) -> tuple[int, Json | None]:
 async def test_a_write_records_its_change(
     route: tuple[str, str],
     client: httpx.AsyncClient,
+    alice: httpx.AsyncClient,
     make_space: Factory,
     make_session: Factory,
     make_marker: Factory,
 ) -> None:
     space = await make_space()
     session = await make_session(space_id=space["id"])
-    world = World(client, space, session, await make_marker(work_session_id=session["id"]))
+    world = World(alice, space, session, await make_marker(work_session_id=session["id"]))
     (entity, op), write = WRITES[route]
     before, _ = await _newest(client)
     answer = await write(world)
@@ -243,3 +269,4 @@ async def test_a_write_records_its_change(
     after, newest = await _newest(client)
     assert after > before, f"{route} answered {answer.status_code} and recorded no change"
     assert newest is not None and (newest["entity"], newest["op"]) == (entity, op), newest
+    assert newest["actor"] == "alice", newest

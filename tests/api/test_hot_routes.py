@@ -318,3 +318,55 @@ async def test_a_revoked_token_stops_at_once_on_the_hot_routes(
         refused = await served.http.post(f"/presence/{session}", json=beat, headers=header)
         assert refused.status_code == 401
         assert refused.json()["message"].endswith("revoked")
+
+
+async def test_a_draw_in_the_operation_s_own_call_keeps_the_budget_s_rules(
+    settings: Settings,
+    database: Database,
+    make_session: Factory,
+    make_token: Tokens,
+    served_hot: list[tuple[str, str, bool]],
+) -> None:
+    """At the edge on a single Redis, the draw rides on the operation's own script call
+    (limits.drawing). As through FastAPI: a request refused before that call (403 for
+    another user, 422 for a TTL out of bounds) still draws, so once its budget is spent it
+    is answered 429 first; a request its budget refuses changes nothing (no device joins,
+    no lock is taken)."""
+    limited = settings.model_copy(
+        update={
+            "auth": "required",
+            "rate_limits": True,
+            "rate_limit_heartbeats_per_second": 0.5,
+            "rate_limit_heartbeats_burst": 2,
+            "rate_limit_locks_per_second": 0.5,
+            "rate_limit_locks_burst": 2,
+        }
+    )
+    answers = []
+    for hot_routes in (True, False):
+        name = f"alice-{uuid.uuid4()}"
+        alice = await make_token.make("write", "alice", name=name)  # a budget per app
+        steps: list[Step] = [
+            post("/presence/{s}", {"user_id": "bob"}, headers=alice),
+            post("/presence/{s}", {"user_id": "alice", "device_id": "a"}, headers=alice),
+            post("/presence/{s}", {"user_id": "alice", "device_id": "b"}, headers=alice),
+            post("/presence/{s}", {"user_id": "bob"}, headers=alice),
+            post("/locks/{other}", {"ttl_seconds": 0}, headers=alice),
+            post("/locks/{s}", {}, headers=alice),
+            post("/locks/{other}", {}, headers=alice),
+        ]
+        context = await scenario_context(make_session)
+        application = create_app(limited, hot_routes=hot_routes)
+        async with LifespanManager(application), api_client(application) as http:
+            served_hot.clear()
+            got = await run(http, steps, context)
+            answers.append([(st, hs, body.replace(name.encode(), b"NAME")) for st, hs, body in got])
+            assert [answered for _, _, answered in served_hot] == [hot_routes] * len(steps)
+            present = await http.get(f"/presence/{context['s']}", headers=alice)
+            assert [m["devices"] for m in present.json()["members"]] == [["a"]]
+            assert not (await http.get(f"/locks/{context['other']}", headers=alice)).json()[
+                "locked"
+            ]
+    assert [status for status, _, _ in answers[0]] == [403, 200, 429, 429, 422, 200, 429]
+    for number, (one, other) in enumerate(zip(*answers, strict=True), 1):
+        assert one == other, f"step {number}"

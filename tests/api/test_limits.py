@@ -119,3 +119,26 @@ async def test_default_cap_refuses_a_megabytes_meta(client: httpx.AsyncClient) -
     assert response.json()["problems"][0]["field"] == "meta"
     assert "limit of 65536 " in response.json()["message"]
     assert (await client.get("/spaces")).json() == []
+
+
+def test_every_route_with_a_body_has_the_cap(settings: Settings) -> None:
+    """The app mounts the cap, not each router (server/app.py): a new route with a body is
+    capped without remembering anything."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from roboscope.server.app import create_app
+    from roboscope.server.params import JSON_LIMIT
+
+    with_body = [
+        context
+        for context in iter_route_contexts(create_app(settings).routes)
+        if isinstance(context.original_route, APIRoute)
+        and context.original_route.body_field is not None
+    ]
+    assert len(with_body) > 20
+    uncapped = [
+        (context.methods, context.path)
+        for context in with_body
+        if JSON_LIMIT.dependency not in {depends.dependency for depends in context.dependencies}
+    ]
+    assert uncapped == []

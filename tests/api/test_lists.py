@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from roboscope.db import markers as marker_rows
+from roboscope.services import markers as marker_service
 from roboscope.settings import Settings
+from roboscope.wire.markers import encode_listed
 
 from ..conftest import IOS_HEADERS, serving
 from .conftest import SQUARE, Factory
@@ -22,7 +25,10 @@ Json = dict[str, Any]
 CHUNK_ITEMS = 100
 """Items per body message of a long list (server/lists.py), written here, not imported: a
 change of the chunk size is a change this test has to be told about."""
-LONG = 8000  # 80 chunks: the long list's encoding outlasts a short request by far
+LONG = 8000  # 80 batches: the long list's encoding outlasts a short request by far
+BATCH = 100
+"""Marker rows read and encoded per step in the long-list test (ROWS_PER_STEP, made small so
+that a list the test can create quickly takes many steps)."""
 
 
 async def _bulk(client: httpx.AsyncClient, session_id: str, count: int) -> list[Json]:
@@ -201,10 +207,8 @@ async def _asgi_get(
     app: FastAPI,
     path: str,
     query: str,
-    on_body: asyncio.Event | None,
     log: list[str],
     name: str,
-    on_message: Callable[[], object] | None = None,
 ) -> bytes:
     """Call the ASGI app directly, logging when its body messages are sent."""
     scope = {
@@ -235,11 +239,7 @@ async def _asgi_get(
         if message["type"] == "http.response.start":
             assert message["status"] == 200
         if message["type"] == "http.response.body":
-            if on_message is not None:
-                on_message()
             body.extend(message.get("body", b""))
-            if on_body is not None:
-                on_body.set()
             if not message.get("more_body", False):
                 log.append(name)
                 done.set()
@@ -249,19 +249,31 @@ async def _asgi_get(
 
 
 async def test_other_requests_are_answered_while_a_long_list_is_encoded(
-    app: FastAPI, client: httpx.AsyncClient, make_session: Factory, make_marker: Factory
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_session: Factory,
+    make_marker: Factory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A long list goes out a chunk at a time with the event loop free in between: a task
-    that only counts its turns on the loop gets a turn between each two body messages of the
-    list, and a short request sent meanwhile is answered. (Counting turns, not time: the
-    result does not depend on how busy the machine is.)"""
+    """A long list is read and encoded a batch of rows at a time with the event loop free in
+    between: a task that only counts its turns on the loop gets a turn between each two
+    batches' encodings, and a short request sent meanwhile is answered. (Counting turns, not
+    time: the result does not depend on how busy the machine is.)"""
     session = await make_session()
     await _bulk(client, session["id"], LONG)
     marker = await make_marker()
+    monkeypatch.setattr(marker_rows, "ROWS_PER_STEP", BATCH)
     finished: list[str] = []
     started = asyncio.Event()
     turns = 0
-    turns_at_body: list[int] = []
+    turns_at_batch: list[int] = []
+
+    def encode_counting_turns(rows: Any) -> bytes:
+        turns_at_batch.append(turns)
+        started.set()
+        return encode_listed(rows)
+
+    monkeypatch.setattr(marker_service, "encode_listed", encode_counting_turns)
 
     async def count_turns() -> None:
         nonlocal turns
@@ -271,24 +283,16 @@ async def test_other_requests_are_answered_while_a_long_list_is_encoded(
 
     counter = asyncio.create_task(count_turns())
     big = asyncio.create_task(
-        _asgi_get(
-            app,
-            "/api/v1/markers",
-            f"work_session_id={session['id']}",
-            started,
-            finished,
-            "big",
-            on_message=lambda: turns_at_body.append(turns),
-        )
+        _asgi_get(app, "/api/v1/markers", f"work_session_id={session['id']}", finished, "big")
     )
     await started.wait()
-    small = await _asgi_get(app, f"/api/v1/markers/{marker['id']}", "", None, finished, "small")
+    small = await _asgi_get(app, f"/api/v1/markers/{marker['id']}", "", finished, "small")
     big_body = await big
     counter.cancel()
     assert json.loads(small)["id"] == marker["id"]
     assert len(json.loads(big_body)) == LONG
-    # The list went out in pieces, and the loop turned between (almost) each two of them:
-    # one encoding of the whole list would be one message, or messages with no turn between.
-    assert len(turns_at_body) >= LONG // CHUNK_ITEMS
-    gaps_with_a_turn = sum(b > a for a, b in itertools.pairwise(turns_at_body))
-    assert gaps_with_a_turn >= LONG // CHUNK_ITEMS - 1
+    # The list was encoded in batches, and the loop turned between (almost) each two of
+    # them: one encoding of the whole list would be one batch, or batches with no turn between.
+    assert len(turns_at_batch) >= LONG // BATCH
+    gaps_with_a_turn = sum(b > a for a, b in itertools.pairwise(turns_at_batch))
+    assert gaps_with_a_turn >= LONG // BATCH - 1

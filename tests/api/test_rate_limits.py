@@ -25,13 +25,17 @@ from asgi_lifespan import LifespanManager
 
 from roboscope.db.engine import Database
 from roboscope.db.migrate import upgrade
-from roboscope.errors import RateLimited
+from roboscope.errors import RateLimited, RedisUnavailable
+from roboscope.rate_budgets import BUDGETS
 from roboscope.realtime import create_redis
+from roboscope.realtime.presence import PresenceStore
 from roboscope.realtime.rate_limits import Rate, RateStore
 from roboscope.server.app import create_app
+from roboscope.server.limits import budget_of
+from roboscope.services import limits
 from roboscope.services.access import Identity
 from roboscope.services.limits import RateLimits
-from roboscope.settings import Settings
+from roboscope.settings import Settings, variable_name
 
 from ..conftest import api_client, require_service
 from ..tcp_proxy import TcpProxy
@@ -50,9 +54,9 @@ def address() -> str:
 def limited(settings: Settings, **rates: Any) -> Settings:
     """`settings` with every budget on (`burst` requests, then SLOW), or as given."""
     update: dict[str, Any] = {"rate_limits": True}
-    for budget in ("heartbeats", "locks", "writes"):
-        update[f"rate_limit_{budget}_per_second"] = SLOW
-        update[f"rate_limit_{budget}_burst"] = 3
+    for spec in BUDGETS:
+        update[f"{spec.setting}_per_second"] = SLOW
+        update[f"{spec.setting}_burst"] = 3
     update.update({f"rate_limit_{name}": value for name, value in rates.items()})
     return settings.model_copy(update=update)
 
@@ -225,6 +229,34 @@ async def test_a_limiter_that_cannot_reach_redis_lets_requests_through(
     assert len(warnings) == 1
 
 
+async def test_a_draw_folded_into_an_operation_fails_open_as_a_take_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hot routes' draw rides on the operation's script (services/limits.py `folded`):
+    when Redis cannot answer that call, the limiter is blind as after a failed `take`
+    (logged once, no draw to give back, and the next request draws with `take`)."""
+    dead = create_redis("redis://127.0.0.1:1/0", timeout=0.5, pool_timeout=0.5)
+    limits = RateLimits(RateStore(dead), {"heartbeats": Rate(per_second=0.001, burst=1)})
+    presence = PresenceStore(dead)
+    caller = Identity(client=address())
+    try:
+        with caplog.at_level(logging.WARNING, logger="roboscope.limits"):
+            draw = limits.folded(caller, "heartbeats")
+            assert draw is not None
+            with pytest.raises(RedisUnavailable) as failed:
+                await presence.heartbeat(
+                    uuid.uuid4(), "ann", device_id=None, display_name=None, meta=None,
+                    ttl_ms=1000, draw=draw,
+                )  # fmt: skip
+            assert await limits.settle(caller, "heartbeats", draw, failed.value) is False
+            assert limits.folded(caller, "heartbeats") is None  # blind: no draw for a while
+            assert await limits.take(caller, "heartbeats") is False
+    finally:
+        await dead.aclose()
+    warnings = [r for r in caplog.records if "rate limits not enforced" in r.getMessage()]
+    assert len(warnings) == 1
+
+
 async def test_a_refund_gives_back_one_request_never_more_than_the_burst(
     redis_client: Any,
 ) -> None:
@@ -325,3 +357,61 @@ async def test_with_auth_on_a_token_has_one_budget_wherever_it_calls_from(
         assert_rate_limited(refused, "writes")
         created = await near.post("/spaces", json={"key": "b0", "name": "S"}, headers=bob)
         assert created.status_code == 201, created.text
+
+
+# The budgets are described once (rate_budgets.py); what users and clients see of them is
+# written out here, so a change to the description that changes behaviour fails a test.
+DOCUMENTED = {
+    # budget: (environment variables' stem, default per second, default burst, 429 message)
+    "heartbeats": ("ROBOSCOPE_RATE_LIMIT_HEARTBEATS", 50.0, 200, "too many presence requests"),
+    "locks": ("ROBOSCOPE_RATE_LIMIT_LOCKS", 25.0, 100, "too many lock requests"),
+    "writes": ("ROBOSCOPE_RATE_LIMIT_WRITES", 50.0, 500, "too many writes"),
+}
+
+
+def test_each_budget_has_its_settings_defaults_and_message() -> None:
+    defaults = Settings.model_construct()
+    assert [spec.name for spec in BUDGETS] == list(DOCUMENTED)
+    for spec in BUDGETS:
+        stem, per_second, burst, message = DOCUMENTED[spec.name]
+        assert variable_name(f"{spec.setting}_per_second") == f"{stem}_PER_SECOND"
+        assert variable_name(f"{spec.setting}_burst") == f"{stem}_BURST"
+        assert Settings.model_fields[f"{spec.setting}_per_second"].default == per_second
+        assert Settings.model_fields[f"{spec.setting}_burst"].default == burst
+        assert defaults.rate(spec.name) == (per_second, burst)
+        with pytest.raises(RateLimited) as refused:
+            limits.refused(spec.name, 1500)
+        assert refused.value.message == f"{message}; retry after 2 s"
+
+
+def test_the_docs_list_every_budget() -> None:
+    """docs/limits.md: a row of the limits table and a bullet of "Rate limits" per budget;
+    README.md: a row of the settings table."""
+    root = Path(__file__).parents[2]
+    limits_md = (root / "docs" / "limits.md").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for spec in BUDGETS:
+        stem, per_second, burst, _ = DOCUMENTED[spec.name]
+        row = f"| `{stem}_PER_SECOND`, `…_BURST` | `{per_second:g}`/s, burst `{burst}` |"
+        assert row in limits_md, row
+        assert f"- **{spec.name}**: " in limits_md
+        setting = f"| `{stem}_PER_SECOND` / `_BURST` | `{per_second:g}` / `{burst}` |"
+        assert setting in readme, setting
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "budget"),
+    [
+        ("POST", "/presence/{session_id}", "heartbeats"),
+        ("DELETE", "/api/v1/presence/{session_id}/{user_id}", "heartbeats"),
+        ("POST", "/locks/{session_id}", "locks"),
+        ("DELETE", "/locks/{session_id}", "locks"),
+        ("POST", "/locks/work-sessions/{session_id}/unlock", "locks"),
+        ("POST", "/markers", "writes"),
+        ("PATCH", "/api/v1/spaces/{space_id}", "writes"),
+        ("GET", "/locks/{session_id}", None),
+        ("GET", "/markers", None),
+    ],
+)
+def test_which_budget_a_request_draws_on(method: str, path: str, budget: str | None) -> None:
+    assert budget_of(method, path) == budget

@@ -46,7 +46,7 @@ async def test_the_app_state_stops_every_task_it_started(tmp_path: Path) -> None
         state.live.poll_soon()  # one of the hub's short tasks, in flight at the stop
     left = {task for task in asyncio.all_tasks() - before if not task.done()}
     assert left == set()
-    assert state.database.after_commit is None  # nothing to wake once the hub is gone
+    assert state.database.listener is None  # nothing to wake once the hub is gone
     assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
 
 

@@ -104,16 +104,38 @@ def test_unknown_variables_are_named_with_the_closest_known_one() -> None:
         "ROBOSCOPE_DATABSE_URL": "x",
         "ROBOSCOPE_URL": "client",
         "ROBOSCOPE_TEST_REDIS_URL": "tests",
+        "ROBOSCOPE_BENCH_POSTGRESQL_URL": "bench",
         "ROBOSCOPE_LOCK_MAX_TTL_SECONDS": "60",
+        "ROBOSCOPE_WHATEVER": "1",
         "PATH": "/bin",
+        # Kubernetes' service links for a Service named roboscope: not ours, never refused.
+        "ROBOSCOPE_SERVICE_HOST": "10.0.0.7",
+        "ROBOSCOPE_SERVICE_PORT": "8080",
+        "ROBOSCOPE_SERVICE_PORT_HTTP": "8080",
+        "ROBOSCOPE_PORT": "tcp://10.0.0.7:8080",
+        "ROBOSCOPE_PORT_8080_TCP": "tcp://10.0.0.7:8080",
+        "ROBOSCOPE_PORT_8080_TCP_ADDR": "10.0.0.7",
     }
     assert unknown_variables(environ) == [
-        "ROBOSCOPE_DATABSE_URL is not a Roboscope setting and is ignored; "
-        "did you mean ROBOSCOPE_DATABASE_URL?"
+        "ROBOSCOPE_DATABSE_URL is not a Roboscope setting; did you mean "
+        "ROBOSCOPE_DATABASE_URL? (unset it, or spell it right)",
+        "ROBOSCOPE_WHATEVER is not a Roboscope setting (unset it, or spell it right)",
     ]
     # Derived from the model: every field is known.
     assert (
         unknown_variables({f"ROBOSCOPE_{name.upper()}": "" for name in Settings.model_fields}) == []
+    )
+
+
+def test_a_misspelt_setting_stops_the_server_before_it_serves(tmp_path: Path) -> None:
+    """`ROBOSCOPE_AUHT=required` must not start a server with open access."""
+    result = run_command(
+        "serve", "--port", "0", data_dir=tmp_path, env={"ROBOSCOPE_AUHT": "required"}
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: ROBOSCOPE_AUHT is not a Roboscope setting; did you mean ROBOSCOPE_AUTH? "
+        "(unset it, or spell it right)\n"
     )
 
 
@@ -169,7 +191,7 @@ def test_serve_on_a_missing_database_says_so_and_answers_503(tmp_path: Path) -> 
 
 def test_serve_prints_what_it_runs_on_without_secrets(tmp_path: Path) -> None:
     data_dir = tmp_path / "data" / "new"  # created by serve itself
-    env = {"ROBOSCOPE_DATABSE_URL": "typo", "ROBOSCOPE_DATA_DIR": str(data_dir)}
+    env = {"ROBOSCOPE_DATA_DIR": str(data_dir)}
     server = start_server(tmp_path / "data", env=env)
     try:
         port = server.url.rsplit(":", 1)[1]
@@ -179,7 +201,6 @@ def test_serve_prints_what_it_runs_on_without_secrets(tmp_path: Path) -> None:
         assert f"redis embedded (unix://{data_dir.resolve() / 'redis.sock'})" in summary
         assert f"data dir {data_dir.resolve()}" in summary
         assert f"docs http://127.0.0.1:{port}/api/v1/docs" in summary
-        assert "did you mean ROBOSCOPE_DATABASE_URL?" in log
         # Local files are private to the user.
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
         for name in ("roboscope.db", "redis.log"):

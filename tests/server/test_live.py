@@ -23,6 +23,7 @@ from roboscope.db.migrate import upgrade
 from roboscope.realtime import EmbeddedRedis
 from roboscope.server.state import app_state
 from roboscope.services import markers
+from roboscope.services.access import anonymous
 from roboscope.settings import Settings
 from roboscope.wire import MarkerCreate
 
@@ -415,10 +416,10 @@ async def test_a_change_whose_wake_up_was_lost_still_arrives(
         watcher = Subscriber(server.api, session)
         async with asyncio.timeout(20):
             await watcher.until(snapshots_sent)
-        database = Database(env["ROBOSCOPE_DATABASE_URL"])  # no after_commit: nothing published
+        database = Database(env["ROBOSCOPE_DATABASE_URL"])  # no listener: nothing published
         try:
             body = MarkerCreate.model_validate({"work_session_id": session, **SQUARE})
-            answer = await markers.create_marker(database, body)
+            answer = await markers.create_marker(database, anonymous("test"), body)
         finally:
             await database.dispose()
         async with asyncio.timeout(20):

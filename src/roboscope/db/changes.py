@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from .tables import change_counter, changes, work_sessions
 
@@ -71,6 +72,13 @@ async def session_and_counter(conn: AsyncConnection, session_id: UUID) -> tuple[
     result = await conn.execute(_SESSION_AND_COUNTER, {"session_id": session_id})
     found, last, purged = result.one()
     return bool(found), int(last), int(purged)
+
+
+def last_cursor() -> ScalarSelect[int]:
+    """The last cursor committed, as an expression: a read that needs it beside other values
+    gets them all in one statement (the marker lists' `db.markers.list_state`)."""
+    stmt = select(change_counter.c.last_cursor).where(change_counter.c.id == _COUNTER_ID)
+    return stmt.scalar_subquery()
 
 
 async def counter(conn: AsyncConnection) -> tuple[int, int]:

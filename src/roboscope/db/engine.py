@@ -15,10 +15,11 @@ import contextlib
 import socket
 import sqlite3
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import pydantic_core
 from sqlalchemy import event, exc, text
@@ -33,7 +34,18 @@ _READ_ONLY = "roboscope_read_only"
 _T = TypeVar("_T")
 
 AFTER_COMMIT = "roboscope.after_commit"
-"""Key in `AsyncConnection.info` for what a transaction hands to `Database.after_commit`."""
+"""Key in `AsyncConnection.info`: the set of work session ids a write transaction changed,
+handed to the database's `CommitListener` once the transaction committed."""
+
+
+class CommitListener(Protocol):
+    """Who hears that write transactions committed: in a server, the live hub
+    (`services.live.LiveHub`), which wakes the streams of the work sessions that changed;
+    attached for the app's lifetime with `Database.heard_by` (server/state.py)."""
+
+    def committed(self, session_ids: set[UUID], /) -> None:
+        """Called after a successful commit with what the transaction noted under
+        AFTER_COMMIT; never for a rollback, never for a transaction that noted nothing."""
 
 
 # SQLSTATE classes that mean "this database cannot serve now", not "this request is wrong":
@@ -179,15 +191,18 @@ def _is_unavailable(error: BaseException) -> bool:
 
 
 class Database:
-    """Owns the engine; `transaction()` for writes, `read()` for reads."""
+    """Owns the engine; `transaction()` for writes, `read()` for reads.
+
+    Commits are heard by at most one `CommitListener`, attached with `heard_by` (not at
+    construction: the listener, the live hub, reads through this database itself).
+    """
 
     def __init__(self, url: str | URL, *, timeout: float = 5.0) -> None:
         self.url = make_url(url)
         self.description = describe(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._writers = asyncio.Lock() if self.is_sqlite else None
-        # Called with what committed transactions noted under AFTER_COMMIT (wake-ups).
-        self.after_commit: Callable[[Any], None] | None = None
+        self._listener: CommitListener | None = None
         self.engine: AsyncEngine = create_async_engine(self.url, **self._engine_options(timeout))
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -223,6 +238,23 @@ class Database:
             },
         }
 
+    @property
+    def listener(self) -> CommitListener | None:
+        """Who hears this database's commits now (None: nobody, e.g. an admin command)."""
+        return self._listener
+
+    @contextmanager
+    def heard_by(self, listener: CommitListener) -> Iterator[None]:
+        """`listener` hears every commit while the block runs, and nothing after it: the app
+        state attaches its live hub here for the hub's lifetime. One listener at a time."""
+        if self._listener is not None:
+            raise RuntimeError("this database's commits are heard by another listener already")
+        self._listener = listener
+        try:
+            yield
+        finally:
+            self._listener = None
+
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
         """SQLite runs one write transaction at a time; its writers in this process take
@@ -246,8 +278,8 @@ class Database:
         idle_in_transaction_session_timeout then rolls the transaction back. On SQLite the
         reset closes the connection, which rolls back first (`SqliteConnection`).
 
-        What the block left in `conn.info` under `AFTER_COMMIT` goes to the `after_commit`
-        listener once the commit succeeded (and is dropped otherwise).
+        What the block left in `conn.info` under `AFTER_COMMIT` goes to the `listener` once
+        the commit succeeded (and is dropped otherwise).
         """
         with self._translate_errors():
             async with self._writer_turn(), self.engine.connect() as conn:
@@ -267,8 +299,8 @@ class Database:
                     raise
                 notes = info.pop(AFTER_COMMIT, None)
                 await _guarded(conn, transaction.commit())
-        if notes and self.after_commit is not None:
-            self.after_commit(notes)
+        if notes and self._listener is not None:
+            self._listener.committed(notes)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncConnection]:

@@ -52,6 +52,7 @@ from uuid import UUID
 from roboscope.errors import RedisUnavailable
 from roboscope.realtime import keys, scripts
 from roboscope.realtime.connection import RedisClient, guard
+from roboscope.realtime.draws import Draw
 
 FENCE_COUNTER_TTL_MS = 7 * 24 * 3600 * 1000
 UNDO_WAIT_SECONDS = 10.0
@@ -135,14 +136,16 @@ class LockStore:
         self._undoing: set[asyncio.Task[None]] = set()
 
     async def acquire(
-        self, session_id: UUID, *, ttl_ms: int, owner: str | None
+        self, session_id: UUID, *, ttl_ms: int, owner: str | None, draw: Draw | None = None
     ) -> LockGrant | LockState | None:
         """Take the lock for `ttl_ms` if it is free; when someone else holds it, their grant's
         public state (who, until when). None only for a request given up meanwhile (its
         undo ran first), which a caller waiting for the answer never sees.
 
         Raises `RedisUnavailable` when Redis cannot answer; an acquire that may have run is
-        undone first (see the module docstring), so the lock is then not the caller's.
+        undone first (see the module docstring), so the lock is then not the caller's. With
+        `draw`, the request's rate budget is drawn in the same call, and nothing changes when
+        it refuses (`BudgetSpent`: draws.py).
         """
         ttl_ms = _check_ttl(ttl_ms)
         token = new_token()
@@ -157,7 +160,7 @@ class LockStore:
             keys.locks_due(session_id),
         ]
         try:
-            reply = await self._acquire(keys=lock_keys, args=args)
+            reply = await self._acquire(keys=lock_keys, args=args, draw=draw)
         except RedisUnavailable as error:
             if error.outcome_unknown:
                 self._guard.outages.note("lock acquires undone (answer lost)")
@@ -254,9 +257,10 @@ class LockStore:
         fence, now_ms, owner = cast(list[Any], reply)
         return LockGrant.of(token, fence, owner, now_ms, ttl_ms)
 
-    async def release(self, session_id: UUID, token: str) -> bool:
-        """Free the lock if `token` holds it; False otherwise (nothing else changes)."""
-        released = await self._release(keys=grant_keys(session_id), args=[token])
+    async def release(self, session_id: UUID, token: str, *, draw: Draw | None = None) -> bool:
+        """Free the lock if `token` holds it; False otherwise (nothing else changes). With
+        `draw` as in `acquire`."""
+        released = await self._release(keys=grant_keys(session_id), args=[token], draw=draw)
         return bool(released)
 
     async def force_release(self, session_id: UUID) -> int | None:

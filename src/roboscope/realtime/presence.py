@@ -31,6 +31,7 @@ from uuid import UUID
 
 from roboscope.realtime import keys, scripts
 from roboscope.realtime.connection import RedisClient
+from roboscope.realtime.draws import Draw
 from roboscope.realtime.locks import LockState, status_of
 
 DEFAULT_DEVICE = "default"
@@ -143,11 +144,14 @@ class PresenceStore:
         display_name: str | None,
         meta: dict[str, Any] | None,
         ttl_ms: int,
+        draw: Draw | None = None,
     ) -> PresenceBeat:
         """Mark one device of `user_id` present for `ttl_ms` from now.
 
         Raises `DevicesAtCapacity` (and stores nothing) for a device that is not present yet when
-        the session already holds `max_devices` devices."""
+        the session already holds `max_devices` devices. With `draw`, the request's rate
+        budget is drawn in the same call, and nothing is stored when it refuses
+        (`BudgetSpent`: draws.py)."""
         if ttl_ms <= 0:
             raise ValueError("ttl_ms must be positive")
         profile = json.dumps(
@@ -158,7 +162,7 @@ class PresenceStore:
         )
         device = device_id or DEFAULT_DEVICE
         args = [PRUNE_BATCH, user_id, device, int(ttl_ms), profile, self.max_devices]
-        reply = await self._heartbeat(keys=script_keys(session_id), args=args)
+        reply = await self._heartbeat(keys=script_keys(session_id), args=args, draw=draw)
         expires, user_count, device_count = cast(list[int], reply)
         if not expires:
             raise DevicesAtCapacity(self.max_devices, int(user_count), int(device_count))

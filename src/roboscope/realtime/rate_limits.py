@@ -1,9 +1,11 @@
 """Request budgets kept in Redis, so every API process draws on the same one per caller.
 
-One atomic script call per request (`rate_take.lua`, GCRA): no read-modify-write race between
-processes, and one key per active caller and budget that expires once its bucket is full
-again; one more (`rate_refund.lua`) when the request then fails with 503. The rules (which
-budget, what happens when Redis is down, when to refund) are in services/limits.py.
+One atomic script step per request (`rate_common.lua`, GCRA): no read-modify-write race
+between processes, and one key per active caller and budget that expires once its bucket is
+full again. The step is a call of its own (`rate_take.lua`), or, on a single Redis, part of
+the request's own operation's script (`draw`: draws.py); one more call (`rate_refund.lua`)
+when the request then fails with 503. The rules (which budget, what happens when Redis is
+down, when to refund) are in services/limits.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roboscope.realtime import keys, scripts
-from roboscope.realtime.connection import RedisClient
+from roboscope.realtime.connection import RedisClient, is_cluster
+from roboscope.realtime.draws import Draw
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,15 @@ class RateStore:
     def __init__(self, redis: RedisClient) -> None:
         self._take = scripts.register(redis, "rate_take")
         self._refund = scripts.register(redis, "rate_refund")
+        self.folds = not is_cluster(redis)
+        """Whether an operation's script can take a draw (`draw`): not on a Redis Cluster,
+        where the budget's key is in another slot than the operation's."""
+
+    def draw(self, budget: str, caller: str, rate: Rate) -> Draw:
+        """One request of `caller`'s `budget`, for the operation's own script to take."""
+        if not self.folds:
+            raise ValueError("a Redis Cluster keeps the budget in another slot: use `take`")
+        return Draw(keys.rate_budget(budget, caller), rate.interval_ms, rate.burst)
 
     async def take(self, budget: str, caller: str, rate: Rate) -> int:
         """Draw one request from `caller`'s `budget`: 0 when allowed, else the milliseconds

@@ -24,6 +24,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from roboscope.realtime.connection import RedisClient, guard, is_cluster
+from roboscope.realtime.draws import Draw
 from roboscope.realtime.feed import database_suffix
 from roboscope.realtime.keys import LIVE_CHANNEL_PREFIX
 
@@ -44,7 +45,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "lock_force_release": _LOCK,
     "lock_status": (),
     "lock_sweep": _CHANGES,
-    "rate_take": (),
+    "rate_take": ("rate_common",),
     "rate_refund": (),
     "auth_process_beat": (),
     "auth_processes": (),
@@ -56,13 +57,20 @@ def _read(name: str) -> str:
 
 
 @cache
-def source(name: str, *, sharded: bool = False, channel_suffix: str = "") -> str:
+def source(
+    name: str, *, sharded: bool = False, channel_suffix: str = "", drawn: bool = False
+) -> str:
     """The full source of operation `name`, preludes included; `sharded` for Redis Cluster,
-    `channel_suffix` the live channels' Redis database suffix (`feed.database_suffix`)."""
+    `channel_suffix` the live channels' Redis database suffix (`feed.database_suffix`);
+    `drawn`: the variant that takes its request's rate budget draw first (drawn.lua)."""
     if name not in _PRELUDES:
         raise KeyError(f"unknown script {name!r}")
     parts = [_read(prelude) for prelude in _PRELUDES[name]]
     parts.append(_read(name))
+    if drawn:
+        head, tail = _read("drawn").split("-- __OPERATION__\n")
+        operation = ["local function operation()", parts.pop(), "end"]
+        parts = [head, _read("rate_common"), *parts, *operation, tail]
     return (
         "\n".join(parts)
         .replace("__LIVE_CHANNEL_PREFIX__", LIVE_CHANNEL_PREFIX)
@@ -76,30 +84,62 @@ class Script:
 
     What redis-py's `AsyncScript` does, minus its per-call `isinstance(client, Pipeline)`
     check against a runtime protocol, which profiling showed at ~10 % of a lock request's CPU.
+    Called with a `Draw`, it runs the operation's drawn variant instead (made at the first
+    such call): the request's rate budget is drawn in the same round trip (draws.py).
     """
 
-    def __init__(self, client: RedisClient, text: str) -> None:
+    def __init__(self, client: RedisClient, name: str) -> None:
         self._client = client
         self._guard = guard(client)
-        self._text = text
-        self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
+        self._name = name
+        self._plain = _Text(source_for(client, name))
+        self._drawn: _Text | None = None
 
-    async def __call__(self, keys: Sequence[str] = (), args: Sequence[Any] = ()) -> Any:
-        """Run it; "Redis cannot serve this now" surfaces as `RedisUnavailable`."""
+    @property
+    def sha(self) -> str:
+        return self._plain.sha
+
+    async def __call__(
+        self, keys: Sequence[str] = (), args: Sequence[Any] = (), draw: Draw | None = None
+    ) -> Any:
+        """Run it; "Redis cannot serve this now" surfaces as `RedisUnavailable`. With `draw`:
+        the operation's answer once the budget allowed it, else `BudgetSpent` (the
+        operation did not run); `draw.state` says which."""
+        if draw is None:
+            return await self._run(self._plain, keys, args)
+        if self._drawn is None:
+            self._drawn = _Text(source_for(self._client, self._name, drawn=True))
+        draw.state = "unknown"  # until its answer is read
+        reply = await self._run(self._drawn, [*keys, draw.key], [*args, *draw.args])
+        return draw.outcome(reply)
+
+    async def _run(self, script: _Text, keys: Sequence[str], args: Sequence[Any]) -> Any:
         async with self._guard:
             try:
-                return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+                return await self._client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:
                 # A restarted (or different) Redis has an empty script cache.
-                self.sha = await self._client.script_load(self._text)
-                return await self._client.evalsha(self.sha, len(keys), *keys, *args)
+                script.sha = await self._client.script_load(script.text)
+                return await self._client.evalsha(script.sha, len(keys), *keys, *args)
+
+
+class _Text:
+    """A script's source and its SHA1 (as Redis's script cache names it)."""
+
+    __slots__ = ("sha", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def register(client: RedisClient, name: str) -> Script:
     """Bind operation `name` to `client` (no round trip until the first call)."""
-    return Script(client, source_for(client, name))
+    return Script(client, name)
 
 
-def source_for(client: RedisClient, name: str) -> str:
+def source_for(client: RedisClient, name: str, *, drawn: bool = False) -> str:
     """The source of operation `name` as `client`'s Redis runs it."""
-    return source(name, sharded=is_cluster(client), channel_suffix=database_suffix(client))
+    return source(
+        name, sharded=is_cluster(client), channel_suffix=database_suffix(client), drawn=drawn
+    )

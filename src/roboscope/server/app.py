@@ -18,6 +18,7 @@ from .limits import RATE_LIMIT, refund_drawn
 from .methods import WRITE_METHODS
 from .middleware import Edge
 from .openapi import install_openapi, operation_id
+from .params import JSON_LIMIT
 from .routes import ROUTERS, health
 from .routes import metrics as metrics_routes
 from .state import app_state
@@ -82,9 +83,11 @@ def create_app(settings: Settings, *, hot_routes: bool = True) -> FastAPI:
     for router in ROUTERS:
         # Health stays open: orchestrators and load balancers probe it without a token.
         dependencies = [] if router is health.router else [IDENTIFIED]
-        # Rate budgets only on routers with writes (reads are never limited).
+        # Rate budgets only on routers with writes (reads are never limited); the cap on
+        # `meta`-like objects on every router whose bodies could carry one (wire/limits.py),
+        # so no router has to remember it.
         if any(WRITE_METHODS & getattr(route, "methods", set()) for route in router.routes):
-            dependencies.append(RATE_LIMIT)
+            dependencies += [RATE_LIMIT, JSON_LIMIT]
         app.include_router(router, prefix=API_PREFIX, dependencies=dependencies)
     app.include_router(metrics_routes.router)  # /metrics, open like health (docs/observability.md)
     install_openapi(app, auth_required=settings.auth == "required")

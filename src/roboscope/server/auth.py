@@ -17,8 +17,9 @@ The live stream also accepts `?access_token=` (a short-lived signed query token,
 services/stream_tokens.py), for browsers' `EventSource`, which cannot send headers.
 
 The identity is also left in `request.state.identity` for what runs outside the handler
-(the request log, per-caller limits), and its actor in `access.current_actor` for the change
-log. Secrets are never logged: nothing here logs, and error messages never repeat them.
+(the request log, per-caller limits); the change log learns its actor from the identity
+each write handler passes to its service (`Caller`). Secrets are never logged: nothing here
+logs, and error messages never repeat them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.types import Scope
 
 from ..errors import Unauthenticated
 from ..services import tokens
-from ..services.access import AccessScope, Identity, actor, anonymous, current_actor, require
+from ..services.access import AccessScope, Identity, anonymous, require
 from ..services.clock import utcnow
 from .state import AppState
 
@@ -146,9 +147,8 @@ async def get_identity(request: Request) -> Identity:
 
 def identified(scope: Scope, identity: Identity) -> None:
     """Leave the request's identity where what runs outside the handler finds it: the
-    request log and the limits (`request.state.identity`), and the change log (its actor)."""
+    request log and the limits (`request.state.identity`)."""
     scope.setdefault("state", {})["identity"] = identity
-    current_actor.set(actor(identity))
 
 
 Caller = Annotated[Identity, Depends(get_identity)]

@@ -1,5 +1,8 @@
 """Request-scoped access to the process's shared handles (built in the app's lifespan).
 
+The lifespan (server/app.py) leaves its `AppState` in `app.state.roboscope`, Starlette's
+place for what an app holds; these dependencies are the typed way handlers reach it.
+
 Every dependency is `async def` on purpose: FastAPI runs a plain `def` dependency in its
 threadpool, which would cost every request a thread hop for a mere attribute lookup.
 """

@@ -10,10 +10,13 @@ order, through the same functions:
 1. the work session id of the path and the JSON body, validated by the route's own types;
 2. the caller, as `auth.get_identity` finds it (`bearer_identity`, `needed_scope`, `require`,
    `identified`);
-3. the caller's budget drawn, as the `limits.rate_limit` dependency draws it (`limits.draw`);
-4. the route's own handler, called with what FastAPI would have passed it, and its answer
-   sent; an error it raises is answered by the app's own exception handler for that error
-   (a 503 gives the drawn budget back, as always).
+3. the caller's budget drawn, as the `limits.rate_limit` dependency draws it; on a single
+   Redis by the handler's own Redis call (`limits.drawing`: one round trip, not two; a
+   request refused by its budget changes nothing, and one that fails before its call still
+   draws, so it is answered 429 first when its budget is spent, as through FastAPI);
+4. the route's own handler, called with what FastAPI would have passed it (and the draw),
+   and its answer sent; an error it raises is answered by the app's own exception handler
+   for that error (a 503 gives the drawn budget back, as always).
 
 A request that steps 1 and 2 do not accept (an id that is not a UUID; a body that is not
 plain `application/json`, not a JSON object, or not valid; a missing or bad token, too small
@@ -48,8 +51,8 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
+from ..rate_budgets import Budget
 from ..services.access import AccessScope, Identity, anonymous, require
-from ..services.limits import Budget
 from ..wire.limits import MAX_JSON_BYTES
 from .auth import (
     QUERY_TOKEN_ATTRIBUTE,
@@ -60,7 +63,7 @@ from .auth import (
     needed_scope,
 )
 from .deps import State
-from .limits import budget_of, draw, rate_limit
+from .limits import FoldedDraw, budget_of, draw, drawing, rate_limit
 from .params import JSON_LIMIT
 from .routes import locks, presence
 from .state import AppState
@@ -79,9 +82,10 @@ HOT_ENDPOINTS = frozenset(
 _ROUTER_DEPENDENCIES = frozenset({get_identity, rate_limit, JSON_LIMIT.dependency})
 """What the routers of those handlers may depend on: steps 2 and 3, and the cap on JSON
 objects in the body (set for step 1)."""
-_PARAMETERS = frozenset({"caller", "state", "session_id", "body"})
+_PARAMETERS = frozenset({"caller", "state", "session_id", "body", "draw"})
 """What those handlers take (by name; checked against their types): the caller, the
-process's state, the path's work session id and the body."""
+process's state, the path's work session id, the body and the draw on the caller's budget
+(`limits.FoldedDraw`)."""
 _UUID: TypeAdapter[UUID] = TypeAdapter(UUID)
 _JSON = b"application/json"
 
@@ -102,6 +106,7 @@ class HotRoute:
     body: TypeAdapter[Any]
     body_optional: bool
     takes_caller: bool
+    takes_draw: bool
     needed: AccessScope
     budget: Budget | None
     caps_json: bool
@@ -128,6 +133,7 @@ class HotRoute:
             hints["session_id"] is not UUID
             or hints["state"] != State
             or ("caller" in parameters and hints["caller"] != Caller)
+            or ("draw" in parameters and hints["draw"] != FoldedDraw)
         ):
             return None
         pattern, _, _ = compile_path(context.path_format)
@@ -138,6 +144,7 @@ class HotRoute:
             body=TypeAdapter(hints["body"]),
             body_optional=parameters["body"].default is None,
             takes_caller="caller" in parameters,
+            takes_draw="draw" in parameters,
             needed=needed_scope(endpoint, method),
             budget=budget_of(method, context.path_format) if rate_limit in depends_on else None,
             caps_json=JSON_LIMIT.dependency in depends_on,
@@ -228,8 +235,18 @@ class HotRoutes:
         if hot.takes_caller:
             arguments["caller"] = caller
         try:
-            await draw(state, scope, caller, hot.budget)
-            response = await hot.endpoint(**arguments)
+            if hot.takes_draw:
+                endpoint = hot.endpoint
+                response = await drawing(
+                    state,
+                    scope,
+                    caller,
+                    hot.budget,
+                    lambda drawn: endpoint(**arguments, draw=drawn),
+                )
+            else:
+                await draw(state, scope, caller, hot.budget)
+                response = await hot.endpoint(**arguments)
         except Exception as error:
             handler = self._handler_for(error)
             if handler is None:

@@ -3,30 +3,32 @@ live-stream place a stream holds for as long as its response runs.
 
 `rate_limit` is one dependency, given once to every router with writes where the app mounts
 them (server/app.py): it sorts a request by method and route path, so no handler knows about
-it. The 429 itself is decided in one place, `services.limits.refused`. A request that drew
-on its budget and then fails with 503 gets it back (`refund_drawn`).
-Reads are never limited; presence writes draw on `heartbeats`, lock writes on `locks`, every
-other write on `writes` (services/limits.py).
+it, but for the hot ones, whose one Redis call takes the draw itself where it can
+(`drawing`, `FoldedDraw`; the edge serves them: server/hot_routes.py). The 429 itself is
+decided in one place, `services.limits.refused`. A request that drew on its budget and then
+fails with 503 gets it back (`refund_drawn`). Reads are never limited; which writes draw on
+which budget is in rate_budgets.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from starlette.types import Scope
 
 from .. import API_PREFIX
+from ..rate_budgets import OTHER_WRITES, ROUTED, Budget
 from ..services.access import Identity
-from ..services.limits import Budget
+from ..services.limits import Draw
 from ..services.stream_caps import StreamSlot
 from .auth import Caller
 from .methods import WRITE_METHODS
 from .state import AppState
 
-_PREFIXED: tuple[tuple[str, Budget], ...] = (("/presence/", "heartbeats"), ("/locks/", "locks"))
+T = TypeVar("T")
 
 
 def budget_of(method: str, path: str) -> Budget | None:
@@ -35,10 +37,10 @@ def budget_of(method: str, path: str) -> Budget | None:
     if method not in WRITE_METHODS:
         return None
     path = path.removeprefix(API_PREFIX)
-    for prefix, budget in _PREFIXED:
-        if path.startswith(prefix):
-            return budget
-    return "writes"
+    for spec in ROUTED:
+        if path.startswith(spec.routes or ""):
+            return spec.name
+    return OTHER_WRITES
 
 
 async def rate_limit(request: Request, identity: Caller) -> None:
@@ -59,7 +61,45 @@ async def draw(state: AppState, scope: Scope, identity: Identity, budget: Budget
     """`rate_limit` once the budget is known (the hot routes know theirs: hot_routes.py)."""
     limits = state.rate_limits
     if budget is not None and limits is not None and await limits.take(identity, budget):
-        scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
+        _drew(scope, identity, budget)
+
+
+async def drawing(
+    state: AppState,
+    scope: Scope,
+    identity: Identity,
+    budget: Budget | None,
+    operation: Callable[[Draw | None], Awaitable[T]],
+) -> T:
+    """`draw`, then `operation`, for a handler that passes its `FoldedDraw` to its one Redis
+    script call (the hot routes): where the limiter folds, the budget is drawn in that same
+    call (services/limits.py: `folded`, `settle`), else by `draw` first."""
+    limits = state.rate_limits
+    if budget is None or limits is None or (folded := limits.folded(identity, budget)) is None:
+        await draw(state, scope, identity, budget)
+        return await operation(None)
+    try:
+        result = await operation(folded)
+    except Exception as error:
+        if await limits.settle(identity, budget, folded, error):
+            _drew(scope, identity, budget)
+        raise
+    if await limits.settle(identity, budget, folded, None):
+        _drew(scope, identity, budget)
+    return result
+
+
+def _drew(scope: Scope, identity: Identity, budget: Budget) -> None:
+    """Note the draw on the request, for `refund_drawn`."""
+    scope.setdefault("state", {})["rate_drawn"] = (identity, budget)
+
+
+async def _drawn_already() -> None:
+    """Through FastAPI, `rate_limit` has drawn before the handler: nothing to fold."""
+
+
+FoldedDraw = Annotated[Draw | None, Depends(_drawn_already)]
+"""A hot handler's parameter: the draw its Redis script takes (`drawing`), else None."""
 
 
 async def refund_drawn(request: Request) -> None:

@@ -19,7 +19,8 @@ from .state import AppState
 
 
 async def _json_limit(request: Request) -> AsyncIterator[None]:
-    """Caps `meta`/`custom_props` in this request's body at ROBOSCOPE_MAX_META_BYTES.
+    """Caps `meta`/`custom_props` in this request's body at ROBOSCOPE_MAX_META_BYTES
+    (wire/limits.py says why through `MAX_JSON_BYTES`).
 
     A router-level dependency: FastAPI solves dependencies before it validates the body, so
     the cap is in place when the body's `JsonInput` fields are checked.
@@ -33,7 +34,7 @@ async def _json_limit(request: Request) -> AsyncIterator[None]:
 
 
 JSON_LIMIT = Depends(_json_limit)
-"""For `APIRouter(dependencies=[JSON_LIMIT])` on every router whose bodies carry `JsonInput`."""
+"""Mounted by `server/app.py` on every router with writes, so every body is capped."""
 
 
 async def get_max_list_items(request: Request) -> int:

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from ..background import Background
 from ..db.engine import Database
+from ..rate_budgets import BUDGETS, Budget
 from ..realtime import EmbeddedRedis, LockStore, PresenceStore, create_redis
 from ..realtime.connection import RedisClient
 from ..realtime.rate_limits import Rate, RateStore
@@ -23,7 +24,7 @@ from ..realtime.sweeper import Sweeper
 from ..secret_key import fingerprint, server_key
 from ..services import changes
 from ..services.grant_fences import GrantFences
-from ..services.limits import Budget, RateLimits
+from ..services.limits import RateLimits
 from ..services.live import LiveHub
 from ..services.locks import LockPolicy
 from ..services.stream_caps import StreamCaps
@@ -60,18 +61,10 @@ def rate_limits(settings: Settings, redis: RedisClient) -> RateLimits | None:
     """The configured budgets; a rate of 0 turns its budget off."""
     if not settings.rate_limits:
         return None
-    configured: dict[Budget, tuple[float, int]] = {
-        "heartbeats": (
-            settings.rate_limit_heartbeats_per_second,
-            settings.rate_limit_heartbeats_burst,
-        ),
-        "locks": (settings.rate_limit_locks_per_second, settings.rate_limit_locks_burst),
-        "writes": (settings.rate_limit_writes_per_second, settings.rate_limit_writes_burst),
-    }
-    rates: dict[Budget, Rate | None] = {
-        budget: Rate(per_second, burst) if per_second > 0 else None
-        for budget, (per_second, burst) in configured.items()
-    }
+    rates: dict[Budget, Rate | None] = {}
+    for spec in BUDGETS:
+        per_second, burst = settings.rate(spec.name)
+        rates[spec.name] = Rate(per_second, burst) if per_second > 0 else None
     return RateLimits(RateStore(redis), rates)
 
 
@@ -127,8 +120,8 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
                 poll_seconds=settings.live_poll_seconds,
             )
         )
-        database.after_commit = live.committed
-        stack.callback(setattr, database, "after_commit", None)
+        # The hub hears this process's commits (db.engine.CommitListener) while it runs.
+        stack.enter_context(database.heard_by(live))
         streams = await stack.enter_async_context(
             EventStreams(send_timeout=settings.live_send_timeout_seconds, catch_up=live.catch_up)
         )

@@ -8,7 +8,6 @@ iOS app sends no credentials.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -73,17 +72,8 @@ def acting_user(identity: Identity, user_id: str | None, what: str) -> str | Non
 
 def actor(identity: Identity) -> str | None:
     """Who the change log names for a write: the token's user, else the token's name; None
-    for an anonymous caller (auth off)."""
+    for an anonymous caller (auth off). Every write service takes the caller's identity and
+    hands it to `changes.record(by=...)`, which applies this."""
     if not identity.authenticated:
         return None
     return identity.user_id if identity.user_id is not None else identity.token_name
-
-
-current_actor: ContextVar[str | None] = ContextVar("roboscope_actor", default=None)
-"""The actor of the request being served, set by the HTTP edge with the identity.
-
-`services.changes.record` reads it, so every write path (some twenty services and the
-cascades between them) records its actor without each signature carrying the identity;
-the identity itself is still passed explicitly wherever a rule depends on it. Each request
-runs in its own task (its own context), so no request sees another's actor.
-"""

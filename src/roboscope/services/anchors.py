@@ -16,6 +16,7 @@ from ..errors import InvalidReference, NotFound
 from ..ids import new_id
 from ..wire import Anchor, AnchorUpdate, AnchorUpsert
 from . import changes
+from .access import Identity
 from .clock import utcnow
 from .locks import Fence, LockToken, enforce_fence, fence_of
 
@@ -36,7 +37,7 @@ async def _anchor_fence(db: Database, lock: LockToken | None, anchor_id: UUID) -
 
 
 async def upsert_anchor(
-    db: Database, body: AnchorUpsert, *, lock: LockToken | None = None
+    db: Database, caller: Identity, body: AnchorUpsert, *, lock: LockToken | None = None
 ) -> tuple[Anchor, bool]:
     """The stored anchor, and whether this call created it."""
     fence = await fence_of(lock, body.session_id)
@@ -49,7 +50,9 @@ async def upsert_anchor(
         row = await rows.upsert_anchor(conn, values)
         anchor = Anchor.model_validate(dict(row))
         created = row["id"] == values["id"]
-        await changes.record(conn, "created" if created else "updated", "anchor", [anchor])
+        await changes.record(
+            conn, "created" if created else "updated", "anchor", [anchor], by=caller
+        )
     return anchor, created
 
 
@@ -68,7 +71,12 @@ async def get_anchor(db: Database, anchor_id: UUID) -> Anchor:
 
 
 async def update_anchor(
-    db: Database, anchor_id: UUID, patch: AnchorUpdate, *, lock: LockToken | None = None
+    db: Database,
+    caller: Identity,
+    anchor_id: UUID,
+    patch: AnchorUpdate,
+    *,
+    lock: LockToken | None = None,
 ) -> Anchor:
     fence = await _anchor_fence(db, lock, anchor_id)
     async with db.transaction() as conn:
@@ -79,13 +87,17 @@ async def update_anchor(
             values = {"world_position": patch.world_position, "updated_at": utcnow()}
             row = await rows.update_anchor(conn, anchor_id, values)
             if row is not None:
-                await changes.record(conn, "updated", "anchor", [Anchor.model_validate(dict(row))])
+                await changes.record(
+                    conn, "updated", "anchor", [Anchor.model_validate(dict(row))], by=caller
+                )
     if row is None:
         raise _not_found(anchor_id)
     return Anchor.model_validate(dict(row))
 
 
-async def delete_anchor(db: Database, anchor_id: UUID, *, lock: LockToken | None = None) -> None:
+async def delete_anchor(
+    db: Database, caller: Identity, anchor_id: UUID, *, lock: LockToken | None = None
+) -> None:
     fence = await _anchor_fence(db, lock, anchor_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
@@ -93,4 +105,4 @@ async def delete_anchor(db: Database, anchor_id: UUID, *, lock: LockToken | None
         if row is None or not await rows.delete_anchor(conn, anchor_id):
             raise _not_found(anchor_id)
         gone = changes.tombstone(id=anchor_id, session_id=row["session_id"])
-        await changes.record(conn, "deleted", "anchor", [gone])
+        await changes.record(conn, "deleted", "anchor", [gone], by=caller)

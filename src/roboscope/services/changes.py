@@ -1,8 +1,9 @@
 """The change log: what changed, in one order, for catch-up, the audit trail and live streams.
 
 Every service that writes a space, work session, marker, marker details, anchor, laser guide
-or reference set calls `record()` inside its transaction, after the write: the record commits
-with the write or not at all (an outbox). Cursors are gap-free and become visible in order
+or reference set calls `record()` inside its transaction, after the write, with the caller's
+identity its handler passed down (the record's actor): the record commits with the write or
+not at all (an outbox). Cursors are gap-free and become visible in order
 (see `db.changes.append`), so "everything after cursor n" is exact: nothing skipped, nothing
 repeated. Retention removes the oldest records; a reader whose cursor is older than what was
 removed gets `410` (`CursorExpired`) and must reload, never a silent gap; so does one whose
@@ -26,7 +27,7 @@ from ..db import changes as rows
 from ..db.engine import AFTER_COMMIT, Database
 from ..errors import CursorExpired, InvalidInput, NotFound
 from ..wire.changes import Change, ChangePage
-from .access import current_actor
+from .access import Identity, actor
 from .clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,16 @@ async def record(
     entity: Entity,
     items: Sequence[BaseModel | dict[str, Any]],
     *,
+    by: Identity,
     work_session_id: UUID | None = None,
-    actor: str | None = None,
 ) -> list[int]:
     """Append one record per item, inside the caller's transaction, after its write: the
     entity's wire model as the API answers it, or a `tombstone()` for a delete.
-    `work_session_id` names the session of entities that do not carry it (marker details);
-    `actor` defaults to the request's (`access.current_actor`).
-    Answers the cursors."""
+    `by` is who asked for the write, passed down from the handler's `Caller`: the records
+    name its actor (`access.actor`). `work_session_id` names the session of entities that
+    do not carry it (marker details). Answers the cursors."""
     now = utcnow()
-    if actor is None:
-        actor = current_actor.get()
+    who = actor(by)
     id_key, session_key, space_key = _KEYS[entity]
     records: list[dict[str, Any]] = []
     sessions: set[UUID] = set()
@@ -101,13 +101,13 @@ async def record(
                 "space_id": _uuid(data, space_key),
                 "version": data.get("version"),
                 "data": data,
-                "actor": actor,
+                "actor": who,
                 "created_at": now,
             }
         )
     await rows.fill_space_ids(conn, records)
     cursors = await rows.append(conn, records)
-    # Woken once the transaction commits (Database.after_commit): the live streams.
+    # Woken once the transaction commits (the database's CommitListener): the live streams.
     conn.info.setdefault(AFTER_COMMIT, set()).update(sessions)
     return cursors
 

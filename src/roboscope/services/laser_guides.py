@@ -56,7 +56,9 @@ async def put_laser_guide(
         row = await rows.put_laser_guide(conn, values)
         guide = LaserGuide.model_validate(dict(row))
         created = row["id"] == values["id"]
-        await changes.record(conn, "created" if created else "updated", "laser_guide", [guide])
+        await changes.record(
+            conn, "created" if created else "updated", "laser_guide", [guide], by=caller
+        )
     return guide, created
 
 
@@ -67,4 +69,4 @@ async def delete_laser_guide(db: Database, caller: Identity, space_id: UUID) -> 
         if row is None or not await rows.delete_laser_guide(conn, space_id):
             raise await _missing(conn, space_id)
         gone = changes.tombstone(id=row["id"], space_id=space_id)
-        await changes.record(conn, "deleted", "laser_guide", [gone])
+        await changes.record(conn, "deleted", "laser_guide", [gone], by=caller)

@@ -1,8 +1,9 @@
 """Per-caller request budgets: heartbeats, lock operations and other writes.
 
-Each caller (`Identity.budget_key`: its token, else its address) has one budget of each kind,
-kept in Redis and shared by every API process (realtime/rate_limits.py). `RateLimits.take`
-is the one place where a request is refused with 429; the edge (server/limits.py) decides
+Each caller (`Identity.budget_key`: its token, else its address) has one budget of each kind
+(rate_budgets.py describes them), kept in Redis and shared by every API process
+(realtime/rate_limits.py). `refused` is the one place where a request is refused with 429
+(`RateLimits.take` and `RateLimits.settle` call it); the edge (server/limits.py) decides
 which budget a request draws on.
 
 When Redis cannot answer, the limiter lets the request through (fail open) and says so in a
@@ -13,9 +14,16 @@ themselves and get their own 503 right after.
 
 A request that drew on its budget and then failed with 503 (the database or Redis could not
 serve it) gets its request back (`refund`): a client told "not now" retries after
-`Retry-After`, and must not pay twice for one request. The take and the refund are separate
-script calls on the budget's own key, which is not a work session's key (in a Redis Cluster
-it lives in another slot), so they cannot be one script with the operation.
+`Retry-After`, and must not pay twice for one request.
+
+The hot routes (heartbeats, lock acquires and releases) draw in the same Redis call as their
+operation where the store can (`folded`, realtime/draws.py): one round trip instead of two,
+the operation's script running only when the budget allows it. `settle` then does what
+`take` would have done before the operation: 429 when the budget refused; the limiter blind
+when Redis could not answer; and, for a request that failed before its script ran (a 403, a
+422), the draw taken then, so such a request still pays, and gets 429 first when its budget
+is spent. The budget's own key is not a work session's (in a Redis Cluster it lives in
+another slot), so there, and for every other write, the take is a call of its own.
 """
 
 from __future__ import annotations
@@ -24,15 +32,18 @@ import contextlib
 import logging
 import math
 import time
-from typing import Literal
 
 from ..errors import RateLimited, RedisUnavailable
+from ..rate_budgets import BY_NAME, Budget
+from ..realtime.draws import BudgetSpent, Draw
 from ..realtime.rate_limits import Rate, RateStore
 from .access import Identity
 
+# `Draw` is the type of the hot handlers' draw, for the edge (server/limits.py `FoldedDraw`).
+__all__ = ["BLIND_SECONDS", "BudgetSpent", "Draw", "RateLimits", "refused"]
+
 log = logging.getLogger("roboscope.limits")
 
-Budget = Literal["heartbeats", "locks", "writes"]
 BLIND_SECONDS = 5.0
 BLIND_LOG_SECONDS = 60.0
 
@@ -59,6 +70,33 @@ class RateLimits:
             refused(budget, wait_ms)
         return True
 
+    def folded(self, identity: Identity, budget: Budget) -> Draw | None:
+        """A draw for the operation's own script to take, or None: draw with `take` first
+        (the budget is off, the limiter is blind, or the store cannot fold: Redis Cluster)."""
+        rate = self._rates.get(budget)
+        if rate is None or not self._store.folds or time.monotonic() < self._blind_until:
+            return None
+        return self._store.draw(budget, identity.budget_key, rate)
+
+    async def settle(
+        self, identity: Identity, budget: Budget, draw: Draw, error: BaseException | None
+    ) -> bool:
+        """After the operation that carried `draw` ended (with `error`, or None): raise
+        `RateLimited` when the budget refused, as `take` would have; True when the request
+        drew (a 503 then gives it back)."""
+        if isinstance(error, BudgetSpent):
+            refused(budget, error.wait_ms)
+        if draw.state == "taken":
+            return True
+        if draw.state == "unknown":
+            # Redis could not answer: as a failed `take`, blind, and nothing to give back
+            # (the refund would wait on the same Redis).
+            if isinstance(error, RedisUnavailable):
+                self._blind(error)
+            return False
+        # The operation failed before its script ran (or never ran it): draw now.
+        return await self.take(identity, budget)
+
     async def refund(self, identity: Identity, budget: Budget) -> None:
         """Give back the request `take` drew, for a request that then failed with 503.
         Best effort: when Redis cannot answer now (logged once per outage), the budget
@@ -81,14 +119,7 @@ def refused(budget: Budget, wait_ms: int) -> None:
     """The one place a request is refused for its rate (the metrics count here)."""
     retry_after = max(1, math.ceil(wait_ms / 1000))
     raise RateLimited(
-        f"too many {_WHAT[budget]}; retry after {retry_after} s",
+        f"too many {BY_NAME[budget].counts}; retry after {retry_after} s",
         retry_after=retry_after,
         budget=budget,
     )
-
-
-_WHAT: dict[Budget, str] = {
-    "heartbeats": "presence requests",
-    "locks": "lock requests",
-    "writes": "writes",
-}

@@ -22,6 +22,7 @@ from ..db import work_sessions as session_rows
 from ..db.engine import Database
 from ..errors import InvalidInput, LockRejected, NotFound
 from ..realtime import LockGrant, LockState, LockStore
+from ..realtime.draws import Draw
 from ..wire.locks import (
     LockAcquire,
     LockExtend,
@@ -67,17 +68,20 @@ async def acquire(
     session_id: UUID,
     request: LockAcquire | None,
     policy: LockPolicy,
+    draw: Draw | None = None,
 ) -> WireGrant:
     """Grant the lock if it is free; the grant's fence is in the database before the answer.
 
     Contention touches Redis only, and says who holds the lock and until when (`owner`,
     `expires_at`; never the holder's token or fence). A grant needs the database too: when
-    it cannot record the fence, the grant is undone and the answer is 503.
+    it cannot record the fence, the grant is undone and the answer is 503. `draw`: the
+    request's rate budget draw, taken by the store's call.
     """
     request = request or LockAcquire()
     # With auth on the owner is the token's user (a different `owner` is refused).
     owner = acting_user(caller, request.owner, "take locks")
-    grant = await store.acquire(session_id, ttl_ms=policy.ttl_ms(request.ttl_seconds), owner=owner)
+    ttl_ms = policy.ttl_ms(request.ttl_seconds)
+    grant = await store.acquire(session_id, ttl_ms=ttl_ms, owner=owner, draw=draw)
     if isinstance(grant, LockState):
         return WireGrant(acquired=False, token=None, owner=grant.owner, expires_at=grant.expires_at)
     if grant is None:
@@ -115,8 +119,10 @@ async def extend(
     return LockExtension.model_construct(**_granted(grant), extended=True)
 
 
-async def release(store: LockStore, session_id: UUID, request: LockRelease) -> LockReleased:
-    return LockReleased(released=await store.release(session_id, request.token))
+async def release(
+    store: LockStore, session_id: UUID, request: LockRelease, draw: Draw | None = None
+) -> LockReleased:
+    return LockReleased(released=await store.release(session_id, request.token, draw=draw))
 
 
 async def force_release(

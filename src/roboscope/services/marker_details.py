@@ -20,6 +20,7 @@ from ..db.engine import Database
 from ..errors import NotFound, UncomputableDetails
 from ..wire import MarkerDetails, MarkerDetailsPut
 from . import changes
+from .access import Identity
 from .clock import utcnow
 from .locks import LockToken, enforce_fence, fence_of_marker
 
@@ -93,7 +94,7 @@ async def get_details(db: Database, marker_id: UUID) -> MarkerDetails:
 
 
 async def calculate_details(
-    db: Database, marker_id: UUID, *, lock: LockToken | None = None
+    db: Database, caller: Identity, marker_id: UUID, *, lock: LockToken | None = None
 ) -> MarkerDetails:
     """Compute and store; a concurrent call for the same marker updates the same row."""
     fence = await fence_of_marker(db, lock, marker_id)
@@ -112,11 +113,16 @@ async def calculate_details(
             "updated_at": now,
         }
         row = await rows.upsert_details(conn, values, update=[*COMPUTED, "updated_at"])
-        return await _recorded(conn, row, marker["work_session_id"])
+        return await _recorded(conn, caller, row, marker["work_session_id"])
 
 
 async def put_details(
-    db: Database, marker_id: UUID, body: MarkerDetailsPut, *, lock: LockToken | None = None
+    db: Database,
+    caller: Identity,
+    marker_id: UUID,
+    body: MarkerDetailsPut,
+    *,
+    lock: LockToken | None = None,
 ) -> MarkerDetails:
     """Store the given values as the marker's details (created or replaced)."""
     fence = await fence_of_marker(db, lock, marker_id)
@@ -130,21 +136,23 @@ async def put_details(
         row = await rows.upsert_details(
             conn, values, update=[*COMPUTED, "custom_props", "updated_at"]
         )
-        return await _recorded(conn, row, marker["work_session_id"])
+        return await _recorded(conn, caller, row, marker["work_session_id"])
 
 
 async def _recorded(
-    conn: AsyncConnection, row: Mapping[Any, Any], session_id: UUID
+    conn: AsyncConnection, caller: Identity, row: Mapping[Any, Any], session_id: UUID
 ) -> MarkerDetails:
     """The upserted details, recorded in the change log: created when the upsert inserted
     (both timestamps are this write's), updated otherwise."""
     details = MarkerDetails.model_validate(dict(row))
     op: changes.Op = "created" if row["created_at"] == row["updated_at"] else "updated"
-    await changes.record(conn, op, "details", [details], work_session_id=session_id)
+    await changes.record(conn, op, "details", [details], work_session_id=session_id, by=caller)
     return details
 
 
-async def delete_details(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
+async def delete_details(
+    db: Database, caller: Identity, marker_id: UUID, *, lock: LockToken | None = None
+) -> None:
     fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
         await enforce_fence(conn, fence)
@@ -154,4 +162,6 @@ async def delete_details(db: Database, marker_id: UUID, *, lock: LockToken | Non
         if not await rows.delete_details(conn, marker_id):
             raise NotFound(f"marker {marker_id} has no details")
         gone = changes.tombstone(marker_id=marker_id)
-        await changes.record(conn, "deleted", "details", [gone], work_session_id=session_id)
+        await changes.record(
+            conn, "deleted", "details", [gone], work_session_id=session_id, by=caller
+        )

@@ -21,14 +21,15 @@ from ..db.engine import Database
 from ..errors import InvalidReference, LockRejected, NotFound
 from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
-from ..wire.markers import stored_marker
+from ..wire.markers import encode_listed
 from . import changes
+from .access import Identity
 from .clock import utcnow
 from .conditional_writes import refused_write
 from .idempotency import Answer, Once, write_once
 from .locks import Fence, LockToken, enforce_fence, fence_of_marker
 from .marker_details import CORNERS, details_of, recalculate
-from .paging import WHOLE_LIST, ListTooLarge, Page, PageRequest, page
+from .paging import WHOLE_LIST, EncodedPage, ListTooLarge, PageRequest, encode_cursor
 
 
 def _not_found(marker_id: UUID) -> NotFound:
@@ -50,6 +51,7 @@ async def _session_fence(lock: LockToken | None, session_ids: set[UUID]) -> Fenc
 
 async def create_markers(
     db: Database,
+    caller: Identity,
     bodies: list[MarkerCreate],
     *,
     lock: LockToken | None = None,
@@ -86,7 +88,7 @@ async def create_markers(
             )
         await rows.insert_markers(conn, values)
         created = [Marker.model_validate(row) for row in values]
-        await changes.record(conn, "created", "marker", created)
+        await changes.record(conn, "created", "marker", created, by=caller)
         return created if bulk else created[0]
 
     return await write_once(db, once, write)
@@ -94,35 +96,47 @@ async def create_markers(
 
 async def create_marker(
     db: Database,
+    caller: Identity,
     body: MarkerCreate,
     *,
     lock: LockToken | None = None,
     once: Once | None = None,
 ) -> Answer:
-    return await create_markers(db, [body], lock=lock, once=once, bulk=False)
+    return await create_markers(db, caller, [body], lock=lock, once=once, bulk=False)
 
 
-def _listed(found: rows.MarkerRow) -> dict[str, Any]:
-    """Lists take rows as stored, straight to their wire form (`stored_marker`)."""
-    return stored_marker(*found)
+async def _encoded_page(
+    conn: AsyncConnection,
+    cursor: int,
+    paging: PageRequest,
+    work_session_id: UUID | None,
+) -> EncodedPage:
+    """The page's markers read and encoded a batch at a time (`wire.markers.encode_listed`),
+    so the list is held as its bytes only. One row more than the page is read: if it came,
+    it is left out and a next page announced."""
+    chunks: list[bytes] = []
+    kept = 0
+    last_id: str | None = None
+    more = False
+    async for batch in rows.listed_markers(
+        conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
+    ):
+        if paging.limit is not None and kept + len(batch) > paging.limit:
+            batch = batch[: paging.limit - kept]
+            more = True
+        if batch:
+            chunks.append(encode_listed(batch))
+            kept += len(batch)
+            last_id = batch[-1][0]
+    next_cursor = encode_cursor(UUID(last_id)) if more and last_id is not None else None
+    return EncodedPage(chunks, next_cursor, cursor)
 
 
-def _listed_id(found: rows.MarkerRow) -> UUID:
-    marker_id: UUID = found[0]["id"]
-    return marker_id
-
-
-async def _require_bounded(
-    conn: AsyncConnection, paging: PageRequest, max_items: int, work_session_id: UUID | None
-) -> None:
+def _require_bounded(state: rows.ListState, max_items: int, work_session_id: UUID | None) -> None:
     """A list asked for without `limit` is answered whole only up to `max_items` markers
     (unfiltered, it once answered 148k markers, 80 MB, in 17 s; one session, 12k markers in
     4.3 MB): past that, `list_too_large` says how to page instead."""
-    if paging.limit is not None:
-        return
-    if not await rows.more_markers_than(
-        conn, max_items, work_session_id=work_session_id, after=paging.after
-    ):
+    if not state.more_than:
         return
     if work_session_id is None:
         what, way_out = "markers", "filter with work_session_id, or page"
@@ -135,39 +149,44 @@ async def _require_bounded(
     )
 
 
+async def _list_state(
+    conn: AsyncConnection, paging: PageRequest, max_items: int, work_session_id: UUID | None
+) -> rows.ListState:
+    """The change log cursor (read in the list's snapshot: a client streams the session's
+    changes after it and misses or repeats none), the session's existence and the cap's
+    probe (only without `limit`), in one statement."""
+    more_than = max_items if paging.limit is None else None
+    return await rows.list_state(
+        conn, work_session_id=work_session_id, after=paging.after, more_than=more_than
+    )
+
+
 async def list_markers(
     db: Database,
     *,
     work_session_id: UUID | None,
     paging: PageRequest = WHOLE_LIST,
     max_items: int,
-) -> Page[dict[str, Any]]:
-    """Every marker, or one session's, within the list cap (`_require_bounded`). The change
-    log cursor is read in the same snapshot: a client streams the session's changes after it
-    and misses or repeats none."""
+) -> EncodedPage:
+    """Every marker, or one session's (`[]` for an unknown one), within the list cap
+    (`_require_bounded`)."""
     async with db.snapshot() as conn:
-        cursor = await changes.current_cursor(conn)
-        await _require_bounded(conn, paging, max_items, work_session_id)
-        found = await rows.list_markers(
-            conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
-        )
-    return page(found, paging, _listed, _listed_id, change_cursor=cursor)
+        state = await _list_state(conn, paging, max_items, work_session_id)
+        _require_bounded(state, max_items, work_session_id)
+        return await _encoded_page(conn, state.cursor, paging, work_session_id)
 
 
 async def list_markers_of_session(
     db: Database, session_id: UUID, *, paging: PageRequest = WHOLE_LIST, max_items: int
-) -> Page[dict[str, Any]]:
+) -> EncodedPage:
     """`GET /work-sessions/{id}/markers`: like the filtered list, but 404 for an unknown
     session (the path names the session as a resource)."""
     async with db.snapshot() as conn:
-        cursor = await changes.current_cursor(conn)
-        if await session_rows.get_work_session(conn, session_id) is None:
+        state = await _list_state(conn, paging, max_items, session_id)
+        if not state.session_exists:
             raise NotFound(f"work session {session_id} does not exist")
-        await _require_bounded(conn, paging, max_items, session_id)
-        found = await rows.list_markers(
-            conn, work_session_id=session_id, after=paging.after, limit=paging.fetch
-        )
-    return page(found, paging, _listed, _listed_id, change_cursor=cursor)
+        _require_bounded(state, max_items, session_id)
+        return await _encoded_page(conn, state.cursor, paging, session_id)
 
 
 async def get_marker(db: Database, marker_id: UUID) -> Marker:
@@ -179,7 +198,12 @@ async def get_marker(db: Database, marker_id: UUID) -> Marker:
 
 
 async def update_marker(
-    db: Database, marker_id: UUID, patch: MarkerUpdate, *, lock: LockToken | None = None
+    db: Database,
+    caller: Identity,
+    marker_id: UUID,
+    patch: MarkerUpdate,
+    *,
+    lock: LockToken | None = None,
 ) -> Marker:
     fence = await fence_of_marker(db, lock, marker_id)
     edits = patch.changes()
@@ -195,16 +219,18 @@ async def update_marker(
             details = await recalculate(conn, row)
             if details is not None:
                 await changes.record(
-                    conn, "updated", "details", [details], work_session_id=session_id
+                    conn, "updated", "details", [details], work_session_id=session_id, by=caller
                 )
         else:
             details = details_of(await details_rows.get_details(conn, marker_id))
         marker = _marker(dict(row), details)
-        await changes.record(conn, "updated", "marker", [marker])
+        await changes.record(conn, "updated", "marker", [marker], by=caller)
     return marker
 
 
-async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None = None) -> None:
+async def delete_marker(
+    db: Database, caller: Identity, marker_id: UUID, *, lock: LockToken | None = None
+) -> None:
     """Deletes the marker with its details."""
     fence = await fence_of_marker(db, lock, marker_id)
     async with db.transaction() as conn:
@@ -216,4 +242,4 @@ async def delete_marker(db: Database, marker_id: UUID, *, lock: LockToken | None
         await details_rows.delete_details(conn, marker_id)
         await rows.delete_marker(conn, marker_id)
         gone = changes.tombstone(id=marker_id, work_session_id=session_id)
-        await changes.record(conn, "deleted", "marker", [gone])
+        await changes.record(conn, "deleted", "marker", [gone], by=caller)

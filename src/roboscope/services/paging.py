@@ -57,6 +57,17 @@ class Page(Generic[T]):
         return [self.convert(row) for row in self.rows]
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedPage:
+    """A page encoded as it was read: JSON arrays of consecutive items (a batch of rows
+    each), which the edge sends as one array. A long list is then held once, as its bytes,
+    not as rows, models and bytes at the same time."""
+
+    chunks: Sequence[bytes]
+    next_cursor: str | None = None
+    change_cursor: int | None = None
+
+
 def encode_cursor(last_id: UUID) -> str:
     return base64.urlsafe_b64encode(last_id.bytes).rstrip(b"=").decode("ascii")
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from ..errors import PresenceFull
 from ..realtime import PresenceSnapshot, PresenceStore
+from ..realtime.draws import Draw
 from ..realtime.presence import DevicesAtCapacity
 from ..wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList, PresenceMember
 from .access import Identity, acting_user
@@ -44,10 +45,11 @@ async def heartbeat(
     beat: PresenceHeartbeat,
     *,
     ttl_seconds: float,
+    draw: Draw | None = None,
 ) -> PresenceBeat:
     """The answer is small on purpose (counts, not the member list): clients beat every 10 s
     and ignore the body; `GET /presence/{id}` has the list. With auth on, only as the
-    token's user."""
+    token's user. `draw`: the request's rate budget draw, taken by the store's call."""
     acting_user(caller, beat.user_id, "be present")
     try:
         done = await store.heartbeat(
@@ -57,6 +59,7 @@ async def heartbeat(
             display_name=beat.display_name,
             meta=beat.meta,
             ttl_ms=max(1, round(ttl_seconds * 1000)),
+            draw=draw,
         )
     except DevicesAtCapacity as full:
         raise PresenceFull(

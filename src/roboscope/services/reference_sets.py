@@ -56,7 +56,7 @@ async def create_reference_set(
             raise _space_not_found(space_id)
         await rows.insert_reference_set(conn, values)
         created = ReferenceSet.model_validate(values)
-        await changes.record(conn, "created", "reference_set", [created])
+        await changes.record(conn, "created", "reference_set", [created], by=caller)
     return created
 
 
@@ -78,7 +78,7 @@ async def get_reference_set(db: Database, set_id: UUID) -> ReferenceSet:
 
 
 async def update_reference_set(
-    db: Database, set_id: UUID, patch: ReferenceSetUpdate
+    db: Database, caller: Identity, set_id: UUID, patch: ReferenceSetUpdate
 ) -> ReferenceSet:
     edits = patch.changes()
     if patch.markers is not None:
@@ -93,7 +93,7 @@ async def update_reference_set(
                 raise _not_found(set_id)
             raise VersionConflict("reference set", current)
         updated = ReferenceSet.model_validate(dict(row))
-        await changes.record(conn, "updated", "reference_set", [updated])
+        await changes.record(conn, "updated", "reference_set", [updated], by=caller)
     return updated
 
 
@@ -104,4 +104,4 @@ async def delete_reference_set(db: Database, caller: Identity, set_id: UUID) -> 
         if row is None or not await rows.delete_reference_set(conn, set_id):
             raise _not_found(set_id)
         gone = changes.tombstone(id=set_id, space_id=row["space_id"])
-        await changes.record(conn, "deleted", "reference_set", [gone])
+        await changes.record(conn, "deleted", "reference_set", [gone], by=caller)

@@ -54,7 +54,7 @@ async def create_space(
     async def write(conn: AsyncConnection) -> Space:
         await rows.insert_space(conn, values)
         space = Space.model_validate(values)
-        await changes.record(conn, "created", "space", [space])
+        await changes.record(conn, "created", "space", [space], by=caller)
         return space
 
     with _naming_duplicate(body.key):
@@ -92,7 +92,7 @@ async def get_space(db: Database, space_id: UUID) -> Space:
     return Space.model_validate(dict(row))
 
 
-async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Space:
+async def update_space(db: Database, caller: Identity, space_id: UUID, patch: SpaceUpdate) -> Space:
     """Write only what really changed: a bumped `updated_at` makes every device re-download
     the space's ML model, so a PATCH that repeats current values leaves the row untouched."""
     with _naming_duplicate(patch.key):
@@ -105,7 +105,7 @@ async def update_space(db: Database, space_id: UUID, patch: SpaceUpdate) -> Spac
                 return Space.model_validate(dict(row))
             updated = await rows.update_space(conn, space_id, {**changed, "updated_at": utcnow()})
             space = Space.model_validate(dict(updated or row))
-            await changes.record(conn, "updated", "space", [space])
+            await changes.record(conn, "updated", "space", [space], by=caller)
     return space
 
 
@@ -122,5 +122,5 @@ async def delete_space(db: Database, caller: Identity, space_id: UUID) -> None:
         await rows.delete_space(conn, space_id)
         # The sessions' streams end with their own delete; what was inside them goes unsaid.
         gone = [changes.tombstone(id=s, space_id=space_id) for s in session_ids]
-        await changes.record(conn, "deleted", "work_session", gone)
-        await changes.record(conn, "deleted", "space", [changes.tombstone(id=space_id)])
+        await changes.record(conn, "deleted", "work_session", gone, by=caller)
+        await changes.record(conn, "deleted", "space", [changes.tombstone(id=space_id)], by=caller)

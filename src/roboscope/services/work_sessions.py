@@ -20,6 +20,7 @@ from ..errors import InvalidReference, NotFound
 from ..ids import new_id
 from ..wire import SessionType, WorkSession, WorkSessionCreate, WorkSessionStatus, WorkSessionUpdate
 from . import changes
+from .access import Identity
 from .cascade import delete_work_sessions_with_contents
 from .clock import utcnow
 from .conditional_writes import refused_write
@@ -51,7 +52,7 @@ def _stamps(
 
 
 async def create_work_session(
-    db: Database, body: WorkSessionCreate, *, once: Once | None = None
+    db: Database, caller: Identity, body: WorkSessionCreate, *, once: Once | None = None
 ) -> Answer:
     """With `once`, a repeated `Idempotency-Key` replays the first answer."""
     now = utcnow()
@@ -73,7 +74,7 @@ async def create_work_session(
             raise InvalidReference(f"space {body.space_id} does not exist")
         await rows.insert_work_session(conn, values)
         session = WorkSession.model_validate(values)
-        await changes.record(conn, "created", "work_session", [session])
+        await changes.record(conn, "created", "work_session", [session], by=caller)
         return session
 
     return await write_once(db, once, write)
@@ -110,7 +111,12 @@ async def get_work_session(db: Database, session_id: UUID) -> tuple[WorkSession,
 
 
 async def update_work_session(
-    db: Database, session_id: UUID, patch: WorkSessionUpdate, *, lock: LockToken | None = None
+    db: Database,
+    caller: Identity,
+    session_id: UUID,
+    patch: WorkSessionUpdate,
+    *,
+    lock: LockToken | None = None,
 ) -> WorkSession:
     fence = await fence_of(lock, session_id)
     edits = patch.changes()
@@ -132,12 +138,12 @@ async def update_work_session(
             version = await rows.work_session_version(conn, session_id)
             raise refused_write("work session", session_id, version)
         session = WorkSession.model_validate(dict(row))
-        await changes.record(conn, "updated", "work_session", [session])
+        await changes.record(conn, "updated", "work_session", [session], by=caller)
     return session
 
 
 async def delete_work_session(
-    db: Database, session_id: UUID, *, lock: LockToken | None = None
+    db: Database, caller: Identity, session_id: UUID, *, lock: LockToken | None = None
 ) -> None:
     fence = await fence_of(lock, session_id)
     async with db.transaction() as conn:
@@ -147,4 +153,4 @@ async def delete_work_session(
             raise _not_found(session_id)
         await delete_work_sessions_with_contents(conn, [session_id])
         gone = changes.tombstone(id=session_id, space_id=row["space_id"])
-        await changes.record(conn, "deleted", "work_session", [gone])
+        await changes.record(conn, "deleted", "work_session", [gone], by=caller)

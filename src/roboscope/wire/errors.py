@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
+from ..rate_budgets import Budget
 from .common import ErrorBody, Version, WireModel
 
 
@@ -133,7 +134,7 @@ class RateLimitedError(ErrorBody):
         "budget of this kind of request; `too_many_streams`: the caller holds the most live "
         "streams this server process serves to one caller. Retry after `Retry-After` seconds."
     )
-    budget: Literal["heartbeats", "locks", "writes"] | SkipJsonSchema[None] = Field(
+    budget: Budget | SkipJsonSchema[None] = Field(
         default=None,
         description="The budget that is spent (with `rate_limited` only).",
         json_schema_extra=_absent_not_null,

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from ...services import anchors
 from ...wire import Anchor, AnchorUpdate, AnchorUpsert, ErrorBody
+from ..auth import Caller
 from ..deps import DB, WriteLock
 from ..responses import FENCED_WRITE, no_content, wire
 
@@ -30,10 +31,10 @@ async def list_anchors(db: DB, session_id: UUID | None = None) -> Response:
         **FENCED_WRITE,
     },
 )
-async def upsert_anchor(db: DB, lock: WriteLock, body: AnchorUpsert) -> Response:
+async def upsert_anchor(caller: Caller, db: DB, lock: WriteLock, body: AnchorUpsert) -> Response:
     """Upsert on (session_id, run, local_z), `local_z` matched exactly: 201 with a new anchor,
     or 200 with the existing anchor (same id) at the new `world_position`. Never a 409."""
-    anchor, created = await anchors.upsert_anchor(db, body, lock=lock)
+    anchor, created = await anchors.upsert_anchor(db, caller, body, lock=lock)
     return wire(anchor, status_code=201 if created else 200)
 
 
@@ -43,12 +44,14 @@ async def get_anchor(db: DB, anchor_id: UUID) -> Response:
 
 
 @router.patch("/{anchor_id}", response_model=Anchor, responses=FENCED_WRITE)
-async def update_anchor(db: DB, lock: WriteLock, anchor_id: UUID, body: AnchorUpdate) -> Response:
+async def update_anchor(
+    caller: Caller, db: DB, lock: WriteLock, anchor_id: UUID, body: AnchorUpdate
+) -> Response:
     """Moves the anchor to `world_position`."""
-    return wire(await anchors.update_anchor(db, anchor_id, body, lock=lock))
+    return wire(await anchors.update_anchor(db, caller, anchor_id, body, lock=lock))
 
 
 @router.delete("/{anchor_id}", status_code=204, responses=FENCED_WRITE)
-async def delete_anchor(db: DB, lock: WriteLock, anchor_id: UUID) -> Response:
-    await anchors.delete_anchor(db, anchor_id, lock=lock)
+async def delete_anchor(caller: Caller, db: DB, lock: WriteLock, anchor_id: UUID) -> Response:
+    await anchors.delete_anchor(db, caller, anchor_id, lock=lock)
     return no_content()

@@ -10,12 +10,9 @@ from ...services import laser_guides
 from ...wire import ErrorBody, LaserGuide, LaserGuidePut
 from ..auth import Caller
 from ..deps import DB
-from ..params import JSON_LIMIT
 from ..responses import no_content, wire
 
-router = APIRouter(
-    prefix="/spaces/{space_id}/laser-guide", tags=["laser guides"], dependencies=[JSON_LIMIT]
-)
+router = APIRouter(prefix="/spaces/{space_id}/laser-guide", tags=["laser guides"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such space, or it has no guide."}

@@ -19,17 +19,18 @@ from ...wire.locks import (
 )
 from ..auth import Caller
 from ..deps import State
+from ..limits import FoldedDraw
 from ..responses import wire
 
 router = APIRouter(prefix="/locks", tags=["locks"])
 
 
 async def _acquire(
-    caller: Caller, state: State, session_id: UUID, body: LockAcquire | None
+    caller: Caller, state: State, session_id: UUID, body: LockAcquire | None, draw: FoldedDraw
 ) -> Response:
     return wire(
         await locks.acquire(
-            state.locks, state.grant_fences, caller, session_id, body, state.lock_policy
+            state.locks, state.grant_fences, caller, session_id, body, state.lock_policy, draw
         )
     )
 
@@ -38,8 +39,8 @@ async def _extend(state: State, session_id: UUID, body: LockExtend) -> Response:
     return wire(await locks.extend(state.locks, session_id, body, state.lock_policy))
 
 
-async def _release(state: State, session_id: UUID, body: LockRelease) -> Response:
-    return wire(await locks.release(state.locks, session_id, body))
+async def _release(state: State, session_id: UUID, body: LockRelease, draw: FoldedDraw) -> Response:
+    return wire(await locks.release(state.locks, session_id, body, draw))
 
 
 async def _status(state: State, session_id: UUID) -> Response:
@@ -49,11 +50,15 @@ async def _status(state: State, session_id: UUID) -> Response:
 # The shipping app's family; declared first so `work-sessions` is never taken for an id.
 @router.post("/work-sessions/{session_id}", response_model=LockGrant)
 async def app_acquire(
-    caller: Caller, state: State, session_id: UUID, body: LockAcquire | None = None
+    caller: Caller,
+    state: State,
+    session_id: UUID,
+    draw: FoldedDraw,
+    body: LockAcquire | None = None,
 ) -> Response:
     """Contention is `200 {"acquired": false, "token": null}`, never 409. With auth on the
     owner is the token's user."""
-    return await _acquire(caller, state, session_id, body)
+    return await _acquire(caller, state, session_id, body, draw)
 
 
 @router.get("/work-sessions/{session_id}/status", response_model=LockStatus)
@@ -67,18 +72,24 @@ async def app_extend(state: State, session_id: UUID, body: LockExtend) -> Respon
 
 
 @router.post("/work-sessions/{session_id}/unlock", response_model=LockReleased)
-async def app_release(state: State, session_id: UUID, body: LockRelease) -> Response:
-    return await _release(state, session_id, body)
+async def app_release(
+    state: State, session_id: UUID, body: LockRelease, draw: FoldedDraw
+) -> Response:
+    return await _release(state, session_id, body, draw)
 
 
 # The iOS guide's family.
 @router.post("/{session_id}", response_model=LockGrant)
 async def acquire(
-    caller: Caller, state: State, session_id: UUID, body: LockAcquire | None = None
+    caller: Caller,
+    state: State,
+    session_id: UUID,
+    draw: FoldedDraw,
+    body: LockAcquire | None = None,
 ) -> Response:
     """Contention is `200 {"acquired": false, "token": null}`, never 409. With auth on the
     owner is the token's user."""
-    return await _acquire(caller, state, session_id, body)
+    return await _acquire(caller, state, session_id, body, draw)
 
 
 @router.get("/{session_id}", response_model=LockStatus)
@@ -102,6 +113,6 @@ async def force_release(caller: Caller, state: State, session_id: UUID) -> Respo
 
 
 @router.delete("/{session_id}", response_model=LockReleased)
-async def release(state: State, session_id: UUID, body: LockRelease) -> Response:
+async def release(state: State, session_id: UUID, body: LockRelease, draw: FoldedDraw) -> Response:
     """`released: false` for a wrong or expired token; nothing else happens."""
-    return await _release(state, session_id, body)
+    return await _release(state, session_id, body, draw)

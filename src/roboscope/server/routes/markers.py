@@ -7,12 +7,13 @@ from starlette.responses import Response
 
 from ...services import markers
 from ...wire import ErrorBody, Marker, MarkerBulkCreate, MarkerCreate, MarkerUpdate
+from ..auth import Caller
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
+from ..params import IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/markers", tags=["markers"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/markers", tags=["markers"])
 
 
 @router.get(
@@ -37,17 +38,17 @@ async def list_markers(
 
 @router.post("", response_model=Marker, status_code=201, responses=FENCED_WRITE)
 async def create_marker(
-    db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerCreate
+    caller: Caller, db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerCreate
 ) -> Response:
-    return answered(await markers.create_marker(db, body, lock=lock, once=once))
+    return answered(await markers.create_marker(db, caller, body, lock=lock, once=once))
 
 
 @router.post("/bulk", response_model=list[Marker], status_code=201, responses=FENCED_WRITE)
 async def create_markers(
-    db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerBulkCreate
+    caller: Caller, db: DB, lock: WriteLock, once: IdempotencyKey, body: MarkerBulkCreate
 ) -> Response:
     """All or nothing; the answer lists the created markers in request order."""
-    return answered(await markers.create_markers(db, body.markers, lock=lock, once=once))
+    return answered(await markers.create_markers(db, caller, body.markers, lock=lock, once=once))
 
 
 @router.get("/{marker_id}", response_model=Marker)
@@ -60,11 +61,13 @@ async def get_marker(db: DB, marker_id: UUID) -> Response:
     response_model=Marker,
     responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
-async def update_marker(db: DB, lock: WriteLock, marker_id: UUID, body: MarkerUpdate) -> Response:
-    return wire(await markers.update_marker(db, marker_id, body, lock=lock))
+async def update_marker(
+    caller: Caller, db: DB, lock: WriteLock, marker_id: UUID, body: MarkerUpdate
+) -> Response:
+    return wire(await markers.update_marker(db, caller, marker_id, body, lock=lock))
 
 
 @router.delete("/{marker_id}", status_code=204, responses=FENCED_WRITE)
-async def delete_marker(db: DB, lock: WriteLock, marker_id: UUID) -> Response:
-    await markers.delete_marker(db, marker_id, lock=lock)
+async def delete_marker(caller: Caller, db: DB, lock: WriteLock, marker_id: UUID) -> Response:
+    await markers.delete_marker(db, caller, marker_id, lock=lock)
     return no_content()

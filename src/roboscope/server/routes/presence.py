@@ -10,10 +10,10 @@ from ...wire.errors import ConflictError
 from ...wire.presence import PresenceBeat, PresenceHeartbeat, PresenceList
 from ..auth import Caller
 from ..deps import State
-from ..params import JSON_LIMIT
+from ..limits import FoldedDraw
 from ..responses import wire
 
-router = APIRouter(prefix="/presence", tags=["presence"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/presence", tags=["presence"])
 
 
 @router.post(
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/presence", tags=["presence"], dependencies=[JSON_LIM
     },
 )
 async def heartbeat(
-    caller: Caller, state: State, session_id: UUID, body: PresenceHeartbeat
+    caller: Caller, state: State, session_id: UUID, body: PresenceHeartbeat, draw: FoldedDraw
 ) -> Response:
     """Keeps `user_id` (on `device_id`) present for the presence TTL; beat every 10 s.
     Answers the counts only; `GET` lists who is present. With auth on, `user_id` must be
@@ -40,6 +40,7 @@ async def heartbeat(
             session_id,
             body,
             ttl_seconds=state.settings.presence_ttl_seconds,
+            draw=draw,
         )
     )
 

@@ -40,10 +40,12 @@ async def get_reference_set(db: DB, set_id: UUID) -> Response:
     response_model=ReferenceSet,
     responses={409: {"model": ErrorBody, "description": "`version` is stale."}},
 )
-async def update_reference_set(db: DB, set_id: UUID, body: ReferenceSetUpdate) -> Response:
+async def update_reference_set(
+    caller: Caller, db: DB, set_id: UUID, body: ReferenceSetUpdate
+) -> Response:
     """With `version`, applied only if it is the stored version (else 409 with
     `current_version`); `markers` replaces the whole list."""
-    return wire(await reference_sets.update_reference_set(db, set_id, body))
+    return wire(await reference_sets.update_reference_set(db, caller, set_id, body))
 
 
 @router.delete("/reference-sets/{set_id}", status_code=204)

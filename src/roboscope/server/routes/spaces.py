@@ -10,10 +10,10 @@ from ...wire import Space, SpaceCreate, SpaceUpdate
 from ..auth import Caller
 from ..deps import DB
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, Paging, answered
+from ..params import IdempotencyKey, Paging, answered
 from ..responses import no_content, wire
 
-router = APIRouter(prefix="/spaces", tags=["spaces"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/spaces", tags=["spaces"])
 
 
 @router.get("", response_model=list[Space])
@@ -41,9 +41,9 @@ async def get_space(db: DB, space_id: UUID) -> Response:
 
 
 @router.patch("/{space_id}", response_model=Space)
-async def update_space(db: DB, space_id: UUID, body: SpaceUpdate) -> Response:
+async def update_space(caller: Caller, db: DB, space_id: UUID, body: SpaceUpdate) -> Response:
     """Absent fields stay unchanged; `updated_at` moves only when a value really changes."""
-    return wire(await spaces.update_space(db, space_id, body))
+    return wire(await spaces.update_space(db, caller, space_id, body))
 
 
 @router.delete("/{space_id}", status_code=204)

@@ -16,12 +16,13 @@ from ...wire import (
     WorkSessionUpdate,
 )
 from ...wire.changes import CURSOR_HEADER
+from ..auth import Caller
 from ..deps import DB, WriteLock
 from ..lists import list_response
-from ..params import JSON_LIMIT, IdempotencyKey, MaxListItems, Paging, answered
+from ..params import IdempotencyKey, MaxListItems, Paging, answered
 from ..responses import FENCED_WRITE, no_content, wire
 
-router = APIRouter(prefix="/work-sessions", tags=["work sessions"], dependencies=[JSON_LIMIT])
+router = APIRouter(prefix="/work-sessions", tags=["work sessions"])
 
 
 @router.get("", response_model=list[WorkSession])
@@ -40,10 +41,12 @@ async def list_work_sessions(
 
 
 @router.post("", response_model=WorkSession, status_code=201)
-async def create_work_session(db: DB, once: IdempotencyKey, body: WorkSessionCreate) -> Response:
+async def create_work_session(
+    caller: Caller, db: DB, once: IdempotencyKey, body: WorkSessionCreate
+) -> Response:
     """`status` defaults to `draft`; the new session has version 0. `started_at` is stamped
     when it is created `active`, `completed_at` when created `done`, unless sent."""
-    return answered(await work_sessions.create_work_session(db, body, once=once))
+    return answered(await work_sessions.create_work_session(db, caller, body, once=once))
 
 
 @router.get("/{session_id}", response_model=WorkSession)
@@ -76,18 +79,20 @@ async def list_work_session_markers(
     responses={409: {"model": ErrorBody, "description": "`version` is stale."}, **FENCED_WRITE},
 )
 async def update_work_session(
-    db: DB, lock: WriteLock, session_id: UUID, body: WorkSessionUpdate
+    caller: Caller, db: DB, lock: WriteLock, session_id: UUID, body: WorkSessionUpdate
 ) -> Response:
     """With `version`, applied only if it is the stored version (else 409 with
     `current_version`); every successful update adds 1 to the version. Setting `status` to
     `active` stamps `started_at` if the session has none; to `done`, `completed_at` (unless
     the session is already done); a value sent in the same PATCH wins."""
-    return wire(await work_sessions.update_work_session(db, session_id, body, lock=lock))
+    return wire(await work_sessions.update_work_session(db, caller, session_id, body, lock=lock))
 
 
 @router.delete("/{session_id}", status_code=204, responses=FENCED_WRITE)
-async def delete_work_session(db: DB, lock: WriteLock, session_id: UUID) -> Response:
+async def delete_work_session(
+    caller: Caller, db: DB, lock: WriteLock, session_id: UUID
+) -> Response:
     """Deletes the session with its markers, their details, and its anchors, in one
     transaction."""
-    await work_sessions.delete_work_session(db, session_id, lock=lock)
+    await work_sessions.delete_work_session(db, caller, session_id, lock=lock)
     return no_content()

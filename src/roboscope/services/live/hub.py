@@ -97,7 +97,8 @@ class LiveHub:
     # -- wake-ups ---------------------------------------------------------------------------
 
     def committed(self, session_ids: set[UUID]) -> None:
-        """`Database.after_commit`: wake this process's streams now, the others via Redis."""
+        """`db.engine.CommitListener`: the sessions a commit changed; wake this process's
+        streams now, the others via Redis."""
         self.wake(session_ids)
         self._tasks.spawn(feed.wake(self._redis, session_ids))
 
