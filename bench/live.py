@@ -19,8 +19,11 @@ client per connection would cost the small machine more than the server does). M
   staleness (15 s) against the stream's median latency.
 
 The baseline, measured in the same run by the same subscriber clients: `bench/sse_baseline.py`,
-a bare asyncio fan-out of one tiny frame to N sockets. Timings are reported, never asserted;
-the command exits 1 when a stream failed or a receipt is missing. See docs/performance.md.
+a bare asyncio fan-out of one tiny frame to N sockets. Issue 15's aims (bench/live_aims.py:
+opening time and delivery p99 against the bare fan-out's, memory per stream) are printed at
+the end, each beside its figure with "met" or "not met". Timings are reported, never
+asserted; the command exits 1 when a stream failed or a receipt is missing. See
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from types import FrameType
 from typing import Any
 
 from . import load
+from .live_aims import AimCheck, aim_checks, print_aims
 from .load import LOOPBACK, Connection, Recorder
 from .realtime import _event_loop_runner, percentile, raise_fd_limit
 from .server import Server, bench_redis, serve_api, serve_module
@@ -469,7 +473,7 @@ def baseline_target(server: Server) -> Target:
     def change(conn: Connection, n: int) -> bytes:
         return conn.build("POST", f"/fire?seq={n}")
 
-    return Target("bare fan-out", server, "/events", change)
+    return Target(BARE_NAME, server, "/events", change)
 
 
 async def warm_up(target: Target) -> None:
@@ -546,6 +550,18 @@ def print_results(results: list[Result], polling: dict[int, Polling]) -> None:
 
 
 API_NAME = "roboscope serve"
+BARE_NAME = "bare fan-out"
+
+
+def judged(results: list[Result]) -> list[AimCheck]:
+    """Issue 15's aims for each size measured (bench/live_aims.py)."""
+    bare = {r.subscribers: r for r in results if r.target == BARE_NAME}
+    return [
+        check
+        for r in results
+        if r.target == API_NAME
+        for check in aim_checks(r, bare.get(r.subscribers))
+    ]
 
 
 # -- entry point ----------------------------------------------------------------------------
@@ -618,7 +634,7 @@ async def bench(args: argparse.Namespace) -> int:
         for count in args.subscribers:
             print(f"\n== {count} streams", flush=True)
             if not args.no_baseline:
-                with serve_module("bare fan-out", "bench.sse_baseline") as bare:
+                with serve_module(BARE_NAME, "bench.sse_baseline") as bare:
                     target = baseline_target(bare)
                     await warm_up(target)
                     results.append(await measure(target, count, args))
@@ -630,6 +646,8 @@ async def bench(args: argparse.Namespace) -> int:
                 print(f"  polling: {args.poll_seconds:g} s of GET /markers", flush=True)
                 polling[count] = await measure_polling(api, session, args)
     print_results(results, polling)
+    checks = judged(results)
+    print_aims(checks)
     for r in results:
         if r.first_error:
             print(f"  ! {r.target} at {r.subscribers}: {r.first_error}", file=sys.stderr)
@@ -642,6 +660,7 @@ async def bench(args: argparse.Namespace) -> int:
             "cpus": os.cpu_count(),
             "results": [asdict(r) for r in results],
             "polling": {str(k): asdict(v) for k, v in polling.items()},
+            "aims": [asdict(c) for c in checks],
         }
         json.dump(report, args.json, indent=2)
         args.json.write("\n")

@@ -41,3 +41,8 @@ def test_live_bench_delivers_every_change_to_every_stream(tmp_path: Path) -> Non
     polling = measured["polling"]["20"]
     assert polling["markers"] == 5 and polling["answer_bytes"] > 0
     assert "freshness" in done.stdout
+    # Issue 15's aims are judged beside their figures (met or not: never asserted here).
+    judged = {aim["aim"]: aim for aim in measured["aims"]}
+    assert {"opening streams", "delivery p99"} <= set(judged)
+    assert all(isinstance(aim["met"], bool) for aim in judged.values())
+    assert "Aims (issue 15)" in done.stdout

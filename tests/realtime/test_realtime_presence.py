@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from roboscope.realtime import keys
+from roboscope.realtime.locks import LockGrant, LockStore
 from roboscope.realtime.presence import DevicesAtCapacity, PresenceSnapshot, PresenceStore
 from roboscope.realtime.sweeper import Sweeper
 
@@ -377,3 +378,24 @@ async def test_expired_devices_are_pruned_in_bounded_batches(
 def test_a_store_needs_room_for_one_device(redis_client: Redis) -> None:
     with pytest.raises(ValueError):
         PresenceStore(redis_client, max_devices=0)
+
+
+async def test_a_stream_start_reads_presence_and_the_lock_in_one_answer(
+    presence: PresenceStore, redis_client: Redis
+) -> None:
+    """`with_lock` (stream_snapshot.lua) answers what `snapshot` and `LockStore.status` do."""
+    locks = LockStore(redis_client)
+    session = uuid4()
+    empty, free = await presence.with_lock(session)
+    assert (empty.users, empty.user_count, free) == ([], 0, None)
+
+    snap = await beat(presence, session, "ann", device="phone", display_name="Ann")
+    grant = await locks.acquire(session, ttl_ms=LONG, owner="ann")
+    assert isinstance(grant, LockGrant)
+    people, held = await presence.with_lock(session)
+    assert people == snap
+    assert held is not None and (held.owner, held.fence) == ("ann", grant.fence)
+    assert 0 < held.ttl_remaining_ms <= LONG
+    assert held.expires_at - grant.expires_at < timedelta(seconds=5)
+    status = await locks.status(session)
+    assert status is not None and (status.owner, status.fence) == (held.owner, held.fence)

@@ -92,6 +92,10 @@ async def test_live_streams_are_capped_per_caller_and_per_process(tmp_path: Path
             missing = f"{server.api}/work-sessions/{uuid.uuid4()}/events"
             for _ in range(3):
                 assert (await http.get(missing, headers=alice)).status_code == 404
+                bad_id = {**alice, "Last-Event-ID": "not-a-cursor"}
+                assert (await http.get(url, headers=bad_id)).status_code == 422
+                ahead = await http.get(url, headers=alice, params={"since": 10**9})
+                assert ahead.status_code == 410
             first = await open_stream(alice)
             assert first.status_code == 200
             assert (await open_stream(alice)).status_code == 200

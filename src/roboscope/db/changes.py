@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -55,6 +55,23 @@ async def fill_space_ids(conn: AsyncConnection, records: Sequence[dict[str, Any]
     for record in records:
         if record["space_id"] is None:
             record["space_id"] = space_of.get(record["work_session_id"])
+
+
+_SESSION_AND_COUNTER = select(
+    select(work_sessions.c.id).where(work_sessions.c.id == bindparam("session_id")).exists(),
+    change_counter.c.last_cursor,
+    change_counter.c.purged_through,
+).where(change_counter.c.id == _COUNTER_ID)
+"""Built once: a statement made per call costs more than executing it (SQLAlchemy's cache
+key is memoized on the statement object)."""
+
+
+async def session_and_counter(conn: AsyncConnection, session_id: UUID) -> tuple[bool, int, int]:
+    """(whether the work session exists, `counter()`), in one statement: all that opening
+    the session's live stream reads (one statement sees one state of the database)."""
+    result = await conn.execute(_SESSION_AND_COUNTER, {"session_id": session_id})
+    found, last, purged = result.one()
+    return bool(found), int(last), int(purged)
 
 
 def last_cursor() -> ScalarSelect[int]:

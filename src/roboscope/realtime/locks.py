@@ -101,6 +101,20 @@ def _check_ttl(ttl_ms: int) -> int:
     return int(ttl_ms)
 
 
+def status_of(reply: Any) -> LockState | None:
+    """lock_status.lua's answer (also part of stream_snapshot.lua's): None when free."""
+    if reply is None:
+        return None
+    fence, remaining, now_ms, owner = cast(list[Any], reply)
+    remaining = max(int(remaining), 0)
+    return LockState(
+        owner=owner,
+        fence=int(fence),
+        expires_at=_utc(int(now_ms) + remaining),
+        ttl_remaining_ms=remaining,
+    )
+
+
 def grant_keys(session_id: UUID) -> list[str]:
     """KEYS of the scripts that act on the current grant: extend, release, and the sweeper's
     lock_sweep.lua."""
@@ -263,17 +277,7 @@ class LockStore:
 
     async def status(self, session_id: UUID) -> LockState | None:
         """The current holder's public state, or None when the lock is free."""
-        reply = await self._status(keys=[keys.lock(session_id)])
-        if reply is None:
-            return None
-        fence, remaining, now_ms, owner = cast(list[Any], reply)
-        remaining = max(int(remaining), 0)
-        return LockState(
-            owner=owner,
-            fence=int(fence),
-            expires_at=_utc(int(now_ms) + remaining),
-            ttl_remaining_ms=remaining,
-        )
+        return status_of(await self._status(keys=[keys.lock(session_id)]))
 
     async def fence_of(self, session_id: UUID, token: str) -> int | None:
         """The fence of the grant `token` holds right now, else None (authorizes fenced writes)."""

@@ -32,6 +32,7 @@ from uuid import UUID
 from roboscope.realtime import keys, scripts
 from roboscope.realtime.connection import RedisClient
 from roboscope.realtime.draws import Draw
+from roboscope.realtime.locks import LockState, status_of
 
 DEFAULT_DEVICE = "default"
 DEFAULT_MAX_DEVICES = 1000
@@ -132,6 +133,7 @@ class PresenceStore:
         self._heartbeat = scripts.register(client, "presence_heartbeat")
         self._leave = scripts.register(client, "presence_leave")
         self._snapshot = scripts.register(client, "presence_snapshot")
+        self._stream_snapshot = scripts.register(client, "stream_snapshot")
 
     async def heartbeat(
         self,
@@ -185,3 +187,12 @@ class PresenceStore:
     async def snapshot(self, session_id: UUID) -> PresenceSnapshot:
         reply = await self._snapshot(keys=script_keys(session_id), args=[PRUNE_BATCH])
         return _parse(cast(list[Any], reply))
+
+    async def with_lock(self, session_id: UUID) -> tuple[PresenceSnapshot, LockState | None]:
+        """`snapshot` and the lock's `LockStore.status`, in one round trip at one moment:
+        what a live stream starts with (opening storms are paced by it)."""
+        reply = await self._stream_snapshot(
+            keys=[*script_keys(session_id), keys.lock(session_id)], args=[PRUNE_BATCH]
+        )
+        present, lock = cast(list[Any], reply)
+        return _parse(cast(list[Any], present)), status_of(lock)

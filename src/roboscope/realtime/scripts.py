@@ -36,6 +36,7 @@ _PRELUDES: dict[str, tuple[str, ...]] = {
     "presence_heartbeat": _PRESENCE,
     "presence_leave": _PRESENCE,
     "presence_snapshot": _PRESENCE,
+    "stream_snapshot": _PRESENCE,  # presence_snapshot and lock_status in one
     "presence_sweep": _PRESENCE,
     "lock_acquire": _LOCK,
     "lock_abandon": _CHANGES,

@@ -11,7 +11,8 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
   frames wait behind it, at most `ROBOSCOPE_LIVE_QUEUE_SIZE` of them: past that the stream
   is dropped with `stream.dropped`.
 - The request's coroutine sends the catch-up, then waits for the stream to end (`finish`),
-  or for its client to leave, which a small task waiting in `receive()` hears at once.
+  or for its client to leave, which a small task waiting in `receive()` hears at once. When
+  the response ends, however it ends, it gives the stream's place under the caps back.
 - A stream is given up (its connection closed without the end of the response) when its
   client accepts nothing for `ROBOSCOPE_LIVE_SEND_TIMEOUT_SECONDS`, or is still there
   `SHUTDOWN_GRACE_SECONDS` after the server began to stop (`abort`, from the per-process
@@ -19,9 +20,10 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
   under an `asyncio.timeout` that `abort` brings forward to now; while it waits for the end,
   `abort` ends that wait.
 
-Frames after the response head go to the `send` that the edge received (in the scope under
-`RAW_SEND`: server/middleware.py), past the wrappers that only look at the head; the head and
-the end of the response take the ordinary path through every middleware.
+Frames after the response head go to the `send` that the edge received (`raw_send.beneath`:
+server/raw_send.py, the one channel of its kind, says why and its rules), past the wrappers
+that only look at the head; the head and the end of the response take the ordinary path
+through every middleware.
 """
 
 from __future__ import annotations
@@ -35,16 +37,14 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..services.live import LiveEvent, LiveHub, Subscriber
-from . import sse
+from ..services.stream_caps import StreamSlot
+from . import raw_send, sse
 from .inline_send import InlineSend
 
 if TYPE_CHECKING:
     from .stream_upkeep import EventStreams
 
 log = logging.getLogger(__name__)
-
-RAW_SEND = "roboscope.send"
-"""Scope key: the `send` beneath the app's middleware wrappers (set by the edge)."""
 
 _END: Message = {"type": "http.response.body", "body": b"", "more_body": False}
 
@@ -66,6 +66,7 @@ class EventStream(Response):
         "_quiet_since",
         "_send",
         "_sending_since",
+        "_slot",
         "_streams",
         "_wrote",
         "background",
@@ -76,12 +77,16 @@ class EventStream(Response):
     # error answers as JSON: it gives every documented response the class's media type.)
     media_type = None
 
-    def __init__(self, hub: LiveHub, streams: EventStreams, *, ping: float) -> None:
+    def __init__(
+        self, hub: LiveHub, streams: EventStreams, slot: StreamSlot, *, ping: float
+    ) -> None:
+        """`slot`: the stream's place under the caps, given back when the response ends."""
         self.status_code = 200
         self.background = None
         self.subscriber = Subscriber(self, hub.queue_size)
         self._hub = hub
         self._streams = streams
+        self._slot = slot
         self._ping = ping
         self._send: Send | None = None
         # Frames behind a parked send, or the last ones; made only when needed (an empty
@@ -100,7 +105,7 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
-        self._send = scope.get(RAW_SEND, send)
+        self._send = raw_send.beneath(scope, send)  # for the frames after the head
         self._quiet_since = loop.time()
         self._ended = loop.create_future()
         streams, subscriber = self._streams, self.subscriber
@@ -138,6 +143,7 @@ class EventStream(Response):
             self._drop_pending()
             streams.open.discard(self)
             self._hub.unsubscribe(subscriber)
+            self._slot.release()
 
     @property
     def _settled(self) -> bool:

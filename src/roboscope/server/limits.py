@@ -12,7 +12,8 @@ which budget is in rate_budgets.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -114,15 +115,16 @@ RATE_LIMIT = Depends(rate_limit)
 """For `app.include_router(..., dependencies=[RATE_LIMIT])`."""
 
 
-async def stream_slot(request: Request, caller: Caller) -> AsyncIterator[StreamSlot]:
-    """A live-stream place for the caller, held until the stream's response has run (a
-    dependency with `yield` exits after the response is sent: ended, failed or cancelled);
-    429 `too_many_streams` or 503 `stream_capacity` instead, before the stream starts."""
+async def stream_slot(request: Request, caller: Caller) -> Callable[[], StreamSlot]:
+    """How the live-stream route claims the caller's place: 429 `too_many_streams` or 503
+    `stream_capacity` instead, before the stream starts. The handler claims it once every
+    parameter is valid (a refused request holds no place) and the stream's response gives
+    it back when it ends (server/event_stream.py). Not a dependency with `yield`: FastAPI
+    keeps one suspended for the stream's whole life, about 2 KB of each idle stream."""
     state: AppState = request.app.state.roboscope
-    with state.stream_caps.claim(caller.budget_key) as slot:
-        yield slot
+    return partial(state.stream_caps.claim, caller.budget_key)
 
 
-LiveStreamSlot = Annotated[StreamSlot, Depends(stream_slot)]
+LiveStreamSlot = Annotated[Callable[[], StreamSlot], Depends(stream_slot)]
 """A parameter of a live-stream route: the stream caps apply to it (documented centrally
 in server/openapi.py)."""

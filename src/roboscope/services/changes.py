@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..db import changes as rows
 from ..db.engine import AFTER_COMMIT, Database
-from ..errors import CursorExpired, InvalidInput
+from ..errors import CursorExpired, InvalidInput, NotFound
 from ..wire.changes import Change, ChangePage
 from .access import Identity, actor
 from .clock import utcnow
@@ -130,6 +130,20 @@ async def require_known_cursor(conn: AsyncConnection, since: int) -> None:
     every reader of the log (`/events`, a session's `/changes`, its live stream)."""
     newest, purged = await rows.counter(conn)
     _check_cursor(since, newest=newest, purged=purged)
+
+
+async def stream_start(db: Database, session_id: UUID, since: int | None) -> int:
+    """Where a session's live stream starts in the log: after `since`, checked like every
+    reader's (410), or after the newest change; `NotFound` (404) for an unknown session.
+    One statement: opening streams is what a reconnect storm is made of."""
+    async with db.read() as conn:
+        exists, newest, purged = await rows.session_and_counter(conn, session_id)
+    if not exists:
+        raise NotFound(f"work session {session_id} does not exist")
+    if since is None:
+        return newest
+    _check_cursor(since, newest=newest, purged=purged)
+    return since
 
 
 def _check_cursor(since: int, *, newest: int, purged: int) -> None:

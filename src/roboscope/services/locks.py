@@ -145,7 +145,11 @@ async def force_release(
 
 
 async def status(store: LockStore, session_id: UUID) -> LockStatus:
-    state = await store.status(session_id)
+    return status_of(await store.status(session_id))
+
+
+def status_of(state: LockState | None) -> LockStatus:
+    """A lock's state as the API answers it (never its token)."""
     if state is None:
         return LockStatus(locked=False)
     return LockStatus(

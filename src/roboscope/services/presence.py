@@ -87,3 +87,8 @@ async def leave(
 
 async def present(store: PresenceStore, session_id: UUID) -> PresenceList:
     return _as_wire(await store.snapshot(session_id))
+
+
+def present_of(snapshot: PresenceSnapshot) -> PresenceList:
+    """A presence snapshot read elsewhere (`PresenceStore.with_lock`), as the API answers it."""
+    return _as_wire(snapshot)

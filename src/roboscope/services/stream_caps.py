@@ -1,7 +1,8 @@
 """How many live streams one process serves: in all, and to one caller.
 
 A stream holds a `StreamSlot` from before it starts (so a refusal is an ordinary error
-answer, not a broken stream) until its response ends (server/limits.py: `stream_slot`).
+answer, not a broken stream) until its response ends (claimed by the route through
+server/limits.py's `stream_slot`, given back by server/event_stream.py).
 Counted per process, in memory: the per-caller cap is per process too, so behind N processes
 a caller may hold up to N times it (a count shared through Redis would need bookkeeping that
 survives crashed processes, for a cap whose purpose, keeping one caller from taking a

@@ -87,7 +87,7 @@ async def session_changes(
 async def session_events(
     state: State,
     caller: Caller,
-    _slot: LiveStreamSlot,  # 429 / 503 past the live-stream caps, before the stream starts
+    claim_slot: LiveStreamSlot,  # 429 / 503 past the live-stream caps
     session_id: UUID,
     since: Since = None,
     ping: Annotated[
@@ -108,13 +108,18 @@ async def session_events(
     after `Last-Event-ID` (or `since`), then live events. See docs/live.md."""
     if last_event_id is not None:
         since = changes.parse_cursor(last_event_id, source="Last-Event-ID")
-    settings = state.settings
-    stream = EventStream(state.live, state.streams, ping=ping or settings.live_ping_seconds)
-    await state.live.open(
-        session_id,
-        stream.subscriber,
-        since=since,
-        snapshots=partial(live.snapshots, state.presence, state.locks, session_id),
-        token_id=caller.token_id,  # revoking it ends the stream
-    )
-    return stream
+    slot = claim_slot()
+    try:
+        ping = ping or state.settings.live_ping_seconds
+        stream = EventStream(state.live, state.streams, slot, ping=ping)
+        await state.live.open(
+            session_id,
+            stream.subscriber,
+            since=since,
+            snapshots=partial(live.snapshots, state.presence, session_id),
+            token_id=caller.token_id,  # revoking it ends the stream
+        )
+    except BaseException:  # (a 404 or 410 holds no place)
+        slot.release()
+        raise
+    return stream  # which gives the slot back when its response ends

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import pydantic_core
 
-from ...realtime import LockStore, PresenceStore, feed
+from ...realtime import PresenceStore, feed
 from ...wire.changes import Change, LockEvent, PresenceEvent
 from .. import locks, presence
 
@@ -60,13 +60,12 @@ def announcement(announced: feed.LiveNotice) -> LiveEvent:
     return LiveEvent(announced.name, pydantic_core.to_json(body, exclude_none=True).decode())
 
 
-async def snapshots(
-    presence_store: PresenceStore, lock_store: LockStore, session_id: UUID
-) -> list[LiveEvent]:
+async def snapshots(presence_store: PresenceStore, session_id: UUID) -> list[LiveEvent]:
     """What a stream starts with: who is present and who holds the lock, as the REST API
-    answers them (the lock's token is never part of it)."""
-    present = await presence.present(presence_store, session_id)
-    lock = await locks.status(lock_store, session_id)
+    answers them (the lock's token is never part of it), read in one round trip."""
+    people, held = await presence_store.with_lock(session_id)
+    present = presence.present_of(people)
+    lock = locks.status_of(held)
     return [
         LiveEvent("presence.snapshot", pydantic_core.to_json(present).decode()),
         LiveEvent("lock.snapshot", pydantic_core.to_json(lock).decode()),

@@ -23,13 +23,11 @@ from uuid import UUID
 from ... import metrics
 from ...background import Background
 from ...db import changes as change_rows
-from ...db import work_sessions as session_rows
 from ...db.engine import Database
-from ...errors import NotFound
 from ...realtime import feed
 from ...realtime.connection import RedisClient
 from .. import changes
-from .events import LiveEvent, announcement
+from .events import DELETED, LiveEvent, announcement
 from .subscriber import Subscriber
 
 log = logging.getLogger(__name__)
@@ -39,12 +37,29 @@ CATCH_UP_PAGE = 500
 
 @dataclass(slots=True, eq=False)
 class _Topic:
-    """The subscribers of one session in this process, and how far its log was read."""
+    """The subscribers of one session in this process, and how far its log was read.
+
+    From `read_from` on, every change of the session up to `cursor` went to the subscribers
+    the topic had when it was read; `newest_change` is the last of them (0: none yet), and
+    `deleted` says one was the session's deletion. So a stream that starts at a cursor in
+    [max(read_from, newest_change), cursor] has nothing to catch up on: the hub hands it
+    every later change (one that starts past `cursor` gets them from the hub too)."""
 
     cursor: int
+    read_from: int = -1
+    newest_change: int = 0
+    deleted: bool = False
     subscribers: set[Subscriber] = field(default_factory=set)
     fetching: bool = False
     again: bool = False
+
+    def __post_init__(self) -> None:
+        if self.read_from < 0:
+            self.read_from = self.cursor
+
+    def current_from(self, cursor: int) -> bool:
+        """Whether a stream from `cursor` needs no catch-up from the log."""
+        return max(self.read_from, self.newest_change) <= cursor
 
 
 class LiveHub:
@@ -148,7 +163,10 @@ class LiveHub:
         (they never go back in cursor order)."""
         page = await changes.list_changes(self._db, since=topic.cursor, work_session_id=session_id)
         for change in page.changes:
-            self.deliver(session_id, LiveEvent.of_change(change), topic)
+            event = LiveEvent.of_change(change)
+            topic.newest_change = max(topic.newest_change, change.cursor)
+            topic.deleted = topic.deleted or event.name == DELETED
+            self.deliver(session_id, event, topic)
         topic.cursor = max(topic.cursor, page.cursor)
         return page.has_more
 
@@ -190,13 +208,21 @@ class LiveHub:
         errors are answers rather than broken streams, and nothing committed from now on
         can slip between the catch-up and the live events. `follow` then sends it.
         `token_id` is the API token it is opened with: revoking it ends the stream."""
-        async with self._db.snapshot() as conn:
-            if await session_rows.get_work_session(conn, session_id) is None:
-                raise NotFound(f"work session {session_id} does not exist")
-            if since is not None:
-                await changes.require_known_cursor(conn, since)
-            now = await changes.current_cursor(conn)
-        subscriber.last = now if since is None else since
+        topic = self._topics.get(session_id)
+        start = since if topic is None or since is not None else topic.cursor
+        if (
+            topic is not None
+            and not topic.deleted
+            and start is not None
+            and start <= topic.cursor  # (past it: maybe past the log's end, a 410)
+            and topic.current_from(start)
+        ):
+            # Other streams of the session here: the hub's own reads show it exists (its
+            # deletion would be in them) and that the stream has nothing to catch up on.
+            # No statement: a storm of openings of one session costs the database nothing.
+            subscriber.last = start
+        else:
+            subscriber.last = await changes.stream_start(self._db, session_id, since)
         subscriber.token_id = token_id
         await self._subscribe(session_id, subscriber)
         try:
@@ -217,7 +243,10 @@ class LiveHub:
             if subscriber.done:
                 return
             await send(event)
-        while not subscriber.done:  # catch up from the log: every change after `last`
+        # Catch up from the log: every change after `last` that the hub read before the
+        # stream subscribed (the hub hands it every later one). None in the usual opening,
+        # which starts at the newest cursor: no statement.
+        while subscriber.catch_up and not subscriber.done:
             page = await changes.list_changes(
                 self._db, since=subscriber.last, limit=CATCH_UP_PAGE, work_session_id=session_id
             )
@@ -239,7 +268,11 @@ class LiveHub:
                 cursor = await changes.current_cursor(conn)
             self._topics.setdefault(session_id, _Topic(cursor))
         subscriber.session_id = session_id
-        self._topics[session_id].subscribers.add(subscriber)
+        topic = self._topics[session_id]
+        # What the hub read of the log so far, it delivered to the subscribers it had: the
+        # changes up to its cursor after the stream's are for the catch-up to read.
+        subscriber.catch_up = not topic.current_from(subscriber.last)
+        topic.subscribers.add(subscriber)
         if subscriber.token_id is not None:
             self._by_token.setdefault(subscriber.token_id, set()).add(subscriber)
         metrics.LIVE_STREAMS.inc()

@@ -39,6 +39,7 @@ class Subscriber:
 
     __slots__ = (
         "backlog",
+        "catch_up",
         "done",
         "first",
         "last",
@@ -58,6 +59,9 @@ class Subscriber:
         """The snapshots, from `LiveHub.open` until `LiveHub.follow` sends them."""
         self.last = 0
         """The cursor of the last data change sent (or the one the stream starts after)."""
+        self.catch_up = True
+        """Whether the log after `last` holds changes the hub will not hand it (read before
+        it subscribed): set by `LiveHub` when it subscribes."""
         self.backlog: deque[LiveEvent] | None = deque()
         self.live = False
         self.done = False

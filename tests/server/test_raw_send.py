@@ -1,0 +1,51 @@
+"""The raw `send` channel (server/raw_send.py): the edge gives the live stream the `send` it
+received, beneath its own wrapper and every layer inside it; without the edge, the stream
+keeps its own."""
+
+from __future__ import annotations
+
+from starlette.types import Message, Receive, Scope, Send
+
+from roboscope.server import raw_send
+from roboscope.server.middleware import Edge
+
+
+async def test_the_edge_provides_the_send_it_received_beneath_its_wrapper() -> None:
+    seen: list[tuple[Send, Send]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((send, raw_send.beneath(scope, send)))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await raw_send.beneath(scope, send)({"type": "http.response.body", "body": b"frame"})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    sent: list[Message] = []
+
+    async def server_send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "headers": [],
+        "query_string": b"",
+    }
+    await Edge(app, max_body_bytes=1024, hot_routes=False)(scope, receive, server_send)
+
+    [(wrapped, raw)] = seen
+    assert raw is server_send and wrapped is not server_send
+    # The head went through the edge's wrapper (it adds the request id); the frame did not.
+    assert [m["type"] for m in sent] == ["http.response.start", *["http.response.body"] * 2]
+    assert any(name == b"x-request-id" for name, _ in sent[0]["headers"])
+    assert sent[1]["body"] == b"frame"
+
+
+async def test_without_the_edge_the_stream_keeps_its_own_send() -> None:
+    async def own(message: Message) -> None:
+        pass
+
+    assert raw_send.beneath({"type": "http"}, own) is own
