@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, tzinfo
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
+from roboscope.server.app import create_app
 from roboscope.services import clock as service_clock
+from roboscope.settings import Settings
 
 Json = dict[str, Any]
 Factory = Callable[..., Awaitable[Json]]
@@ -39,6 +43,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     moved = Clock()
     monkeypatch.setattr(service_clock, "datetime", SimpleNamespace(now=moved.now))
     return moved
+
+
+@pytest.fixture(scope="session")
+async def secure_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The same database and Redis as `app`, with ROBOSCOPE_AUTH=required."""
+    application = create_app(settings.model_copy(update={"auth": "required"}))
+    async with LifespanManager(application):
+        yield application
 
 
 async def created(response: httpx.Response) -> Json:

@@ -37,14 +37,6 @@ CHALLENGE = 'Bearer realm="roboscope"'
 INVALID = 'Bearer realm="roboscope", error="invalid_token"'
 
 
-@pytest.fixture(scope="session")
-async def secure_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The same database and Redis as `app`, with ROBOSCOPE_AUTH=required."""
-    application = create_app(settings.model_copy(update={"auth": "required"}))
-    async with LifespanManager(application):
-        yield application
-
-
 @pytest.fixture
 async def secure(secure_app: FastAPI, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(secure_app) as http:

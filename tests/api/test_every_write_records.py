@@ -15,12 +15,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from roboscope.db.engine import Database
-from roboscope.server.app import create_app
-from roboscope.settings import Settings
 
 from ..conftest import api_client
 from .conftest import SQUARE, Factory, Json
@@ -42,14 +39,6 @@ NOT_DATA = {
     ("POST", "/tokens"),
     ("DELETE", "/tokens/{name_or_id}"),
 }
-
-
-@pytest.fixture(scope="session")
-async def secure_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The same database and Redis as `app`, with ROBOSCOPE_AUTH=required."""
-    application = create_app(settings.model_copy(update={"auth": "required"}))
-    async with LifespanManager(application):
-        yield application
 
 
 @pytest.fixture
