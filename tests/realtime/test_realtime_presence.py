@@ -8,12 +8,14 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.crc import key_slot
 
-from roboscope.realtime import keys
+from roboscope.realtime import keys, scripts
+from roboscope.realtime import presence as presence_module
 from roboscope.realtime.locks import LockGrant, LockStore
 from roboscope.realtime.presence import DevicesAtCapacity, PresenceSnapshot, PresenceStore
+from roboscope.realtime.presence import script_keys as presence_script_keys
 from roboscope.realtime.sweeper import Sweeper
 
 from ..waiting import until
@@ -352,27 +354,58 @@ async def test_expired_devices_are_pruned_in_bounded_batches(
     )
     first = min(beat.expires_at for beat in beats)
     assert not await redis_time_past(redis_client, first), "the beats took longer than the TTL"
-    # Only calls prune here: a server's sweeper on the same Redis would otherwise come by.
+    # Only the calls below prune: the session is taken off the sweepers' due set, here and in
+    # the same step as each call (`alone`), so that the sweeper of an app on this Redis (a
+    # test app of the same worker) never comes by between a call and its count.
     await redis_client.zrem(keys.presence_due(session), str(session))
     last = max(beat.expires_at for beat in beats)
     await until(lambda: redis_time_past(redis_client, last))
     devices = keys.presence_devices(session)
     assert await redis_client.zcard(devices) == expired + 1
 
-    again = await presence.heartbeat(
-        session, "ann", device_id="phone", display_name=None, meta=None, ttl_ms=LONG
+    # The calls below run the scripts as the store does, with the store's batch.
+    assert presence_module.PRUNE_BATCH == PRUNE_BATCH
+    profile = '{"display_name":null,"meta":{}}'
+    heartbeat = [PRUNE_BATCH, "ann", "phone", LONG, profile, MAX_DEVICES]
+    (_, user_count, device_count), left = await alone(
+        redis_client, session, "presence_heartbeat", heartbeat
     )
-    assert (again.user_count, again.device_count) == (1, 1)
-    assert await redis_client.zcard(devices) == expired - PRUNE_BATCH + 1
-    snap = await presence.snapshot(session)
-    assert (snap.users, snap.user_count, snap.device_count) == (["ann"], 1, 1)
-    assert [m.devices for m in snap.members] == [["phone"]]
-    assert await redis_client.zcard(devices) == expired - 2 * PRUNE_BATCH + 1
-    await presence.snapshot(session)
+    assert (user_count, device_count) == (1, 1)
+    assert left == expired - PRUNE_BATCH + 1
+    _, left = await alone(redis_client, session, "presence_snapshot", [PRUNE_BATCH])
+    assert left == expired - 2 * PRUNE_BATCH + 1
+    # The last 50 expired ones go with this call (or a sweeper's): listed or not, never.
+    snapshot = await presence.snapshot(session)
+    assert (snapshot.users, snapshot.user_count, snapshot.device_count) == (["ann"], 1, 1)
+    assert [m.devices for m in snapshot.members] == [["phone"]]
     assert await redis_client.zcard(devices) == 1
     assert await redis_client.hlen(keys.presence_users(session)) == 1
     assert (await presence.leave(session, "ann")).users == []
     assert await redis_client.exists(*keys.presence(session)) == 0
+
+
+async def alone(redis: Redis, session: UUID, script: str, args: list[Any]) -> tuple[Any, int]:
+    """Presence script `script` run for `session` (as its store runs it), the session taken
+    off the sweepers' due set and its devices counted, in one MULTI: what the count shows is
+    that one call's work, whoever else sweeps this Redis."""
+    source = scripts.source_for(redis, script)
+    script_keys = presence_script_keys(session)
+    node = redis
+    if isinstance(redis, RedisCluster):  # a cluster's pipelines run no script: the node
+        primary = redis.get_node_from_key(script_keys[0])  # of the session's slot's
+        assert primary is not None
+        node = Redis(host=primary.host, port=primary.port, decode_responses=True)
+    try:
+        sha = await node.script_load(source)
+        async with node.pipeline(transaction=True) as pipe:
+            pipe.evalsha(sha, len(script_keys), *script_keys, *args)
+            pipe.zrem(keys.presence_due(session), str(session))
+            pipe.zcard(keys.presence_devices(session))
+            reply, _, count = await pipe.execute()
+    finally:
+        if node is not redis:
+            await node.aclose()
+    return reply, int(count)
 
 
 def test_a_store_needs_room_for_one_device(redis_client: Redis) -> None:
