@@ -2,8 +2,9 @@
 
 `get_identity` is a dependency of every API router (mounted in `app.py`); handlers that need
 the identity take a `Caller`, which FastAPI resolves from the same per-request cache. The hot
-routes (server/hot_routes.py) take the same steps without FastAPI: `bearer_identity`,
-`needed_scope`, `require`, `identified`. With
+routes and the live stream's opening (server/hot_routes.py, server/hot_stream.py) take the
+same steps without FastAPI: `bearer_identity` (or `query_token_identity`), `needed_scope`,
+`require`, `identified`. With
 `ROBOSCOPE_AUTH=off` every caller is anonymous with every right. With `required`:
 
 - `Authorization: Bearer <token>` names an API token, looked up by its hash in this
@@ -119,8 +120,18 @@ async def bearer_identity(state: AppState, header: str | None, client: str) -> I
 async def _from_query_token(
     request: Request, state: AppState, secret: str, client: str
 ) -> Identity:
+    return await query_token_identity(
+        state, str(request.path_params.get("session_id")), secret, client
+    )
+
+
+async def query_token_identity(
+    state: AppState, raw_session_id: str, secret: str, client: str
+) -> Identity:
+    """The identity of a stream's `?access_token=` for the work session of the path (the
+    live stream at the edge takes this step itself: server/hot_stream.py)."""
     try:
-        session_id = UUID(str(request.path_params.get("session_id")))
+        session_id = UUID(raw_session_id)
     except ValueError:
         session_id = None
     found = None if session_id is None else state.stream_signer.verify(session_id, secret, utcnow())

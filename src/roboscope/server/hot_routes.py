@@ -26,6 +26,11 @@ this module cannot serve exactly (a parameter or a router dependency it does not
 left to FastAPI altogether; tests/api/test_hot_routes.py checks that the five routes stay
 hot, and that they answer what FastAPI answers, byte for byte.
 
+The live stream's opening (`GET /work-sessions/{id}/events`) is served here the same way,
+by `serve_stream` (server/hot_stream.py says its steps): an open stream is held by the edge's
+coroutine, not by FastAPI's request path, for its whole life; its errors are answered by the
+same handlers as step 4's.
+
 The FastAPI routes stay the API's definition: OpenAPI documents them, and they serve every
 request not taken here. With ROBOSCOPE_OPENTELEMETRY on, FastAPI traces requests, so none is
 taken here (server/app.py).
@@ -63,6 +68,7 @@ from .auth import (
     needed_scope,
 )
 from .deps import State
+from .hot_stream import HotStream
 from .limits import FoldedDraw, budget_of, draw, drawing, rate_limit
 from .params import JSON_LIMIT
 from .routes import locks, presence
@@ -168,11 +174,16 @@ class HotRoute:
 class HotRoutes:
     by_method: Mapping[str, tuple[HotRoute, ...]]
     error_handlers: Mapping[Any, ErrorHandler]
+    stream: HotStream | None = None
+    """The live stream's opening (server/hot_stream.py)."""
 
     @classmethod
     def of(cls, app: FastAPI) -> HotRoutes:
         by_method: dict[str, list[HotRoute]] = {}
+        stream: HotStream | None = None
         for context in iter_route_contexts(app.routes):
+            if context.methods == {"GET"}:
+                stream = stream or HotStream.of(context)
             if context.endpoint not in HOT_ENDPOINTS:
                 continue
             for method in context.methods or ():
@@ -186,7 +197,7 @@ class HotRoutes:
             for key, handler in app.exception_handlers.items()
             if key not in (500, Exception)
         }
-        return cls({m: tuple(routes) for m, routes in by_method.items()}, handlers)
+        return cls({m: tuple(routes) for m, routes in by_method.items()}, handlers, stream)
 
     @classmethod
     def none(cls) -> HotRoutes:
@@ -234,27 +245,57 @@ class HotRoutes:
         arguments: dict[str, Any] = {"state": state, "session_id": session_id, "body": value}
         if hot.takes_caller:
             arguments["caller"] = caller
-        try:
+        endpoint = hot.endpoint
+
+        async def respond() -> Response:
             if hot.takes_draw:
-                endpoint = hot.endpoint
-                response = await drawing(
+                return await drawing(
                     state,
                     scope,
                     caller,
                     hot.budget,
                     lambda drawn: endpoint(**arguments, draw=drawn),
                 )
-            else:
-                await draw(state, scope, caller, hot.budget)
-                response = await hot.endpoint(**arguments)
+            await draw(state, scope, caller, hot.budget)
+            return await endpoint(**arguments)
+
+        await self._answer(respond, scope, receive, send)
+        return True
+
+    async def serve_stream(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Open a live stream if the request is a plain opening (True: the stream has
+        ended); False: the app's to answer (server/hot_stream.py)."""
+        stream = self.stream
+        if stream is None or scope.get("root_path"):
+            return False
+        raw_id = stream.match(scope)
+        if raw_id is None:
+            return False
+        state: AppState = scope["app"].state.roboscope
+        try:
+            arguments = await stream.arguments(state, scope, raw_id)
+        except Exception:
+            return False  # not one the edge answers: the app takes it, as if never here
+        identified(scope, arguments["caller"])
+        scope["route"], scope["endpoint"] = stream.route, stream.endpoint
+        scope["path_params"] = {"session_id": raw_id}
+        endpoint = stream.endpoint
+        await self._answer(lambda: endpoint(**arguments), scope, receive, send)
+        return True
+
+    async def _answer(
+        self, call: Callable[[], Awaitable[Response]], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Send the handler's response, or what the app's handler of its error answers."""
+        try:
+            response = await call()
         except Exception as error:
             handler = self._handler_for(error)
             if handler is None:
                 raise
-            answer = handler(Request(scope, receive), error)
-            response = await answer if inspect.isawaitable(answer) else answer
+            answered = handler(Request(scope, receive), error)
+            response = await answered if inspect.isawaitable(answered) else answered
         await response(scope, receive, send)
-        return True
 
     def _handler_for(self, error: Exception) -> ErrorHandler | None:
         """The handler FastAPI's exception middleware would pick (Starlette's rule)."""

@@ -121,7 +121,12 @@ async def stream_slot(request: Request, caller: Caller) -> Callable[[], StreamSl
     parameter is valid (a refused request holds no place) and the stream's response gives
     it back when it ends (server/event_stream.py). Not a dependency with `yield`: FastAPI
     keeps one suspended for the stream's whole life, about 2 KB of each idle stream."""
-    state: AppState = request.app.state.roboscope
+    return slot_claim(request.app.state.roboscope, caller)
+
+
+def slot_claim(state: AppState, caller: Identity) -> Callable[[], StreamSlot]:
+    """`stream_slot` once the state is known (the edge opens streams itself too:
+    server/hot_stream.py)."""
     return partial(state.stream_caps.claim, caller.budget_key)
 
 

@@ -30,7 +30,8 @@ layers together cost about as much as the route's own work (docs/performance.md)
      limit is ROBOSCOPE_MAX_BODY_BYTES, or a route's own (`body_limits`: the bulk marker
      create takes up to 10,000 markers), decided by method and path before anything is read.
 4. The hot routes (server/hot_routes.py: heartbeats, lock acquires and releases) answer the
-   writes they can answer exactly as their FastAPI routes would; everything else goes to the
+   writes they can answer exactly as their FastAPI routes would, and a plain opening of a
+   live stream is served the same way (server/hot_stream.py); everything else goes to the
    app.
 """
 
@@ -165,6 +166,10 @@ class Edge:
                 scope, body, receive, send
             ):
                 return
+        elif scope["method"] == "GET" and await self._hot_routes_of(scope).serve_stream(
+            scope, receive, send
+        ):
+            return
         await self.app(scope, receive, send)
 
     def _hot_routes_of(self, scope: Scope) -> HotRoutes:
