@@ -23,7 +23,8 @@ response turns events into SSE frames (server/sse.py) and gets them to its clien
 Frames after the response head go to the `send` that the edge received (`raw_send.beneath`:
 server/raw_send.py, the one channel of its kind, says why and its rules), past the wrappers
 that only look at the head; the head and the end of the response take the ordinary path
-through every middleware.
+through every middleware. A plain opening is run by the edge itself (server/hot_stream.py):
+then no FastAPI layer lies between the edge and this response for the stream's whole life.
 """
 
 from __future__ import annotations
