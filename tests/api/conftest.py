@@ -20,6 +20,17 @@ Json = dict[str, Any]
 Factory = Callable[..., Awaitable[Json]]
 
 SQUARE = {"p1": [0, 0, 0], "p2": [1, 0, 0], "p3": [1, 0, 1], "p4": [0, 0, 1]}
+SQUARE_DETAILS = {
+    "center_location_long": 0.5,
+    "center_location_cross": 0.5,
+    "x_negative": 0.0,
+    "x_positive": 1.0,
+    "z_positive": 1.0,
+    "z_negative": 0.0,
+    "long_size": 1.0,
+    "cross_size": 1.0,
+}
+"""A marker's details with every required field (PUT /markers/{id}/details)."""
 
 
 class Clock:
@@ -49,6 +60,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 async def secure_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The same database and Redis as `app`, with ROBOSCOPE_AUTH=required."""
     application = create_app(settings.model_copy(update={"auth": "required"}))
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def plain_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The same database and Redis as `app`, every request served by FastAPI (no edge)."""
+    application = create_app(settings, hot_routes=False)
     async with LifespanManager(application):
         yield application
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from roboscope.db.engine import Database
 
 from ..conftest import api_client
-from .conftest import SQUARE, Factory, Json
+from .conftest import SQUARE, SQUARE_DETAILS, Factory, Json
 from .test_auth import Tokens
 
 NOT_DATA = {
@@ -160,16 +160,7 @@ WRITES: dict[tuple[str, str], tuple[tuple[str, str], Write]] = {
         ("details", "created"),
         lambda w: w.client.put(
             f"/markers/{w.marker['id']}/details",
-            json={
-                "center_location_long": 0.5,
-                "center_location_cross": 0.5,
-                "x_negative": 0.0,
-                "x_positive": 1.0,
-                "z_positive": 1.0,
-                "z_negative": 0.0,
-                "long_size": 1.0,
-                "cross_size": 1.0,
-            },
+            json=SQUARE_DETAILS,
         ),
     ),
     ("DELETE", "/markers/{marker_id}/details"): (("details", "deleted"), _delete_details),

@@ -13,7 +13,7 @@ import json
 import random
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -53,14 +53,6 @@ def normalized(response: httpx.Response) -> Answer:
         if name.decode().lower() not in _UNSHARED_HEADERS
     ]
     return response.status_code, headers, body
-
-
-@pytest.fixture(scope="session")
-async def plain_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The same database and Redis as `app`, every request served by FastAPI."""
-    application = create_app(settings, hot_routes=False)
-    async with LifespanManager(application):
-        yield application
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -122,13 +122,6 @@ class Opening:
         self._left.set()
         async with asyncio.timeout(20):
             await self._task
-
-
-@pytest.fixture(scope="session")
-async def plain_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, hot_routes=False)
-    async with LifespanManager(application):
-        yield application
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from roboscope.db.engine import Database
 from roboscope.db.tables import marker_details
 from roboscope.services.marker_details import footprint
 
-from .conftest import SQUARE, Factory, Json
+from .conftest import SQUARE, SQUARE_DETAILS, Factory, Json
 from .contract import assert_wire_response
 
 # Every field of MarkerDetails, as the contract lists them (docs/contract.md): all required.
@@ -31,16 +31,6 @@ DETAILS_FIELDS = {
     "custom_props",
     "created_at",
     "updated_at",
-}
-SQUARE_DETAILS = {
-    "center_location_long": 0.5,
-    "center_location_cross": 0.5,
-    "x_negative": 0.0,
-    "x_positive": 1.0,
-    "z_positive": 1.0,
-    "z_negative": 0.0,
-    "long_size": 1.0,
-    "cross_size": 1.0,
 }
 CALIBRATED = {
     "p1": [0, 0, 0],
