@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -14,9 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from roboscope.db import markers as marker_rows
-from roboscope.services import markers as marker_service
 from roboscope.settings import Settings
-from roboscope.wire.markers import encode_listed
 
 from ..conftest import IOS_HEADERS, serving
 from .conftest import SQUARE, Factory
@@ -268,12 +266,15 @@ async def test_other_requests_are_answered_while_a_long_list_is_encoded(
     turns = 0
     turns_at_batch: list[int] = []
 
-    def encode_counting_turns(rows: Any) -> bytes:
-        turns_at_batch.append(turns)
-        started.set()
-        return encode_listed(rows)
+    read_in_batches = marker_rows.listed_markers
 
-    monkeypatch.setattr(marker_service, "encode_listed", encode_counting_turns)
+    async def batches_counting_turns(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async for batch in read_in_batches(*args, **kwargs):
+            turns_at_batch.append(turns)
+            started.set()
+            yield batch
+
+    monkeypatch.setattr(marker_rows, "listed_markers", batches_counting_turns)
 
     async def count_turns() -> None:
         nonlocal turns

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +39,31 @@ async def update_details(
         .returning(*marker_details.c)
     )
     return (await conn.execute(stmt)).mappings().first()
+
+
+async def set_listed(
+    conn: AsyncConnection, marker_id: UUID, listed: str, updated_at: datetime
+) -> None:
+    """The details' text, made from them as they were at `updated_at` (this write's)."""
+    stmt = update(marker_details).where(marker_details.c.marker_id == marker_id)
+    await conn.execute(stmt.values(listed=listed, listed_at=updated_at))
+
+
+async def fill_listed(conn: AsyncConnection, filled: Sequence[tuple[UUID, datetime, str]]) -> None:
+    """Store (marker id, updated_at, text) where the details are still those of that
+    `updated_at` (every write of details moves it)."""
+    if not filled:
+        return
+    stmt = (
+        update(marker_details)
+        .where(
+            marker_details.c.marker_id == bindparam("of_marker"),
+            marker_details.c.updated_at == bindparam("at"),
+        )
+        .values(listed=bindparam("text"), listed_at=bindparam("at"))
+    )
+    rows = [{"of_marker": i, "at": at, "text": text} for i, at, text in filled]
+    await conn.execute(stmt, rows)
 
 
 async def delete_details(conn: AsyncConnection, marker_id: UUID) -> bool:

@@ -1,22 +1,35 @@
 """Marker rows, read together with their details (one LEFT JOIN, never one query each).
 
-Lists read them as text ready to send (`listed_markers`); single markers as typed values."""
+Lists read each marker as the text they send, stored with it (`listed_markers`); single
+markers as typed values."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
-from sqlalchemy import Select, Text, delete, exists, false, insert, literal, select, true
+from sqlalchemy import (
+    Select,
+    Text,
+    bindparam,
+    case,
+    delete,
+    exists,
+    false,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from .changes import last_cursor
 from .tables import marker_details, markers, work_sessions
-from .text_columns import json_array_text, utc_text, uuid_text
 from .versioned import current_version, update_versioned
 
 _DETAILS = "details__"
@@ -69,61 +82,29 @@ async def get_marker_with_details(conn: AsyncConnection, marker_id: UUID) -> Mar
     return None if row is None else _split(row)
 
 
-LISTED_COLUMNS = (
-    "id", "work_session_id", "label", "color", "version", "created_at", "updated_at", "json",
-    "has_details", "center_location_long", "center_location_cross", "x_negative",
-    "x_positive", "z_positive", "z_negative", "long_size", "cross_size",
-    "details_created_at", "details_updated_at",
-)  # fmt: skip
-"""What a listed row holds, in order (`wire.markers.ListedMarker` unpacks it): ids and
-timestamps as the text lists send (db/text_columns.py); `json` the JSON columns as one
-array: p1, p2, p3, p4, meta, custom_props, calibrated_data and the details' custom_props
-(`null` where SQL has NULL); whether it has details, and their columns (NULL if not)."""
-
-
-def _listed_columns() -> list[ColumnElement[Any]]:
+def _listed_text() -> ColumnElement[str | None]:
+    """The marker's stored text closed with its details' (or `null`) and `}`, as
+    `wire.markers.listed_marker` makes it; NULL unless each piece was made at its row's
+    current version (a marker's `version`, its details' `updated_at`)."""
     m, d = markers.c, marker_details.c
-    json_columns = [m.p1, m.p2, m.p3, m.p4, m.meta, m.custom_props, m.calibrated_data]
-    return [
-        uuid_text(m.id),
-        uuid_text(m.work_session_id),
-        m.label,
-        m.color,
-        m.version,
-        utc_text(m.created_at),
-        utc_text(m.updated_at),
-        json_array_text([*json_columns, d.custom_props]),
-        d.marker_id.isnot(None),  # the details' id is the marker's: not converted again
-        d.center_location_long,
-        d.center_location_cross,
-        d.x_negative,
-        d.x_positive,
-        d.z_positive,
-        d.z_negative,
-        d.long_size,
-        d.cross_size,
-        utc_text(d.created_at),
-        utc_text(d.updated_at),
-    ]
+    details = case(
+        (d.marker_id.is_(None), literal("null}", Text)),
+        (d.listed_at == d.updated_at, d.listed + "}"),
+    )
+    return case((m.listed_version == m.version, m.listed + details))
 
 
-# Made once: building these expressions costs more than a list's query (profiled).
-_LISTED = _listed_columns()
-_SESSION = LISTED_COLUMNS.index("work_session_id")
+def _unlisted() -> ColumnElement[bool]:
+    """A marker whose text, or whose details' text, is missing or stale (`_listed_text`)."""
+    m, d = markers.c, marker_details.c
+    stale_marker = m.listed_version.is_(None) | (m.listed_version != m.version)
+    stale_details = d.marker_id.isnot(None) & (
+        d.listed_at.is_(None) | (d.listed_at != d.updated_at)
+    )
+    return stale_marker | stale_details
 
 
-def _listed(work_session_id: UUID | None = None) -> Select[Any]:
-    """`LISTED_COLUMNS`; of one session's markers (`work_session_id`), their session's id is
-    sent as given rather than converted row by row (on SQLite the costliest conversion)."""
-    columns = _LISTED
-    if work_session_id is not None:
-        columns = [*_LISTED]
-        columns[_SESSION] = literal(str(work_session_id), Text)
-    joined = markers.outerjoin(marker_details, marker_details.c.marker_id == markers.c.id)
-    stmt = select(*columns).select_from(joined)
-    if work_session_id is not None:
-        stmt = stmt.where(markers.c.work_session_id == work_session_id)
-    return stmt
+_LISTED = _listed_text()  # made once: building expressions costs more than a list's query
 
 
 async def listed_markers(
@@ -132,18 +113,58 @@ async def listed_markers(
     work_session_id: UUID | None,
     after: UUID | None = None,
     limit: int | None = None,
-) -> AsyncIterator[Sequence[Row[Any]]]:
-    """Rows of `LISTED_COLUMNS` in id (creation) order, in batches of at most
-    `ROWS_PER_STEP`; `after` and `limit` give one keyset page. Between full batches the
-    event loop serves other requests (a caller encodes each batch as it comes)."""
-    stmt = _listed(work_session_id).order_by(markers.c.id).limit(limit)
+) -> AsyncIterator[Sequence[tuple[UUID, str | None]]]:
+    """(id, the marker's JSON as lists send it, or None when it is not stored yet) in id
+    (creation) order, in batches of at most `ROWS_PER_STEP`; `after` and `limit` give one
+    keyset page. Between full batches the event loop serves other requests."""
+    joined = markers.outerjoin(marker_details, marker_details.c.marker_id == markers.c.id)
+    stmt = select(markers.c.id, _LISTED).select_from(joined).order_by(markers.c.id).limit(limit)
+    if work_session_id is not None:
+        stmt = stmt.where(markers.c.work_session_id == work_session_id)
     if after is not None:
         stmt = stmt.where(markers.c.id > after)
     found = await conn.execute(stmt)
     while batch := found.fetchmany(ROWS_PER_STEP):
-        yield batch
+        yield cast("Sequence[tuple[UUID, str | None]]", batch)  # rows are tuples
         if len(batch) == ROWS_PER_STEP:
             await asyncio.sleep(0)
+
+
+async def markers_with_details(conn: AsyncConnection, ids: Sequence[UUID]) -> list[MarkerRow]:
+    """These markers with their details, in id order."""
+    stmt = _with_details().where(markers.c.id.in_(ids)).order_by(markers.c.id)
+    return [_split(row) for row in await conn.execute(stmt)]
+
+
+async def unlisted(
+    conn: AsyncConnection, limit: int, *, after: UUID | None = None
+) -> list[MarkerRow]:
+    """Up to `limit` markers (after the id `after`) whose text, or whose details' text, is
+    missing or stale."""
+    stmt = _with_details().where(_unlisted()).order_by(markers.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(markers.c.id > after)
+    return [_split(row) for row in await conn.execute(stmt)]
+
+
+async def set_listed(conn: AsyncConnection, marker_id: UUID, listed: str, version: int) -> None:
+    """The marker's text, made at `version` (its version after this write)."""
+    stmt = update(markers).where(markers.c.id == marker_id)
+    await conn.execute(stmt.values(listed=listed, listed_version=version))
+
+
+async def fill_listed(conn: AsyncConnection, filled: Sequence[tuple[UUID, int, str]]) -> None:
+    """Store (id, version, text) where the marker is still at that version: a write since
+    the text was made has moved it (and stored its own text, or left it stale)."""
+    if not filled:
+        return
+    stmt = (
+        update(markers)
+        .where(markers.c.id == bindparam("marker_id"), markers.c.version == bindparam("at"))
+        .values(listed=bindparam("text"), listed_version=bindparam("at"))
+    )
+    rows = [{"marker_id": i, "at": version, "text": text} for i, version, text in filled]
+    await conn.execute(stmt, rows)
 
 
 class ListState(NamedTuple):

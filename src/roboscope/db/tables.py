@@ -99,6 +99,11 @@ markers = Table(
     Column("custom_props", Json, nullable=False),
     Column("calibrated_data", NullableJson),
     *_timestamps(),
+    # The marker as lists send it, up to its details (`wire.markers.listed_head`), and the
+    # version it was made at: it counts only while that is the marker's version, so a write
+    # that did not store it (an earlier release's) leaves no stale text (db/markers.py).
+    Column("listed", Text),
+    Column("listed_version", BigInteger),
     # The session's markers in creation order (ids are UUIDv7) come from one index range.
     Index("ix_markers_work_session_id_id", "work_session_id", "id"),
 )
@@ -118,6 +123,10 @@ marker_details = Table(
     Column("cross_size", Double, nullable=False),
     Column("custom_props", Json, nullable=False),
     *_timestamps(),
+    # The details as lists send them (`wire.markers.listed_details`) and the `updated_at`
+    # they were made at, like `markers.listed`.
+    Column("listed", Text),
+    Column("listed_at", Timestamp),
 )
 
 # `local_z` is double precision and matched exactly: 2 and 2.0 are one key, 2.0000001 another.

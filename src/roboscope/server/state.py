@@ -22,7 +22,7 @@ from ..realtime.rate_limits import Rate, RateStore
 from ..realtime.revocations import ProcessInfo, Revocations
 from ..realtime.sweeper import Sweeper
 from ..secret_key import fingerprint, server_key
-from ..services import changes
+from ..services import changes, listed_markers
 from ..services.grant_fences import GrantFences
 from ..services.limits import RateLimits
 from ..services.live import LiveHub
@@ -103,6 +103,7 @@ async def app_state(settings: Settings) -> AsyncIterator[AppState]:
         stack.push_async_callback(locks.aclose)  # its undos of lost grants, in the background
         upkeep = await stack.enter_async_context(Background("expiry and retention"))
         upkeep.spawn(Sweeper(redis).run())  # presence and lock expiries announced
+        upkeep.spawn(listed_markers.store_missing_forever(database))  # once, at each start
         upkeep.spawn(
             changes.retain_forever(
                 database,

@@ -19,7 +19,7 @@ from ..db import markers as marker_rows
 from ..db.engine import Database
 from ..errors import NotFound, UncomputableDetails
 from ..wire import MarkerDetails, MarkerDetailsPut
-from . import changes
+from . import changes, listed_markers
 from .access import Identity
 from .clock import utcnow
 from .locks import LockToken, enforce_fence, fence_of_marker
@@ -79,7 +79,12 @@ async def recalculate(conn: AsyncConnection, marker: Mapping[Any, Any]) -> Marke
     """Refresh the marker's details from its (new) points, if it has any; inside the caller's
     transaction. `custom_props` and `created_at` are kept."""
     values = {**_computed(marker), "updated_at": utcnow()}
-    return details_of(await rows.update_details(conn, marker["id"], values))
+    row = await rows.update_details(conn, marker["id"], values)
+    if row is None:
+        return None
+    details = MarkerDetails.model_validate(dict(row))
+    await listed_markers.store_details(conn, details, row["updated_at"])
+    return details
 
 
 async def get_details(db: Database, marker_id: UUID) -> MarkerDetails:
@@ -145,6 +150,7 @@ async def _recorded(
     """The upserted details, recorded in the change log: created when the upsert inserted
     (both timestamps are this write's), updated otherwise."""
     details = MarkerDetails.model_validate(dict(row))
+    await listed_markers.store_details(conn, details, row["updated_at"])
     op: changes.Op = "created" if row["created_at"] == row["updated_at"] else "updated"
     await changes.record(conn, op, "details", [details], work_session_id=session_id, by=caller)
     return details

@@ -21,15 +21,15 @@ from ..db.engine import Database
 from ..errors import InvalidReference, LockRejected, NotFound
 from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
-from ..wire.markers import encode_listed
-from . import changes
+from ..wire.markers import listed_head
+from . import changes, listed_markers
 from .access import Identity
 from .clock import utcnow
 from .conditional_writes import refused_write
 from .idempotency import Answer, Once, write_once
 from .locks import Fence, LockToken, enforce_fence, fence_of_marker
 from .marker_details import CORNERS, details_of, recalculate
-from .paging import WHOLE_LIST, EncodedPage, ListTooLarge, PageRequest, encode_cursor
+from .paging import WHOLE_LIST, EncodedPage, ListTooLarge, PageRequest
 
 
 def _not_found(marker_id: UUID) -> NotFound:
@@ -86,8 +86,10 @@ async def create_markers(
             raise InvalidReference(
                 f"work session {bodies[index].work_session_id} does not exist", index=index
             )
-        await rows.insert_markers(conn, values)
         created = [Marker.model_validate(row) for row in values]
+        for row, marker in zip(values, created, strict=True):
+            row.update(listed=listed_head(marker), listed_version=marker.version)
+        await rows.insert_markers(conn, values)
         await changes.record(conn, "created", "marker", created, by=caller)
         return created if bulk else created[0]
 
@@ -103,33 +105,6 @@ async def create_marker(
     once: Once | None = None,
 ) -> Answer:
     return await create_markers(db, caller, [body], lock=lock, once=once, bulk=False)
-
-
-async def _encoded_page(
-    conn: AsyncConnection,
-    cursor: int,
-    paging: PageRequest,
-    work_session_id: UUID | None,
-) -> EncodedPage:
-    """The page's markers read and encoded a batch at a time (`wire.markers.encode_listed`),
-    so the list is held as its bytes only. One row more than the page is read: if it came,
-    it is left out and a next page announced."""
-    chunks: list[bytes] = []
-    kept = 0
-    last_id: str | None = None
-    more = False
-    async for batch in rows.listed_markers(
-        conn, work_session_id=work_session_id, after=paging.after, limit=paging.fetch
-    ):
-        if paging.limit is not None and kept + len(batch) > paging.limit:
-            batch = batch[: paging.limit - kept]
-            more = True
-        if batch:
-            chunks.append(encode_listed(batch))
-            kept += len(batch)
-            last_id = batch[-1][0]
-    next_cursor = encode_cursor(UUID(last_id)) if more and last_id is not None else None
-    return EncodedPage(chunks, next_cursor, cursor)
 
 
 def _require_bounded(state: rows.ListState, max_items: int, work_session_id: UUID | None) -> None:
@@ -173,7 +148,7 @@ async def list_markers(
     async with db.snapshot() as conn:
         state = await _list_state(conn, paging, max_items, work_session_id)
         _require_bounded(state, max_items, work_session_id)
-        return await _encoded_page(conn, state.cursor, paging, work_session_id)
+        return await listed_markers.encoded_page(conn, state.cursor, paging, work_session_id)
 
 
 async def list_markers_of_session(
@@ -186,7 +161,7 @@ async def list_markers_of_session(
         if not state.session_exists:
             raise NotFound(f"work session {session_id} does not exist")
         _require_bounded(state, max_items, session_id)
-        return await _encoded_page(conn, state.cursor, paging, session_id)
+        return await listed_markers.encoded_page(conn, state.cursor, paging, session_id)
 
 
 async def get_marker(db: Database, marker_id: UUID) -> Marker:
@@ -224,6 +199,7 @@ async def update_marker(
         else:
             details = details_of(await details_rows.get_details(conn, marker_id))
         marker = _marker(dict(row), details)
+        await listed_markers.store_marker(conn, marker)
         await changes.record(conn, "updated", "marker", [marker], by=caller)
     return marker
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+import hashlib
+import json
+from typing import Any
 from uuid import UUID
 
 import pydantic_core
@@ -41,97 +42,51 @@ class Marker(WireModel):
     meta: JsonObject = Field(default_factory=dict)
     custom_props: JsonObject = Field(default_factory=dict)
     calibrated_data: CalibratedData | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    # Last: lists splice it into each marker's stored text (`listed_head`).
     details: MarkerDetails | None = Field(
         default=None, description="The marker's details, or null until calculated."
     )
-    created_at: Timestamp
-    updated_at: Timestamp
 
 
-class ListedMarker(NamedTuple):
-    """A marker as a list reads it (`db.markers.LISTED_COLUMNS`, in this order): ids and
-    timestamps already the text this model sends, its JSON columns as the text of one array
-    (`p1`, `p2`, `p3`, `p4`, `meta`, `custom_props`, `calibrated_data`, the details'
-    `custom_props`), whether it has details, their columns `None` when it has none."""
+def listed_head(marker: Marker) -> str:
+    """The marker's JSON up to its details, open: `{"id":…,"updated_at":…,"details":`.
 
-    id: str
-    work_session_id: str
-    label: str | None
-    color: str | None
-    version: int
-    created_at: str
-    updated_at: str
-    json: str
-    has_details: bool
-    center_location_long: float | None
-    center_location_cross: float | None
-    x_negative: float | None
-    x_positive: float | None
-    z_positive: float | None
-    z_negative: float | None
-    long_size: float | None
-    cross_size: float | None
-    details_created_at: str | None
-    details_updated_at: str | None
+    Stored with the marker at every write (`markers.listed`), it lets a list send each
+    marker as stored text instead of reading, converting and encoding its columns: the list
+    closes it with the details' `listed_details` (or `null`) and `}`, as `listed_marker`
+    does (db.markers.listed_markers does the same in SQL). `details` is `Marker`'s last
+    field for this."""
+    return pydantic_core.to_json(marker, exclude=_DETAILS).decode()[:-1] + ',"details":'
 
 
-def encode_listed(rows: Sequence[tuple[Any, ...]]) -> bytes:
-    """The JSON array of `rows` (`ListedMarker`s), byte for byte what `to_json` makes of the
-    validated `Marker`s (tests/api/test_marker_encoding.py holds the two together), without
-    building or validating a model: every stored value was validated on its way in
-    (`MarkerCreate`, `MarkerUpdate`, `MarkerDetailsPut`). The rows' JSON is parsed in one
-    call; each item is a dict in the model's field order, which pydantic-core encodes as
-    it encodes the model. Points and doubles stay the floats they were stored as."""
-    values = pydantic_core.from_json("[" + ",".join([row[_JSON] for row in rows]) + "]")
-    items = []
-    for (
-        (marker_id, session_id, label, color, version, created_at, updated_at, _, has_details,
-         long, cross, x_negative, x_positive, z_positive, z_negative, long_size, cross_size,
-         details_created_at, details_updated_at),
-        (p1, p2, p3, p4, meta, custom_props, calibrated, details_custom_props),
-    ) in zip(rows, values, strict=True):  # fmt: skip
-        details = None
-        if has_details:
-            details = {
-                "marker_id": marker_id,
-                "center_location_long": long,
-                "center_location_cross": cross,
-                "x_negative": x_negative,
-                "x_positive": x_positive,
-                "z_positive": z_positive,
-                "z_negative": z_negative,
-                "long_size": long_size,
-                "cross_size": cross_size,
-                "custom_props": details_custom_props,
-                "created_at": details_created_at,
-                "updated_at": details_updated_at,
-            }
-        if calibrated is not None:  # in `CalibratedData`'s order, whatever the stored one
-            calibrated = {name: calibrated[name] for name in _CALIBRATED}
-        items.append(
-            {
-                "id": marker_id,
-                "work_session_id": session_id,
-                "label": label,
-                "p1": p1,
-                "p2": p2,
-                "p3": p3,
-                "p4": p4,
-                "color": color,
-                "version": version,
-                "meta": meta,
-                "custom_props": custom_props,
-                "calibrated_data": calibrated,
-                "details": details,
-                "created_at": created_at,
-                "updated_at": updated_at,
-            }
-        )
-    return pydantic_core.to_json(items)
+def listed_details(details: MarkerDetails) -> str:
+    """The details' JSON, stored with them at every write (`marker_details.listed`)."""
+    return pydantic_core.to_json(details).decode()
 
 
-_CALIBRATED = tuple(CalibratedData.model_fields)
-_JSON = ListedMarker._fields.index("json")
+def listed_marker(marker: Marker) -> str:
+    """The marker as a list sends it: `to_json(marker)`, in the stored pieces' form."""
+    details = "null" if marker.details is None else listed_details(marker.details)
+    return f"{listed_head(marker)}{details}}}"
+
+
+def listed_shape() -> str:
+    """A fingerprint of what `listed_head` and `listed_details` make: the two models' JSON
+    schemas. When it changes, the stored pieces are stale (`LISTED_SHAPE`)."""
+    schemas = [model.model_json_schema(mode="serialization") for model in (Marker, MarkerDetails)]
+    return hashlib.sha256(json.dumps(schemas).encode()).hexdigest()[:16]
+
+
+LISTED_SHAPE = "5ad10c348c571ecf"
+"""`listed_shape()` of the stored pieces' models (tests/api/test_marker_encoding.py checks).
+A change to `Marker` or `MarkerDetails` changes it: the same release then needs a migration
+that sets `markers.listed` and `marker_details.listed` to NULL (lists render such rows from
+their columns, and each server start stores them again: services/listed_markers.py), and
+this value follows."""
+
+_DETAILS = {"details"}
 
 
 class MarkerCreate(WireModel):
