@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -13,14 +14,18 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from asgi_lifespan import LifespanManager
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from roboscope.db import markers as marker_rows
 from roboscope.db.migrate import downgrade, upgrade
 from roboscope.db.tables import marker_details, markers, metadata, spaces, work_sessions
+from roboscope.server.app import create_app
+from roboscope.settings import Settings
 
-from .conftest import create_postgres_database, require_service
+from .conftest import api_client, create_postgres_database, require_service
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -127,7 +132,9 @@ async def _marker_rows(url: str) -> list[tuple[object, ...]]:
         await engine.dispose()
 
 
-async def _seed_markers(url: str) -> None:
+async def _seed_markers(url: str, *, lock_fence: bool = True) -> None:
+    """Three markers with details, written as the revision before 0007 (`lock_fence`: with
+    the column 0007 drops set) or 0007 writes them."""
     now = datetime.now(UTC)
     stamps = {"created_at": now, "updated_at": now}
     space, session = uuid.uuid4(), uuid.uuid4()
@@ -185,7 +192,8 @@ async def _seed_markers(url: str) -> None:
                         marker_id=marker, long_size=float(n), custom_props={}, **sizes, **stamps
                     )
                 )
-            await conn.execute(text("UPDATE markers SET lock_fence = 7"))
+            if lock_fence:
+                await conn.execute(text("UPDATE markers SET lock_fence = 7"))
     finally:
         await engine.dispose()
 
@@ -216,3 +224,36 @@ async def _columns(url: str, table: str) -> set[str]:
     finally:
         await engine.dispose()
     return {column["name"] for column in found}
+
+
+async def test_markers_of_an_earlier_release_are_listed_then_stored_at_start(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """0008 adds the markers' list texts, empty: lists render such rows from their columns,
+    and a server's start stores them all in the background (services/listed_markers.py)."""
+    await asyncio.to_thread(upgrade, empty_database, "0007")
+    await _seed_markers(empty_database, lock_fence=False)
+    await asyncio.to_thread(upgrade, empty_database)
+    settings = Settings(
+        database_url=empty_database,
+        redis_url=os.environ.get("ROBOSCOPE_TEST_REDIS_URL"),
+        data_dir=tmp_path,
+        rate_limits=False,
+    )
+    app = create_app(settings)
+    async with LifespanManager(app), api_client(app) as client:
+        db = app.state.roboscope.database
+        listed = await client.get("/markers")
+        assert sorted(marker["label"] for marker in listed.json()) == ["m0", "m1", "m2"]
+        singly = [(await client.get(f"/markers/{m['id']}")).json() for m in listed.json()]
+        assert listed.json() == singly
+        for _ in range(500):  # the start's background task
+            async with db.snapshot() as conn:
+                if not await marker_rows.unlisted(conn, 10):
+                    break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the markers' texts were not stored")
+        assert (await client.get("/markers")).json() == singly
+    await asyncio.to_thread(downgrade, empty_database, "0007")
+    assert "listed" not in await _columns(empty_database, "markers")

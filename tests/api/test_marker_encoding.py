@@ -209,4 +209,3 @@ def test_the_stored_texts_shape_is_pinned() -> None:
         "and marker_details.listed_at to NULL, then set wire.markers.LISTED_SHAPE to "
         f"{listed_shape()!r}"
     )
-
