@@ -114,7 +114,7 @@ async def store_missing_forever(db: Database, retry_seconds: float = 30.0) -> No
     while True:
         try:
             if done := await store_missing(db):
-                log.info("stored the list text of %d markers", done)
+                log.info("markers whose list text was stored: %d", done)
             return
         except Exception as error:
             log.warning("storing the markers' list text failed: %s", error)
