@@ -1,16 +1,18 @@
-"""The raw `send` channel (server/raw_send.py): the edge gives the live stream the `send` it
-received, beneath its own wrapper and every layer inside it; without the edge, the stream
-keeps its own."""
+"""The raw `send` channel (server/raw_send.py): the app gives the live stream the `send` the
+server gave it, beneath Starlette's error middleware, the edge's wrapper and every layer
+inside them; without it, the stream keeps its own."""
 
 from __future__ import annotations
 
+from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
 from roboscope.server import raw_send
+from roboscope.server.app import RoboscopeAPI
 from roboscope.server.middleware import Edge
 
 
-async def test_the_edge_provides_the_send_it_received_beneath_its_wrapper() -> None:
+async def test_the_app_provides_the_servers_send_beneath_every_layer() -> None:
     seen: list[tuple[Send, Send]] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -30,15 +32,18 @@ async def test_the_edge_provides_the_send_it_received_beneath_its_wrapper() -> N
     scope: Scope = {
         "type": "http",
         "method": "GET",
-        "path": "/x",
+        "path": "/x/",
         "headers": [],
         "query_string": b"",
     }
-    await Edge(app, max_body_bytes=1024, hot_routes=False)(scope, receive, server_send)
+    api = RoboscopeAPI()
+    api.add_middleware(Edge, max_body_bytes=1024, hot_routes=False)
+    api.router.routes.append(Mount("/x", app=app))
+    await api(scope, receive, server_send)
 
     [(wrapped, raw)] = seen
     assert raw is server_send and wrapped is not server_send
-    # The head went through the edge's wrapper (it adds the request id); the frame did not.
+    # The head went through the layers (the edge adds the request id); the frame did not.
     assert [m["type"] for m in sent] == ["http.response.start", *["http.response.body"] * 2]
     assert any(name == b"x-request-id" for name, _ in sent[0]["headers"])
     assert sent[1]["body"] == b"frame"

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from .. import API_PREFIX, __version__, metrics
 from ..settings import Settings
+from . import raw_send
 from .auth import IDENTIFIED, install_log_redaction
 from .console import install_console
 from .docs import install_docs
@@ -26,6 +28,16 @@ from .state import app_state
 GC_YOUNG_OBJECTS = 50_000
 """Allocations (net of frees) between two runs of the garbage collector's youngest
 generation; Python's default is 700."""
+
+
+class RoboscopeAPI(FastAPI):
+    """FastAPI, handing the live stream the server's own `send` (server/raw_send.py) before
+    Starlette's outermost layer, its error middleware, wraps it in a coroutine of its own."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_send.provide(scope, send)
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, *, hot_routes: bool = True) -> FastAPI:
@@ -49,7 +61,7 @@ def create_app(settings: Settings, *, hot_routes: bool = True) -> FastAPI:
         finally:
             metrics.process_stopped()
 
-    app = FastAPI(
+    app = RoboscopeAPI(
         title="Roboscope API",
         version=__version__,
         summary="Spaces, work sessions and AR markers, with real-time collaboration.",

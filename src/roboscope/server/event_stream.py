@@ -5,11 +5,12 @@ and is that subscriber's `Sink` (services/live): the hub calls `write` and `fini
 response turns events into SSE frames (server/sse.py) and gets them to its client.
 
 - An event costs each stream one call, not a task switch: the hub writes each event's frame,
-  made once for all, straight to every stream's `send` from its own loop, the coroutine
-  stepped in place (server/inline_send.py). The server's `send` returns at once unless the
-  client's socket is full; then that one send is parked until the socket drains, and later
-  frames wait behind it, at most `ROBOSCOPE_LIVE_QUEUE_SIZE` of them: past that the stream
-  is dropped with `stream.dropped`.
+  made once for all, to every stream from its own loop: straight to the socket when uvicorn
+  would write it at once (server/direct_chunks.py), else to the stream's `send`, the
+  coroutine stepped in place (server/inline_send.py). The server's `send` returns at once
+  unless the client's socket is full; then that one send is parked until the socket drains,
+  and later frames wait behind it, at most `ROBOSCOPE_LIVE_QUEUE_SIZE` of them: past that the
+  stream is dropped with `stream.dropped`.
 - The request's coroutine sends the catch-up, then waits for the stream to end (`finish`),
   or for its client to leave, which a small task waiting in `receive()` hears at once. When
   the response ends, however it ends, it gives the stream's place under the caps back.
@@ -40,6 +41,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ..services.live import LiveEvent, LiveHub, Subscriber
 from ..services.stream_caps import StreamSlot
 from . import raw_send, sse
+from .direct_chunks import DirectChunks, direct_chunks
 from .inline_send import InlineSend
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class EventStream(Response):
         "_aborted",
         "_blocked_since",
         "_deadline",
+        "_direct",
         "_ended",
         "_ending",
         "_gone",
@@ -90,6 +93,7 @@ class EventStream(Response):
         self._slot = slot
         self._ping = ping
         self._send: Send | None = None
+        self._direct: DirectChunks | None = None  # set once the head is sent, if it can be
         # Frames behind a parked send, or the last ones; made only when needed (an empty
         # deque is 0.7 KB, a fair share of what an idle stream costs).
         self._held: deque[bytes] | None = None
@@ -121,6 +125,7 @@ class EventStream(Response):
                     subscriber.close()
                 head = {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
                 await send(head)
+                self._direct = direct_chunks(self._send)
                 await self._hub.follow(subscriber, self._send_event)
             self._deadline = None
             if not self._settled:
@@ -209,7 +214,12 @@ class EventStream(Response):
         return True
 
     def _start(self, frame: bytes) -> None:
-        """Send `frame` in the caller, parking the send when the socket is full."""
+        """Send `frame` in the caller: straight to the socket when uvicorn would write it at
+        once (server/direct_chunks.py), else by the ASGI send, parked when the socket is full."""
+        direct = self._direct
+        if direct is not None and direct.write(frame):
+            self._wrote = True
+            return
         assert self._send is not None
         message = {"type": "http.response.body", "body": frame, "more_body": True}
         try:

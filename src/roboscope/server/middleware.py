@@ -6,9 +6,9 @@ layers together cost about as much as the route's own work (docs/performance.md)
 
 1. The request id (`X-Request-ID`), the request's log line and its metrics (request_log.py),
    and `Cache-Control: no-store` on every answer that does not set its own (iOS caches GET
-   responses otherwise), all in one wrapper of `send`. The `send` beneath it is also given
-   to the live stream (`raw_send.provide`: the one such channel, server/raw_send.py says
-   why and its rules): its frames, after a head that passed here, skip the wrappers.
+   responses otherwise), all in one wrapper of `send`. The live stream's frames, after a
+   head that passed here, skip it (`raw_send`: the one such channel, server/raw_send.py says
+   why and its rules).
 2. CORS, when ROBOSCOPE_CORS_ORIGINS lists origins (server/cors.py): after 1, so preflights
    and refusals get request ids and log lines; before 3, so every refusal gets CORS headers.
 3. Writes (POST, PUT, PATCH, DELETE) are checked before the app parses anything, in one pass
@@ -43,7 +43,6 @@ from collections.abc import Iterable, Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import logs
-from . import raw_send
 from .cors import Cors
 from .errors import error_response
 from .hot_routes import HotRoutes
@@ -121,7 +120,6 @@ class Edge:
         rid = request_id_of(scope["headers"])
         scope.setdefault("state", {})["request_id"] = rid
         context = logs.request_id.set(rid)
-        raw_send.provide(scope, send)  # for the live stream's frames (raw_send.py)
         id_header = (REQUEST_ID_HEADER, rid.encode("ascii"))
         status = 0
         streaming = False
