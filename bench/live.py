@@ -19,7 +19,9 @@ client per connection would cost the small machine more than the server does). M
   staleness (15 s) against the stream's median latency.
 
 The baseline, measured in the same run by the same subscriber clients: `bench/sse_baseline.py`,
-a bare asyncio fan-out of one tiny frame to N sockets. Issue 15's aims (bench/live_aims.py:
+a bare asyncio fan-out of one frame to N sockets, as large as the API's `marker.updated`
+frame (measured on the API first: the clients' reading of each frame is part of the delivery
+timed). Issue 15's aims (bench/live_aims.py:
 opening time and delivery p99 against the bare fan-out's, memory per stream) are printed at
 the end, each beside its figure with "met" or "not met". Timings are reported, never
 asserted; the command exits 1 when a stream failed or a receipt is missing. See
@@ -71,6 +73,7 @@ class _Subscribers:
     dropped: int = 0
     first_error: str | None = None
     stopping: bool = False
+    frame_bytes: int = 0  # the largest labelled `marker.updated` frame seen
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
     def fail(self, message: str) -> None:
@@ -119,6 +122,7 @@ async def _subscriber(
                         if at >= 0:
                             start = at + len(LABEL)
                             receipts.append((int(line[start : line.index(b'"', start)]), now))
+                            subs.frame_bytes = max(subs.frame_bytes, size)
                     elif event == b"lock.snapshot" and gated:
                         gated = False
                         gate.release()
@@ -469,16 +473,19 @@ def api_target(api: Server, session: str, marker: str) -> Target:
     return Target("roboscope serve", api, f"{API}/work-sessions/{session}/events", change)
 
 
-def baseline_target(server: Server) -> Target:
+def baseline_target(server: Server, frame_bytes: int) -> Target:
+    """The bare fan-out, sending frames of `frame_bytes` (the API's): reading each frame is
+    part of the delivery timed, so both deliver frames of one size."""
+
     def change(conn: Connection, n: int) -> bytes:
-        return conn.build("POST", f"/fire?seq={n}")
+        return conn.build("POST", f"/fire?seq={n}&size={frame_bytes}")
 
     return Target(BARE_NAME, server, "/events", change)
 
 
-async def warm_up(target: Target) -> None:
+async def warm_up(target: Target) -> int:
     """One stream opened and closed and one change, so imports and caches are not counted as
-    the streams' memory."""
+    the streams' memory; the size of that change's frame."""
     gate = asyncio.Semaphore(1)
     subs = _Subscribers(1, receipts=[[]])
     request = stream_request(target.server.port, target.stream_path)
@@ -497,6 +504,7 @@ async def warm_up(target: Target) -> None:
     if subs.failed:
         raise SystemExit(f"error: {target.name}: {subs.first_error}")
     await asyncio.sleep(0.5)
+    return subs.frame_bytes
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -633,18 +641,21 @@ async def bench(args: argparse.Namespace) -> int:
         )
         for count in args.subscribers:
             print(f"\n== {count} streams", flush=True)
-            if not args.no_baseline:
-                with serve_module(BARE_NAME, "bench.sse_baseline") as bare:
-                    target = baseline_target(bare)
-                    await warm_up(target)
-                    results.append(await measure(target, count, args))
+            # The API first: the bare fan-out then sends frames as large as the API's.
             with serve_api(redis_url) as api:
                 session, marker = prepare_session(api, args.markers)
                 target = api_target(api, session, marker)
-                await warm_up(target)
-                results.append(await measure(target, count, args))
+                frame_bytes = await warm_up(target)
+                api_result = await measure(target, count, args)
                 print(f"  polling: {args.poll_seconds:g} s of GET /markers", flush=True)
                 polling[count] = await measure_polling(api, session, args)
+            if not args.no_baseline:
+                with serve_module(BARE_NAME, "bench.sse_baseline") as bare:
+                    print(f"  {BARE_NAME}: frames of {frame_bytes} bytes, as the API's")
+                    target = baseline_target(bare, frame_bytes)
+                    await warm_up(target)
+                    results.append(await measure(target, count, args))
+            results.append(api_result)
     print_results(results, polling)
     checks = judged(results)
     print_aims(checks)

@@ -2,8 +2,11 @@
 
 Raw asyncio streams on uvloop, one process, nothing of ours and no framework: `GET /events`
 answers a chunked `text/event-stream` that starts with a `lock.snapshot` frame (so that the
-benchmark's subscribers see "subscribed" exactly as with the API), and `POST /fire?seq=N`
-writes one tiny `marker.updated` frame to every open stream before it answers `200`. The
+benchmark's subscribers see "subscribed" exactly as with the API), and
+`POST /fire?seq=N&size=S` writes one `marker.updated` frame of S bytes (its data padded; as
+small as it can be without `size`) to every open stream before it answers `200`: the
+benchmark asks for frames as large as the API's, since the clients' reading of each frame is
+part of the delivery it times. The
 same subscriber clients, the same machine and the same run measure it beside the API, so the
 API's latency can be read against what merely delivering a frame to N sockets takes here.
 
@@ -42,7 +45,10 @@ class FanOut:
                     await self._stream(reader, writer)
                     return
                 if target.startswith(b"/fire"):
-                    self.fire(target.partition(b"seq=")[2])
+                    query = dict(
+                        pair.partition(b"=")[::2] for pair in target.partition(b"?")[2].split(b"&")
+                    )
+                    self.fire(query.get(b"seq", b"0"), int(query.get(b"size", b"0")))
                 writer.write(_OK)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
@@ -57,14 +63,23 @@ class FanOut:
         finally:
             self.streams.discard(writer)
 
-    def fire(self, seq: bytes) -> None:
+    def fire(self, seq: bytes, size: int) -> None:
         self.cursor += 1
-        frame = chunk(
-            b'id: %d\r\nevent: marker.updated\r\ndata: {"label":"lb-%s"}\r\n\r\n'
-            % (self.cursor, seq)
-        )
+        frame = _frame(self.cursor, seq, b"")
+        if size > len(frame):
+            frame = _frame(self.cursor, seq, b"x" * (size - len(frame) - len(b',"pad":""')))
+        chunked = chunk(frame)
         for stream in self.streams:
-            stream.write(frame)
+            stream.write(chunked)
+
+
+def _frame(cursor: int, seq: bytes, pad: bytes) -> bytes:
+    padding = b',"pad":"%s"' % pad if pad else b""
+    return b'id: %d\r\nevent: marker.updated\r\ndata: {"label":"lb-%s"%s}\r\n\r\n' % (
+        cursor,
+        seq,
+        padding,
+    )
 
 
 async def main(port: int) -> None:
