@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,12 +33,19 @@ STORE_BATCH = 500
 """Markers whose texts are stored per transaction by `store_missing`."""
 
 
+def columns_of(marker: Marker) -> dict[str, Any]:
+    """The stored text's columns of a marker being created (inserted with its row)."""
+    return {"listed": listed_head(marker), "listed_version": marker.version}
+
+
 async def store_marker(conn: AsyncConnection, marker: Marker) -> None:
     """After an update of the marker (its details are stored by `store_details`)."""
     await rows.set_listed(conn, marker.id, listed_head(marker), marker.version)
 
 
-async def store_details(conn: AsyncConnection, details: MarkerDetails, updated_at: Any) -> None:
+async def store_details(
+    conn: AsyncConnection, details: MarkerDetails, updated_at: datetime
+) -> None:
     """After a write of a marker's details; `updated_at` as stored (the row's own value)."""
     await details_rows.set_listed(conn, details.marker_id, listed_details(details), updated_at)
 

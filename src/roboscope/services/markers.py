@@ -21,7 +21,6 @@ from ..db.engine import Database
 from ..errors import InvalidReference, LockRejected, NotFound
 from ..ids import new_id
 from ..wire import Marker, MarkerCreate, MarkerDetails, MarkerUpdate
-from ..wire.markers import listed_head
 from . import changes, listed_markers
 from .access import Identity
 from .clock import utcnow
@@ -88,7 +87,7 @@ async def create_markers(
             )
         created = [Marker.model_validate(row) for row in values]
         for row, marker in zip(values, created, strict=True):
-            row.update(listed=listed_head(marker), listed_version=marker.version)
+            row.update(listed_markers.columns_of(marker))
         await rows.insert_markers(conn, values)
         await changes.record(conn, "created", "marker", created, by=caller)
         return created if bulk else created[0]
