@@ -157,6 +157,13 @@ async def test_listed_markers_are_sent_as_their_writes_answered(
     assert await listed_markers.store_missing(database, batch=2) == len(ids)
     assert await listed_markers.store_missing(database) == 0
     assert (await client.get(f"/work-sessions/{session}/markers")).content == by_columns
+    # A text gone but its version kept counts as missing too.
+    async with database.transaction() as conn:
+        await conn.execute(update(markers).values(listed=None))
+        await conn.execute(update(marker_details).values(listed=None))
+    assert (await client.get(f"/work-sessions/{session}/markers")).content == by_columns
+    assert await listed_markers.store_missing(database) == len(ids)
+    assert (await client.get(f"/work-sessions/{session}/markers")).content == by_columns
 
 
 async def test_a_text_left_stale_by_another_write_is_not_sent(

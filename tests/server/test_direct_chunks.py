@@ -72,7 +72,12 @@ async def test_a_direct_chunk_is_what_uvicorns_send_writes() -> None:
     assert isinstance(writer, DirectChunks)
     assert writer.write(FRAME)
 
-    assert direct.written == through_asgi.written  # the head, then the same chunk
+    # An empty body: uvicorn writes nothing (an empty chunk would end the response).
+    await by_uvicorn.send({"type": "http.response.body", "body": b"", "more_body": True})
+    assert writer.write(b"")
+
+    # The head, then the same chunk: the same bytes on the wire.
+    assert b"".join(direct.written) == b"".join(through_asgi.written)
     assert direct.written[-1] == chunk(FRAME) == b"%x\r\n%b\r\n" % (len(FRAME), FRAME)
 
 

@@ -97,9 +97,9 @@ def _listed_text() -> ColumnElement[str | None]:
 def _unlisted() -> ColumnElement[bool]:
     """A marker whose text, or whose details' text, is missing or stale (`_listed_text`)."""
     m, d = markers.c, marker_details.c
-    stale_marker = m.listed_version.is_(None) | (m.listed_version != m.version)
+    stale_marker = m.listed.is_(None) | m.listed_version.is_(None) | (m.listed_version != m.version)
     stale_details = d.marker_id.isnot(None) & (
-        d.listed_at.is_(None) | (d.listed_at != d.updated_at)
+        d.listed.is_(None) | d.listed_at.is_(None) | (d.listed_at != d.updated_at)
     )
     return stale_marker | stale_details
 

@@ -37,7 +37,8 @@ class DirectChunks:
         cycle = self._cycle
         if self._flow.write_paused or cycle.disconnected or cycle.response_complete:
             return False
-        self._transport.write(chunk(body))
+        if body:  # (an empty chunk would end the response: uvicorn writes nothing for it)
+            self._transport.write(chunk(body))
         return True
 
 

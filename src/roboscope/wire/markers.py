@@ -82,9 +82,9 @@ def listed_shape() -> str:
 LISTED_SHAPE = "5ad10c348c571ecf"
 """`listed_shape()` of the stored pieces' models (tests/api/test_marker_encoding.py checks).
 A change to `Marker` or `MarkerDetails` changes it: the same release then needs a migration
-that sets `markers.listed` and `marker_details.listed` to NULL (lists render such rows from
-their columns, and each server start stores them again: services/listed_markers.py), and
-this value follows."""
+that sets `markers.listed_version` and `marker_details.listed_at` to NULL (lists render such
+rows from their columns, and each server start stores them again:
+services/listed_markers.py), and this value follows."""
 
 _DETAILS = {"details"}
 
