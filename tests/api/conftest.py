@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from types import SimpleNamespace
 from typing import Any
@@ -11,10 +11,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from starlette.types import Scope
 
 from roboscope.server.app import create_app
 from roboscope.services import clock as service_clock
 from roboscope.settings import Settings
+
+from ..conftest import IOS_HEADERS
 
 Json = dict[str, Any]
 Factory = Callable[..., Awaitable[Json]]
@@ -109,3 +112,24 @@ def make_marker(client: httpx.AsyncClient, make_session: Factory) -> Factory:
         return await created(await client.post("/markers", json={**SQUARE, **fields}))
 
     return make
+
+
+def get_scope(path: str, query: str = "", headers: Sequence[tuple[bytes, bytes]] = ()) -> Scope:
+    """The ASGI scope of an iOS client's `GET path?query`, for tests that call the app
+    directly to watch its body messages as they are sent (httpx hands over whole bodies)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in IOS_HEADERS.items()]
+        + [(b"host", b"roboscope.test"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("roboscope.test", 80),
+        "state": {},
+    }

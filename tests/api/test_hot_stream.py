@@ -29,8 +29,7 @@ from roboscope.server.hot_routes import HotRoutes
 from roboscope.server.hot_stream import STREAM_ENDPOINT
 from roboscope.settings import Settings
 
-from ..conftest import IOS_HEADERS
-from .conftest import Factory
+from .conftest import Factory, get_scope
 from .test_auth import Tokens
 from .test_hot_routes import _UNSHARED_HEADERS, _VARYING
 
@@ -60,24 +59,7 @@ class Opening:
         self._wanted = frames
         self._enough = asyncio.Event()
         self._left = asyncio.Event()
-        full = f"/api/v1{path}"
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": full,
-            "raw_path": full.encode(),
-            "root_path": "",
-            "query_string": query.encode(),
-            "headers": [(k.lower().encode(), v.encode()) for k, v in IOS_HEADERS.items()]
-            + [(b"host", b"roboscope.test")]
-            + (headers or []),
-            "client": ("127.0.0.1", 1),
-            "server": ("roboscope.test", 80),
-            "state": {},
-        }
+        scope = get_scope(f"/api/v1{path}", query, headers or [])
         self._task = asyncio.ensure_future(app(scope, self._receive, self._send))
 
     async def _receive(self) -> dict[str, Any]:

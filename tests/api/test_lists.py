@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from roboscope.db import markers as marker_rows
 from roboscope.settings import Settings
 
-from ..conftest import IOS_HEADERS, serving
-from .conftest import SQUARE, Factory
+from ..conftest import serving
+from .conftest import SQUARE, Factory, get_scope
 
 Json = dict[str, Any]
 CHUNK_ITEMS = 100
@@ -209,22 +209,7 @@ async def _asgi_get(
     name: str,
 ) -> bytes:
     """Call the ASGI app directly, logging when its body messages are sent."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(k.encode(), v.encode()) for k, v in IOS_HEADERS.items()]
-        + [(b"host", b"roboscope.test")],
-        "client": ("127.0.0.1", 1),
-        "server": ("roboscope.test", 80),
-        "state": {},
-    }
+    scope = get_scope(path, query)
     body = bytearray()
     done = asyncio.Event()
 
